@@ -1,0 +1,33 @@
+# Transfer Studio — set-up, run, test. Everything installs into .venv from the pinned list.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: venv run test test-all screenshots bench package clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q torch==2.14.1 torchvision==0.29.1
+	$(BIN)/pip install -q -e '.[dev,package]'
+	touch $(STAMP)
+
+run: venv            ## open the app on the bundled demo data
+	$(BIN)/transfer-studio gui --demo
+
+test: venv           ## the test suite CI runs (no GPU, no network)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -p no:cacheprovider
+
+screenshots: venv    ## walk the workflow under Xvfb, write docs/screenshots/*.png
+	$(BIN)/python tools/screenshots.py
+
+bench: venv          ## speed benchmarks -> benchmarks/RESULTS.md
+	$(BIN)/python -m benchmarks
+
+package: venv        ## PyInstaller one-folder build into dist/transfer-studio/
+	$(BIN)/python packaging/build.py
+
+clean:
+	rm -rf build dist .pytest_cache

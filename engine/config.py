@@ -1,0 +1,109 @@
+"""Run configuration shared by the GUI, the CLI and the engine (standard library only).
+
+A RunConfig is plain data: it is written to `runs/<name>/config.json`, sent inside the
+protocol's `start` message, and validated here before any heavy import so that a bad
+setting fails in one clear sentence before work begins. Fields left as None are filled
+by the engine's auto recipe; the resolved config is what lands in the run directory.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+CONFIG_SCHEMA_VERSION = 1
+
+AUGMENT_PRESETS = ("none", "light", "standard")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+MONITORS = ("val_accuracy", "val_loss", "val_macro_f1", "val_balanced_accuracy")
+
+
+class ConfigError(ValueError):
+    """A setting that cannot work; the message is one sentence a person can act on."""
+
+
+@dataclass
+class RunConfig:
+    # what to learn from
+    data: list[str] = field(default_factory=list)  # one or more dataset roots / CSV files
+    text_column: str | None = None  # CSV/TSV only; None = detect
+    label_column: str | None = None  # CSV/TSV only; None = detect
+    val_fraction: float = 0.15
+    test_fraction: float = 0.15
+    # what to start from
+    backbone: str = "auto"  # registry id, or "auto" (pick from the data's modality)
+    weights: str | None = None  # a weights file / HF folder the user names
+    freeze: int | None = None  # first k stages frozen; 0 = full fine-tune; None = auto
+    # how to learn
+    epochs: int | None = None
+    batch_size: int | None = None
+    lr: float | None = None  # learning rate of the head; None = auto
+    lr_stage_decay: float = 0.5  # each earlier trainable stage gets lr * decay**distance
+    weight_decay: float = 0.01
+    warmup_fraction: float = 0.1
+    label_smoothing: float = 0.0
+    class_weighted: bool = False
+    augment: str = "light"
+    input_size: int | None = None  # image side in pixels; None = auto from the data
+    max_length: int | None = None  # text tokens; None = auto from the data
+    early_stopping_patience: int | None = 3  # epochs without improvement; None = off
+    monitor: str = "val_accuracy"
+    feature_cache: bool = True  # frozen prefix runs once per example
+    # where and how
+    device: str = "auto"
+    num_workers: int | None = None  # DataLoader workers; None = auto
+    seed: int = 0
+    deterministic: bool = False
+    runs_root: str = "runs"
+    name: str | None = None  # run directory name; None = timestamp + backbone
+    schema_version: int = CONFIG_SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "RunConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ConfigError(f"Unknown setting(s) {', '.join(unknown)}: check the spelling.")
+        cfg = cls(**d)
+        if isinstance(cfg.data, str):
+            cfg.data = [cfg.data]
+        return cfg
+
+    def replace(self, **changes: Any) -> "RunConfig":
+        return dataclasses.replace(self, **changes)
+
+    def validate(self) -> None:
+        """Raise ConfigError for settings that are wrong whatever the data and backbone."""
+        if not self.data:
+            raise ConfigError("No data given: name at least one folder of labeled examples.")
+        if self.batch_size is not None and (not isinstance(self.batch_size, int) or self.batch_size < 1):
+            raise ConfigError(f"Batch size must be a whole number of at least 1, not {self.batch_size!r}.")
+        if self.epochs is not None and (not isinstance(self.epochs, int) or self.epochs < 1):
+            raise ConfigError(f"Epochs must be a whole number of at least 1, not {self.epochs!r}.")
+        if self.freeze is not None and (not isinstance(self.freeze, int) or self.freeze < 0):
+            raise ConfigError(f"Freezing depth must be 0 or more, not {self.freeze!r}.")
+        if self.lr is not None and not (0 < self.lr < 10):
+            raise ConfigError(f"Learning rate must be a small positive number such as 1e-3, not {self.lr!r}.")
+        for name in ("val_fraction", "test_fraction"):
+            v = getattr(self, name)
+            if not (0 <= v < 1):
+                raise ConfigError(f"{name.replace('_', ' ').capitalize()} must be between 0 and 1, not {v!r}.")
+        if self.val_fraction + self.test_fraction >= 0.9:
+            raise ConfigError("Validation and test fractions together leave too little to train on; keep their sum under 0.9.")
+        if not (0 <= self.label_smoothing < 1):
+            raise ConfigError(f"Label smoothing must be between 0 and 1, not {self.label_smoothing!r}.")
+        if self.augment not in AUGMENT_PRESETS:
+            raise ConfigError(f"Augmentation must be one of {', '.join(AUGMENT_PRESETS)}, not {self.augment!r}.")
+        if self.device not in DEVICES and not self.device.startswith("cuda:"):
+            raise ConfigError(f"Device must be one of {', '.join(DEVICES)} (or cuda:N), not {self.device!r}.")
+        if self.monitor not in MONITORS:
+            raise ConfigError(f"Early stopping can watch {', '.join(MONITORS)}, not {self.monitor!r}.")
+        if self.input_size is not None and not (16 <= self.input_size <= 1024):
+            raise ConfigError(f"Input size must be between 16 and 1024 pixels, not {self.input_size!r}.")
+        if self.early_stopping_patience is not None and self.early_stopping_patience < 1:
+            raise ConfigError("Early-stopping patience must be at least 1 epoch (or off).")
+        if not (0 < self.lr_stage_decay <= 1):
+            raise ConfigError(f"Per-stage learning-rate decay must be in (0, 1], not {self.lr_stage_decay!r}.")

@@ -1,0 +1,299 @@
+"""The engine <-> GUI wire protocol: JSON Lines over the engine's stdin/stdout.
+
+Standard library only, so the GUI can import it without torch. Every line is one JSON
+object: an envelope (`v` protocol version "MAJOR.MINOR", `type`, `run_id`, `seq` a
+per-sender monotonic sequence number, `t` wall-clock seconds) plus the fields of one
+frozen dataclass below. Unknown types decode to None and are ignored by the receiver;
+a different MAJOR version is refused at hello. No pickle ever crosses this boundary.
+"""
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+PROTOCOL_VERSION = "1.0"
+MAX_LINE_BYTES = 1 << 20  # receivers drop longer lines
+
+
+def major(version: str) -> int:
+    return int(str(version).split(".", 1)[0])
+
+
+class Message:
+    """Base of every message; subclasses set TYPE and are frozen dataclasses."""
+
+    TYPE: ClassVar[str] = ""
+
+
+_REGISTRY: dict[str, type] = {}
+
+
+def message(type_name: str):
+    """Class decorator: a frozen dataclass registered under its wire type name."""
+
+    def wrap(cls):
+        cls = dataclass(frozen=True)(cls)
+        cls.TYPE = type_name
+        _REGISTRY[type_name] = cls
+        return cls
+
+    return wrap
+
+
+# ---------------------------------------------------------------- engine -> GUI
+@message("hello")
+class Hello(Message):
+    protocol: str = PROTOCOL_VERSION
+    engine_version: str = ""
+    python: str = ""
+    torch: str = ""
+    device: str = "cpu"  # what "auto" resolves to
+    devices: list = field(default_factory=list)  # [{"name", "kind", "memory_bytes"}]
+    pid: int = 0
+
+
+@message("status")
+class Status(Message):
+    phase: str = ""  # idle|scanning|loading_model|caching_features|training|evaluating|saving|done
+    detail: str = ""
+
+
+@message("progress")
+class Progress(Message):
+    epoch: int = 0  # 1-based
+    epochs: int = 0
+    step: int = 0  # step within the epoch, 1-based
+    steps: int = 0  # steps per epoch
+    global_step: int = 0
+    total_steps: int = 0
+    samples_per_s: float = 0.0
+    eta_s: float | None = None
+    phase: str = "train"  # train|val|cache|eval
+
+
+@message("metric")
+class Metric(Message):
+    """Throttled step metrics; `values` e.g. {"loss": 0.7, "lr": 1e-3}."""
+
+    global_step: int = 0
+    epoch: float = 0.0  # fractional epoch
+    values: dict = field(default_factory=dict)
+
+
+@message("epoch_end")
+class EpochEnd(Message):
+    epoch: int = 0
+    values: dict = field(default_factory=dict)  # train_loss, train_accuracy, val_loss, val_accuracy, ...
+    best: bool = False
+    seconds: float = 0.0
+
+
+@message("log")
+class Log(Message):
+    level: str = "info"  # debug|info|warning|error
+    text: str = ""
+
+
+@message("checkpoint")
+class Checkpoint(Message):
+    kind: str = "last"  # last|best
+    path: str = ""
+    epoch: int = 0
+
+
+@message("heartbeat")
+class Heartbeat(Message):
+    rss_bytes: int = 0
+    gpu_bytes: int = 0
+    busy: bool = False
+
+
+@message("result")
+class Result(Message):
+    """A finished training run: where it lives and its evaluation."""
+
+    run_dir: str = ""
+    metrics: dict = field(default_factory=dict)  # engine.evaluate output (val/test)
+
+
+@message("error")
+class Error(Message):
+    kind: str = "internal"  # config|data|weights|out_of_memory|nan_loss|internal|protocol|not_found
+    message: str = ""  # one plain-language sentence
+    detail: str = ""  # traceback or specifics for the log
+    request_seq: int | None = None
+
+
+@message("bye")
+class Bye(Message):
+    reason: str = "completed"  # completed|cancelled|failed|shutdown
+
+
+# Replies to GUI requests (each carries the request's seq in request_seq).
+@message("backbones")
+class Backbones(Message):
+    items: list = field(default_factory=list)  # registry entries as dicts + "weights_available"
+    request_seq: int | None = None
+
+
+@message("backbone_info")
+class BackboneInfo(Message):
+    """Stages of one backbone for the freezing control."""
+
+    backbone: str = ""
+    stages: list = field(default_factory=list)  # [{"name", "params", "prefixes"}], head last
+    total_params: int = 0
+    recommended_freeze: int = 0
+    request_seq: int | None = None
+
+
+@message("data_report")
+class DataReport(Message):
+    report: dict = field(default_factory=dict)  # engine.data health report as a dict
+    request_seq: int | None = None
+
+
+@message("predictions")
+class Predictions(Message):
+    items: list = field(default_factory=list)  # [{"path", "top": [[label, prob], ...]} | {"path", "error"}]
+    request_seq: int | None = None
+
+
+@message("saved")
+class Saved(Message):
+    path: str = ""
+    model_card: str = ""  # the MODEL_CARD.md text
+    request_seq: int | None = None
+
+
+# ---------------------------------------------------------------- GUI -> engine
+@message("start")
+class Start(Message):
+    config: dict = field(default_factory=dict)  # RunConfig.to_dict()
+    resume_from: str | None = None  # a run directory to continue
+
+
+@message("cancel")
+class Cancel(Message):
+    pass
+
+
+@message("ping")
+class Ping(Message):
+    pass
+
+
+@message("list_backbones")
+class ListBackbones(Message):
+    pass
+
+
+@message("describe_backbone")
+class DescribeBackbone(Message):
+    backbone: str = ""
+    weights: str | None = None
+
+
+@message("inspect_data")
+class InspectData(Message):
+    paths: list = field(default_factory=list)
+
+
+@message("predict")
+class Predict(Message):
+    model: str = ""  # a bundle folder or a run directory
+    paths: list = field(default_factory=list)
+    top_k: int = 3
+
+
+@message("save_bundle")
+class SaveBundle(Message):
+    run_dir: str = ""
+    out: str = ""
+
+
+@message("shutdown")
+class Shutdown(Message):
+    pass
+
+
+# ---------------------------------------------------------------- framing
+ENVELOPE = ("v", "type", "run_id", "seq", "t")
+
+
+@dataclass(frozen=True)
+class Envelope:
+    v: str
+    type: str
+    run_id: str | None
+    seq: int
+    t: float
+    message: Message | None  # None for a type this side does not know
+
+
+class ProtocolError(ValueError):
+    """A line that is not a protocol message (garbage, wrong shape)."""
+
+
+def encode(msg: Message, seq: int, run_id: str | None = None) -> str:
+    """One JSON line (with trailing newline) for `msg`."""
+    body = {"v": PROTOCOL_VERSION, "type": msg.TYPE, "run_id": run_id, "seq": seq, "t": time.time()}
+    for f in dataclasses.fields(msg):
+        body[f.name] = getattr(msg, f.name)
+    return json.dumps(body, separators=(",", ":"), allow_nan=False, default=str) + "\n"
+
+
+def decode(line: str | bytes) -> Envelope:
+    """Parse one line. Raises ProtocolError for garbage; unknown types give message=None."""
+    if isinstance(line, bytes):
+        if len(line) > MAX_LINE_BYTES:
+            raise ProtocolError(f"line of {len(line)} bytes exceeds the {MAX_LINE_BYTES}-byte limit")
+        line = line.decode("utf-8", errors="replace")
+    elif len(line) > MAX_LINE_BYTES:
+        raise ProtocolError(f"line of {len(line)} characters exceeds the limit")
+    try:
+        obj = json.loads(line)
+    except ValueError as exc:
+        raise ProtocolError(f"not JSON: {line[:80]!r}") from exc
+    if not isinstance(obj, dict) or not isinstance(obj.get("type"), str) or "v" not in obj:
+        raise ProtocolError(f"not a protocol message: {line[:80]!r}")
+    try:
+        seq = int(obj.get("seq", 0))
+        t = float(obj.get("t", 0.0))
+    except (TypeError, ValueError) as exc:
+        raise ProtocolError(f"bad envelope: {line[:80]!r}") from exc
+    cls = _REGISTRY.get(obj["type"])
+    msg = None
+    if cls is not None:
+        names = {f.name for f in dataclasses.fields(cls)}
+        try:
+            msg = cls(**{k: v for k, v in obj.items() if k in names})
+        except TypeError as exc:  # pragma: no cover - dataclass with required fields
+            raise ProtocolError(f"bad {obj['type']} message: {exc}") from exc
+    return Envelope(str(obj["v"]), obj["type"], obj.get("run_id"), seq, t, msg)
+
+
+class Sender:
+    """Thread-safe writer that numbers messages; used by the engine (and tests)."""
+
+    def __init__(self, stream, run_id: str | None = None):
+        self._stream = stream
+        self._lock = threading.Lock()
+        self._seq = itertools.count(1)
+        self.run_id = run_id
+
+    def send(self, msg: Message) -> int:
+        with self._lock:
+            seq = next(self._seq)
+            self._stream.write(encode(msg, seq, self.run_id))
+            self._stream.flush()
+            return seq
+
+
+def message_types() -> dict[str, type]:
+    return dict(_REGISTRY)
