@@ -38,7 +38,7 @@ class RunConfig:
     epochs: int | None = None
     batch_size: int | None = None
     lr: float | None = None  # learning rate of the head; None = auto
-    lr_stage_decay: float = 0.5  # each earlier trainable stage gets lr * decay**distance
+    lr_stage_decay: float | None = None  # earlier trainable stages get lr * decay**distance; None = auto
     weight_decay: float = 0.01
     warmup_fraction: float = 0.1
     label_smoothing: float = 0.0
@@ -105,5 +105,5 @@ class RunConfig:
             raise ConfigError(f"Input size must be between 16 and 1024 pixels, not {self.input_size!r}.")
         if self.early_stopping_patience is not None and self.early_stopping_patience < 1:
             raise ConfigError("Early-stopping patience must be at least 1 epoch (or off).")
-        if not (0 < self.lr_stage_decay <= 1):
+        if self.lr_stage_decay is not None and not (0 < self.lr_stage_decay <= 1):
             raise ConfigError(f"Per-stage learning-rate decay must be in (0, 1], not {self.lr_stage_decay!r}.")

@@ -1,0 +1,113 @@
+"""`transfer-studio train`: fine-tune from the command line, printing progress as it goes."""
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import time
+
+from ..config import RunConfig
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--data", nargs="+", metavar="DIR", help="folder(s) of labeled data, or a CSV/TSV file")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
+    p.add_argument("--backbone", default="auto", help="registry id (see `transfer-studio backbones`); default auto")
+    p.add_argument("--weights", help="a weights file or Hugging Face folder you brought in")
+    p.add_argument("--freeze", type=int, help="freeze the first K stages (0 = train everything); default auto")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float, help="learning rate of the head; earlier stages get less")
+    p.add_argument("--lr-stage-decay", type=float)
+    p.add_argument("--weight-decay", type=float, default=0.01)
+    p.add_argument("--augment", choices=("none", "light", "standard"), default="light")
+    p.add_argument("--input-size", type=int, help="image side in pixels; default from the data")
+    p.add_argument("--max-length", type=int, help="text tokens; default from the backbone")
+    p.add_argument("--label-smoothing", type=float, default=0.0)
+    p.add_argument("--class-weighted", action="store_true", help="weight the loss by inverse class frequency")
+    p.add_argument("--patience", type=int, default=3, help="early-stopping patience in epochs (0 = off)")
+    p.add_argument("--monitor", default="val_accuracy")
+    p.add_argument("--val-fraction", type=float, default=0.15)
+    p.add_argument("--test-fraction", type=float, default=0.15)
+    p.add_argument("--text-column")
+    p.add_argument("--label-column")
+    p.add_argument("--no-feature-cache", action="store_true")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--workers", type=int)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--deterministic", action="store_true")
+    p.add_argument("--runs-root", default="runs")
+    p.add_argument("--name")
+    p.add_argument("--json", action="store_true", help="print every event as a JSON line")
+
+
+def config_from_args(a) -> RunConfig:
+    return RunConfig(
+        data=list(a.data or []), backbone=a.backbone, weights=a.weights, freeze=a.freeze, epochs=a.epochs,
+        batch_size=a.batch_size, lr=a.lr, lr_stage_decay=a.lr_stage_decay, weight_decay=a.weight_decay,
+        augment=a.augment, input_size=a.input_size, max_length=a.max_length, label_smoothing=a.label_smoothing,
+        class_weighted=a.class_weighted, early_stopping_patience=a.patience or None, monitor=a.monitor,
+        val_fraction=a.val_fraction, test_fraction=a.test_fraction, text_column=a.text_column,
+        label_column=a.label_column, feature_cache=not a.no_feature_cache, device=a.device,
+        num_workers=a.workers, seed=a.seed, deterministic=a.deterministic, runs_root=a.runs_root, name=a.name)
+
+
+class ConsolePrinter:
+    """Human-readable progress on stderr-free stdout: one line per epoch, a live step line."""
+
+    def __init__(self, as_json: bool, stream=sys.stdout):
+        self.as_json, self.out = as_json, stream
+        self._last_line = 0.0
+        self._seq = 0
+
+    def __call__(self, msg) -> None:
+        from .. import protocol
+
+        if self.as_json:
+            self._seq += 1
+            self.out.write(protocol.encode(msg, self._seq))
+            self.out.flush()
+            return
+        now = time.monotonic()
+        if isinstance(msg, protocol.Status):
+            self.out.write(f"[{msg.phase}] {msg.detail}\n")
+        elif isinstance(msg, protocol.Log):
+            self.out.write(("" if msg.level == "info" else f"{msg.level.upper()}: ") + msg.text + "\n")
+        elif isinstance(msg, protocol.Progress) and msg.phase == "train" and now - self._last_line > 2.0:
+            eta = f", ETA {msg.eta_s:.0f} s" if msg.eta_s else ""
+            self.out.write(f"  epoch {msg.epoch}/{msg.epochs} step {msg.step}/{msg.steps} "
+                           f"{msg.samples_per_s:.1f} samples/s{eta}\n")
+            self._last_line = now
+        elif isinstance(msg, protocol.EpochEnd):
+            vals = " ".join(f"{k}={v:.4f}" for k, v in msg.values.items())
+            self.out.write(f"epoch {msg.epoch}: {vals}{'  (best)' if msg.best else ''} [{msg.seconds:.1f} s]\n")
+        elif isinstance(msg, protocol.Result):
+            test = (msg.metrics or {}).get("test") or (msg.metrics or {}).get("val") or {}
+            acc = test.get("accuracy")
+            self.out.write(f"Done: {msg.run_dir}" + (f"  accuracy {acc:.3f}" if acc is not None else "") + "\n")
+        self.out.flush()
+
+
+def run(a) -> int:
+    from ..train import train
+
+    if not a.resume and not a.data:
+        print("error: name the data with --data DIR (or continue a run with --resume RUN_DIR)", file=sys.stderr)
+        return 2
+    cancel = threading.Event()
+
+    def on_sigint(signum, frame):
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        print("Cancelling at the next batch (Ctrl-C again to abort)...", file=sys.stderr)
+        cancel.set()
+
+    signal.signal(signal.SIGINT, on_sigint)
+    cfg = None if a.resume else config_from_args(a)
+    if a.resume and a.epochs:
+        cfg = RunConfig(data=["-"], epochs=a.epochs)
+    result = train(cfg, reporter=ConsolePrinter(a.json), cancel=cancel, resume_from=a.resume)
+    if result["stopped"] == "cancelled":
+        print(f"Cancelled. Resume with: transfer-studio train --resume {result['run_dir']}")
+        return 130
+    return 0

@@ -1,0 +1,109 @@
+"""Turn a split's examples into batches for the model: images -> tensors, texts -> tokens.
+
+Both kinds yield `(inputs, labels)` where inputs is a tensor (images) or a dict of
+tensors (text). An example that fails to load yields label -1 and is masked out of the
+loss, so one bad file never stops a run.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+
+class TokenizedTexts(Dataset):
+    """Texts tokenized once up front (fast tokenizers do thousands per second)."""
+
+    def __init__(self, examples, tokenizer, max_length: int):
+        from ..data import read_text
+
+        texts = [read_text(e) for e in examples]
+        enc = tokenizer(texts, truncation=True, max_length=max_length)
+        self.input_ids = enc["input_ids"]
+        self.attention = enc["attention_mask"]
+        self.token_types = enc.get("token_type_ids")
+        self.labels = [e.label for e in examples]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int):
+        tt = self.token_types[i] if self.token_types is not None else None
+        return self.input_ids[i], self.attention[i], tt, self.labels[i]
+
+
+def collate_tokens(pad_id: int):
+    def collate(rows):
+        width = max(len(r[0]) for r in rows)
+        ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        has_tt = rows[0][2] is not None
+        tt = torch.zeros((len(rows), width), dtype=torch.long) if has_tt else None
+        for j, (i_, m_, t_, _) in enumerate(rows):
+            ids[j, : len(i_)] = torch.tensor(i_)
+            mask[j, : len(m_)] = torch.tensor(m_)
+            if has_tt:
+                tt[j, : len(t_)] = torch.tensor(t_)
+        inputs = {"input_ids": ids, "attention_mask": mask}
+        if has_tt:
+            inputs["token_type_ids"] = tt
+        labels = torch.tensor([r[3] for r in rows], dtype=torch.long)
+        return inputs, labels
+
+    return collate
+
+
+def _collate_images(rows):
+    xs = torch.stack([r[0] for r in rows])
+    ys = torch.tensor([int(r[1]) for r in rows], dtype=torch.long)
+    return xs, ys
+
+
+def epoch_order(n: int, seed: int, epoch: int) -> list[int]:
+    """The shuffled example order of one epoch: a function of (seed, epoch) only."""
+    gen = torch.Generator()
+    gen.manual_seed(int(seed) * 100003 + int(epoch))
+    return torch.randperm(n, generator=gen).tolist()
+
+
+def make_dataset(examples, *, modality: str, preprocess: dict, train: bool, augment: str,
+                 tokenizer=None):
+    """A torch Dataset over `examples` plus the collate function its batches need."""
+    if modality == "image":
+        from ..data.torch_datasets import ImageExamples
+        from ..data.transforms import image_transform
+
+        ds: Any = ImageExamples(examples, image_transform(preprocess, train=train, augment=augment))
+        return ds, _collate_images
+    ds = TokenizedTexts(examples, tokenizer, int(preprocess.get("max_length", 128)))
+    return ds, collate_tokens(tokenizer.pad_token_id or 0)
+
+
+def make_loader(ds, collate, *, batch_size: int, shuffle: bool, num_workers: int, seed: int,
+                epoch: int = 0, skip: int = 0, pin_memory: bool = False) -> DataLoader:
+    """A DataLoader whose order depends only on (seed, epoch), so resume is exact.
+
+    `skip` drops the first examples of the epoch's order (resuming mid-epoch).
+    """
+    order = epoch_order(len(ds), seed, epoch) if shuffle else list(range(len(ds)))
+    return DataLoader(ds, batch_size=batch_size, sampler=order[skip:], num_workers=num_workers,
+                      collate_fn=collate, pin_memory=pin_memory, drop_last=False)
+
+
+def to_device(inputs, labels, device: torch.device, channels_last: bool = False):
+    nb = device.type == "cuda"
+    if isinstance(inputs, dict):
+        inputs = {k: v.to(device, non_blocking=nb) for k, v in inputs.items()}
+    else:
+        inputs = inputs.to(device, non_blocking=nb)
+        if channels_last:
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
+    return inputs, labels.to(device, non_blocking=nb)
+
+
+def forward(model, inputs):
+    """Logits for either kind of input (HF models return an output object)."""
+    if isinstance(inputs, dict):
+        return model(**inputs).logits
+    return model(inputs)

@@ -1,0 +1,84 @@
+"""Feature cache for the linear probe: run the frozen backbone once, train the head many times.
+
+When every backbone stage is frozen, the backbone's output for an (un-augmented) example
+never changes, so epoch 1 computes it and epochs 2..N train the head on stored features:
+they cost a tiny fraction of epoch 1. An optional disk cache, keyed by the example's
+content hash + backbone + weights + preprocessing, makes a second run on the same data free.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import torch
+
+from .batches import to_device
+
+
+def cache_key(spec_id: str, weights_origin: str, preprocess: dict) -> str:
+    blob = json.dumps({"b": spec_id, "w": weights_origin, "p": preprocess}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+@torch.inference_mode()
+def extract(features_fn, loader, device, *, channels_last=False, amp_dtype=None, cancel=None,
+            on_batch=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Features and labels for every example the loader yields (bad files keep label -1)."""
+    feats, labels = [], []
+    for inputs, ys in loader:
+        if cancel is not None and cancel.is_set():
+            from ..errors import Cancelled
+
+            raise Cancelled("Cancelled while caching features.")
+        inputs, ys = to_device(inputs, ys, device, channels_last)
+        with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+            f = features_fn(inputs)
+        feats.append(f.float().to("cpu"))
+        labels.append(ys.to("cpu"))
+        if on_batch is not None:
+            on_batch(len(ys))
+    return torch.cat(feats), torch.cat(labels)
+
+
+class FeatureStore:
+    """In-memory features per split, optionally persisted under a cache folder."""
+
+    def __init__(self, cache_dir: str | Path | None, key: str):
+        self.cache_dir = Path(cache_dir) if cache_dir else None
+        self.key = key
+
+    def _path(self, split: str, examples) -> Path | None:
+        if self.cache_dir is None:
+            return None
+        digest = hashlib.sha256("".join(e.sha256 for e in examples).encode()).hexdigest()[:16]
+        return self.cache_dir / f"{self.key}-{split}-{digest}.safetensors"
+
+    def get_or_compute(self, split: str, examples, compute) -> tuple[torch.Tensor, torch.Tensor]:
+        from safetensors.torch import load_file, save_file
+
+        path = self._path(split, examples)
+        if path is not None and path.is_file():
+            d = load_file(str(path))
+            return d["features"], d["labels"]
+        feats, labels = compute()
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            save_file({"features": feats.contiguous(), "labels": labels.contiguous()}, str(tmp))
+            tmp.replace(path)
+        return feats, labels
+
+
+def feature_batches(feats: torch.Tensor, labels: torch.Tensor, batch_size: int, *, shuffle: bool,
+                    seed: int, epoch: int):
+    """Mini-batches over cached features; order depends only on (seed, epoch)."""
+    n = len(labels)
+    if shuffle:
+        g = torch.Generator().manual_seed(int(seed) * 100003 + int(epoch))
+        order = torch.randperm(n, generator=g)
+    else:
+        order = torch.arange(n)
+    for i in range(0, n, batch_size):
+        idx = order[i:i + batch_size]
+        yield feats[idx], labels[idx]

@@ -1,0 +1,246 @@
+"""The epoch loop: one code path for full fine-tuning and for the cached linear probe.
+
+Everything a resume needs is a function of the checkpoint: the epoch order depends only
+on (seed, epoch), the learning rate only on the fraction of samples seen, and the RNG is
+re-seeded at each epoch start. So 3 epochs straight and 2 + resume + 1 give the same
+weights on CPU in deterministic mode.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .. import protocol
+from ..errors import Cancelled, NanLossError
+from .batches import forward, make_loader, to_device
+from .features import feature_batches
+from .reporting import StepThrottle, Throughput
+
+HIGHER_IS_BETTER = {"val_accuracy": True, "val_macro_f1": True, "val_balanced_accuracy": True, "val_loss": False}
+
+
+def lr_factor(progress: float, warmup: float) -> float:
+    """Linear warmup over the first `warmup` fraction, then cosine to zero."""
+    if warmup > 0 and progress < warmup:
+        return max(progress / warmup, 0.01)
+    p = (progress - warmup) / max(1e-8, 1 - warmup)
+    return 0.5 * (1 + math.cos(math.pi * min(1.0, max(0.0, p))))
+
+
+@dataclass
+class LoopState:
+    epoch: int = 0  # completed epochs
+    samples_in_epoch: int = 0  # >0 only for a checkpoint taken mid-epoch (cancel, timer)
+    global_step: int = 0
+    samples_seen: int = 0
+    batch_size: int = 32
+    best_score: float | None = None
+    best_epoch: int = 0
+    epochs_without_improvement: int = 0
+    history: list = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class Split:
+    """A split ready to iterate: a Dataset (+collate) or cached (features, labels)."""
+
+    dataset: object = None
+    collate: object = None
+    features: torch.Tensor | None = None
+    labels: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        return len(self.labels) if self.features is not None else len(self.dataset)
+
+
+class Loop:
+    def __init__(self, *, model, head_fn, optimizer, base_lrs, cfg, device, train: Split, val: Split,
+                 report, cancel, save_last, save_best, amp_dtype=None, channels_last=False,
+                 class_weights=None, on_oom=None, checkpoint_every_s: float = 300.0):
+        self.model, self.head_fn, self.opt, self.base_lrs = model, head_fn, optimizer, base_lrs
+        self.cfg, self.device, self.train_split, self.val_split = cfg, device, train, val
+        self.report, self.cancel = report, cancel
+        self.save_last, self.save_best = save_last, save_best
+        self.amp_dtype, self.channels_last = amp_dtype, channels_last
+        self.scaler = torch.amp.GradScaler("cuda") if (amp_dtype == torch.float16) else None
+        self.loss_fn = torch.nn.CrossEntropyLoss(weight=class_weights, ignore_index=-1,
+                                                 label_smoothing=cfg.label_smoothing)
+        self.eval_loss_fn = torch.nn.CrossEntropyLoss(ignore_index=-1)
+        self.checkpoint_every_s = checkpoint_every_s
+        self.throughput = Throughput()
+        self.monitor = cfg.monitor if len(val) else "train_loss"
+
+    # ------------------------------------------------------------------ helpers
+    def _batches(self, split: Split, *, shuffle: bool, epoch: int, skip: int, batch_size: int):
+        if split.features is not None:
+            feats, labels = split.features, split.labels
+            order_feats = feature_batches(feats, labels, batch_size, shuffle=shuffle, seed=self.cfg.seed, epoch=epoch)
+            n_skip_batches = skip // batch_size
+            for i, b in enumerate(order_feats):
+                if i >= n_skip_batches:
+                    yield b
+            return
+        loader = make_loader(split.dataset, split.collate, batch_size=batch_size, shuffle=shuffle,
+                             num_workers=self.cfg.num_workers or 0, seed=self.cfg.seed, epoch=epoch, skip=skip,
+                             pin_memory=self.device.type == "cuda")
+        yield from loader
+
+    def _logits(self, inputs):
+        if self.head_fn is not None:
+            return self.head_fn(inputs)
+        return forward(self.model, inputs)
+
+    def _set_lr(self, progress: float) -> float:
+        f = lr_factor(progress, self.cfg.warmup_fraction)
+        for g, base in zip(self.opt.param_groups, self.base_lrs):
+            g["lr"] = base * f
+        return self.opt.param_groups[-1]["lr"]
+
+    def _check_cancel(self, state: LoopState) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            self.save_last(state, partial=True)
+            raise Cancelled("The run was cancelled; its last state is saved and can be resumed.")
+
+    # ------------------------------------------------------------------ train
+    def run_epoch(self, state: LoopState, epoch: int) -> dict:
+        """Train one epoch (1-based `epoch`), resuming at state.samples_in_epoch."""
+        cfg, n = self.cfg, len(self.train_split)
+        total_samples = cfg.epochs * n
+        torch.manual_seed(cfg.seed * 1000 + epoch * 7 + state.samples_in_epoch)
+        self.model.train()
+        self.after_train_mode()
+        throttle = StepThrottle(self.report)
+        self.throughput.reset()
+        loss_sum, correct, seen = 0.0, 0, 0
+        steps = math.ceil(n / state.batch_size)
+        step = state.samples_in_epoch // state.batch_size
+        last_ckpt = time.monotonic()
+        for inputs, ys in self._batches(self.train_split, shuffle=True, epoch=epoch,
+                                        skip=state.samples_in_epoch, batch_size=state.batch_size):
+            self._check_cancel(state)
+            lr = self._set_lr(state.samples_seen / max(1, total_samples))
+            inputs, ys = to_device(inputs, ys, self.device, self.channels_last)
+            with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
+                logits = self._logits(inputs)
+                loss = self.loss_fn(logits.float(), ys)
+            loss_value = float(loss.detach())
+            if not math.isfinite(loss_value):
+                raise NanLossError(
+                    f"The loss became {loss_value} at step {state.global_step + 1} (epoch {epoch}); "
+                    "training stopped and the last good checkpoint is kept. Try a lower learning rate.")
+            self.opt.zero_grad(set_to_none=True)
+            if self.scaler is not None:
+                self.scaler.scale(loss).backward()
+                self.scaler.step(self.opt)
+                self.scaler.update()
+            else:
+                loss.backward()
+                self.opt.step()
+            valid = ys >= 0
+            b = int(ys.shape[0])
+            state.global_step += 1
+            state.samples_seen += b
+            state.samples_in_epoch += b
+            step += 1
+            nv = int(valid.sum())
+            loss_sum += loss_value * nv
+            correct += int((logits.argmax(1)[valid] == ys[valid]).sum())
+            seen += nv
+            self.throughput.add(b)
+            remaining = total_samples - ((epoch - 1) * n + state.samples_in_epoch)
+            progress = protocol.Progress(epoch=epoch, epochs=cfg.epochs, step=step, steps=steps,
+                                         global_step=state.global_step,
+                                         total_steps=state.global_step + math.ceil(remaining / state.batch_size),
+                                         samples_per_s=round(self.throughput.rate(), 2),
+                                         eta_s=self.throughput.eta(remaining), phase="train")
+            throttle.step(global_step=state.global_step, epoch_float=epoch - 1 + state.samples_in_epoch / n,
+                          values={"loss": loss_value, "lr": lr}, samples=b, progress=progress)
+            if time.monotonic() - last_ckpt > self.checkpoint_every_s:
+                self.save_last(state, partial=True)
+                last_ckpt = time.monotonic()
+        throttle.flush(state.global_step, float(epoch), None)
+        return {"train_loss": loss_sum / max(1, seen), "train_accuracy": correct / max(1, seen)}
+
+    def after_train_mode(self) -> None:  # replaced by the caller (frozen stages stay in eval)
+        pass
+
+    # ------------------------------------------------------------------ validate
+    @torch.inference_mode()
+    def validate(self) -> dict:
+        if not len(self.val_split):
+            return {}
+        self.model.eval()
+        ys_all, preds, loss_sum, n = [], [], 0.0, 0
+        for inputs, ys in self._batches(self.val_split, shuffle=False, epoch=0, skip=0,
+                                        batch_size=max(self.cfg.batch_size or 32, 32)):
+            inputs, ys = to_device(inputs, ys, self.device, self.channels_last)
+            with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
+                logits = self._logits(inputs).float()
+            valid = ys >= 0
+            if not valid.any():
+                continue
+            loss_sum += float(self.eval_loss_fn(logits, ys)) * int(valid.sum())
+            n += int(valid.sum())
+            ys_all.append(ys[valid].cpu().numpy())
+            preds.append(logits.argmax(1)[valid].cpu().numpy())
+        if not n:
+            return {}
+        from sklearn.metrics import balanced_accuracy_score, f1_score
+
+        y, p = np.concatenate(ys_all), np.concatenate(preds)
+        return {"val_loss": loss_sum / n, "val_accuracy": float((y == p).mean()),
+                "val_balanced_accuracy": float(balanced_accuracy_score(y, p)),
+                "val_macro_f1": float(f1_score(y, p, average="macro", zero_division=0))}
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, state: LoopState) -> str:
+        cfg = self.cfg
+        higher = HIGHER_IS_BETTER.get(self.monitor, False)
+        while state.epoch < cfg.epochs:
+            epoch = state.epoch + 1
+            t0 = time.monotonic()
+            values = self.run_oom_safe(state, epoch)
+            values.update(self.validate())
+            state.epoch, state.samples_in_epoch = epoch, 0
+            score = values.get(self.monitor)
+            improved = score is not None and (
+                state.best_score is None or (score > state.best_score if higher else score < state.best_score))
+            if improved:
+                state.best_score, state.best_epoch, state.epochs_without_improvement = score, epoch, 0
+            else:
+                state.epochs_without_improvement += 1
+            state.history.append({"epoch": epoch, **values})
+            self.report(protocol.EpochEnd(epoch=epoch, values=values, best=bool(improved),
+                                          seconds=round(time.monotonic() - t0, 3)))
+            if improved:
+                self.save_best(state)
+            self.save_last(state, partial=False)
+            patience = cfg.early_stopping_patience
+            if patience and len(self.val_split) and state.epochs_without_improvement >= patience \
+                    and state.epoch < cfg.epochs:
+                self.report(protocol.Log(level="info", text=(
+                    f"Early stopping after epoch {epoch}: {self.monitor} has not improved for {patience} epochs; "
+                    f"the best model (epoch {state.best_epoch}) is kept.")))
+                return "early_stopping"
+        return "completed"
+
+    def run_oom_safe(self, state: LoopState, epoch: int) -> dict:
+        """Run an epoch; on CUDA out-of-memory halve the batch size and carry on."""
+        while True:
+            try:
+                return self.run_epoch(state, epoch)
+            except torch.OutOfMemoryError:
+                if self.device.type != "cuda" or state.batch_size <= 1:
+                    raise
+                self.opt.zero_grad(set_to_none=True)
+                torch.cuda.empty_cache()
+                state.batch_size = max(1, state.batch_size // 2)
+                self.report(protocol.Log(level="warning", text=(
+                    f"The GPU ran out of memory; continuing with batch size {state.batch_size}.")))

@@ -1,0 +1,106 @@
+"""The "auto" recipe: fill every setting the user left as None from the data and backbone.
+
+Rules of thumb measured on this project's CPU machines (see benchmarks/RESULTS.md):
+- small images do not need the backbone's full resolution: 28 px digits train as well at
+  ~112 px as at 224 px, at a quarter of the cost;
+- a pretrained CNN fine-tuned with its stem frozen beats a linear probe even at 10
+  examples per class; discriminative learning rates keep early stages close to their
+  pretrained values;
+- the head-only (linear probe) path runs on cached features, so it can afford many epochs.
+"""
+from __future__ import annotations
+
+import math
+import os
+
+from ..config import RunConfig
+from ..errors import BackboneError
+
+AUTO_BACKBONE = {"image": "efficientnet_lite0", "text": "minilm_l6"}
+
+
+def choose_backbone(modality: str) -> str:
+    try:
+        return AUTO_BACKBONE[modality]
+    except KeyError:
+        raise BackboneError(f"No default backbone for {modality} data yet; choose one with --backbone.")
+
+
+def _median_side(report: dict) -> float | None:
+    img = report.get("image") or report.get("images") or {}
+    sides = []
+    for key in ("width", "height"):
+        v = img.get(key)
+        if isinstance(v, dict) and v.get("median"):
+            sides.append(float(v["median"]))
+    return min(sides) if sides else None
+
+
+def choose_input_size(report: dict, spec_size: int, min_size: int = 32) -> int:
+    """About 4x the median short side, rounded to 32, never above the backbone's own size."""
+    side = _median_side(report)
+    if side is None:
+        return spec_size
+    size = int(math.ceil(side * 4 / 32) * 32)
+    return int(max(min(size, spec_size), max(min_size, 64)))
+
+
+def choose_batch_size(n_train: int, device: str, modality: str) -> int:
+    base = 64 if device.startswith("cuda") else 32
+    if modality == "text" and not device.startswith("cuda"):
+        base = 16
+    return int(max(4, min(base, 2 ** int(math.log2(max(n_train // 4, 4))))))
+
+
+def choose_epochs(n_train: int, batch_size: int, linear_probe: bool) -> int:
+    """Aim for a few hundred optimizer steps (many more when the backbone is cached)."""
+    steps_per_epoch = max(1, math.ceil(n_train / batch_size))
+    target = 1500 if linear_probe else 300
+    return int(max(3, min(60 if linear_probe else 25, math.ceil(target / steps_per_epoch))))
+
+
+def choose_freeze(spec, modality: str, per_class: float) -> int:
+    n = len(spec.stages)
+    if getattr(spec, "recommended_freeze", None) is not None and modality == "image":
+        return int(min(spec.recommended_freeze, n))
+    if modality == "text":
+        # few examples per class: a probe on frozen sentence features generalises best
+        return n if per_class < 40 else max(0, n // 2)
+    return min(n, max(1, n // 4))
+
+
+def resolve(config: RunConfig, spec, dataset, device: str) -> RunConfig:
+    """Return a copy of `config` with every None filled in."""
+    report = dataset.report.to_dict()
+    n_train = len(dataset.split("train"))
+    per_class = n_train / max(1, len(dataset.classes))
+    changes = {}
+    freeze = config.freeze
+    if freeze is None:
+        freeze = choose_freeze(spec, dataset.modality, per_class)
+        changes["freeze"] = freeze
+    linear_probe = freeze >= len(spec.stages)
+    if config.input_size is None and dataset.modality == "image":
+        pp = spec.preprocess
+        changes["input_size"] = choose_input_size(report, int(pp.get("input_size", 224)),
+                                                  int(getattr(spec, "min_input_size", 32) or 32))
+    if config.max_length is None and dataset.modality == "text":
+        changes["max_length"] = int(spec.preprocess.get("max_length", 128))
+    bs = config.batch_size or choose_batch_size(n_train, device, dataset.modality)
+    changes["batch_size"] = bs
+    if config.epochs is None:
+        changes["epochs"] = choose_epochs(n_train, bs, linear_probe)
+    if config.lr is None:
+        changes["lr"] = 3e-3 if linear_probe else 1e-3
+    if config.lr_stage_decay is None:
+        trainable = max(1, len(spec.stages) - freeze)
+        # earliest trainable stage learns ~20x slower than the head
+        changes["lr_stage_decay"] = round((1 / 20) ** (1 / trainable), 4)
+    if config.num_workers is None:
+        cores = os.cpu_count() or 1
+        changes["num_workers"] = 0 if (cores <= 2 or linear_probe) else min(8, cores - 1)
+    if config.name is None:
+        import time
+
+        changes["name"] = time.strftime("%Y%m%d-%H%M%S") + f"-{spec.id}"
+    return config.replace(**changes)

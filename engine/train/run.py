@@ -1,0 +1,236 @@
+"""One training run from config to evaluated checkpoint, in a run directory.
+
+Order matters for the user: everything that can be wrong with the settings, the data or
+the weights is checked before the first expensive step, each failure in one sentence.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from .. import protocol
+from ..atomic import read_json, write_json
+from ..config import ConfigError, RunConfig
+from ..errors import BackboneError, Cancelled
+from . import checkpoint as ckpt
+from .device import amp_dtype_for, configure, resolve_device
+from .loop import Loop, LoopState, Split
+from .recipe import choose_backbone, resolve
+from .reporting import RunReporter
+
+
+def _unique_dir(root: Path, name: str) -> Path:
+    path, i = root / name, 2
+    while path.exists():
+        path, i = root / f"{name}-{i}", i + 1
+    return path
+
+
+def _preprocess(spec, cfg: RunConfig, modality: str) -> dict:
+    pp = dict(spec.preprocess)
+    if modality == "image":
+        pp["input_size"] = int(cfg.input_size or pp.get("input_size", 224))
+    else:
+        pp = {"max_length": int(cfg.max_length or pp.get("max_length", 128))}
+    return pp
+
+
+def _class_weights(train_examples, n_classes: int, device) -> torch.Tensor:
+    counts = torch.zeros(n_classes)
+    for e in train_examples:
+        counts[e.label] += 1
+    w = counts.sum() / (n_classes * counts.clamp(min=1))
+    return w.to(device)
+
+
+def _check_compatible(spec, dataset, freeze: int | None) -> None:
+    if spec.modality != dataset.modality:
+        raise BackboneError(
+            f"The backbone {spec.id} reads {spec.modality} but this data is {dataset.modality}; "
+            f"choose a {dataset.modality} backbone (see `transfer-studio backbones`).")
+    _check_freeze(spec, freeze)
+
+
+def _check_freeze(spec, freeze: int | None) -> None:
+    if freeze is not None and freeze > len(spec.stages):
+        raise ConfigError(f"Freezing depth {freeze} is out of range for {spec.id}: it has {len(spec.stages)} "
+                          f"stages, so choose 0 (train everything) to {len(spec.stages)} (train only the head).")
+
+
+def prepare(config: RunConfig, report: RunReporter, cancel):
+    """Validate, scan, resolve the recipe and create the run directory. Nothing heavy yet."""
+    from ..backbones import get_spec, locate_weights
+    from ..data import save_splits, scan
+
+    config.validate()
+    spec = get_spec(config.backbone) if config.backbone != "auto" else None
+    if spec is not None:
+        _check_freeze(spec, config.freeze)
+    device = resolve_device(config.device)
+    report.status("scanning", "Checking the data")
+    dataset = scan(config.data, val_fraction=config.val_fraction, test_fraction=config.test_fraction,
+                   seed=config.seed, text_column=config.text_column, label_column=config.label_column,
+                   reporter=report, cancel=cancel)
+    if spec is None:
+        spec = get_spec(choose_backbone(dataset.modality))
+    _check_compatible(spec, dataset, config.freeze)
+    weights = locate_weights(spec, config.weights)
+    if weights is None and spec.weights.kind != "random":
+        from ..errors import WeightsError
+
+        raise WeightsError(f"The weights for {spec.id} are not on this machine; bring them in with --weights FILE "
+                           "or import them into the model library (nothing is downloaded).")
+    cfg = resolve(config.replace(backbone=spec.id), spec, dataset, str(device))
+    run_dir = _unique_dir(Path(cfg.runs_root), cfg.name)
+    run_dir.mkdir(parents=True)
+    cfg = cfg.replace(name=run_dir.name)
+    write_json(run_dir / "config.json", cfg.to_dict())
+    save_splits(dataset, run_dir)
+    write_json(run_dir / "data_report.json", dataset.report.to_dict())
+    meta = {"format": "transfer-studio-run-model", "version": 1, "backbone": spec.id, "source": spec.source,
+            "arch": spec.arch, "modality": dataset.modality, "classes": list(dataset.classes),
+            "num_classes": len(dataset.classes), "freeze": cfg.freeze,
+            "preprocess": _preprocess(spec, cfg, dataset.modality),
+            "weights_origin": str(weights) if weights else "random-init"}
+    write_json(run_dir / "model.json", meta)
+    return cfg, spec, dataset, run_dir, meta, device
+
+
+def train(config: RunConfig, reporter=None, cancel=None, resume_from: str | None = None) -> dict:
+    """Train (or resume) a run; returns {"run_dir", "metrics", "stopped"}."""
+    from ..backbones import build_model, build_tokenizer, get_spec, model_from_config
+    from ..data import load_splits
+    from ..freezing import freeze_to, param_groups, set_frozen_eval, split_for_features
+
+    t_start = time.monotonic()
+    if resume_from:
+        run_dir = Path(resume_from)
+        if not ckpt.has_checkpoint(run_dir / "checkpoints" / "last"):
+            raise ConfigError(f"{run_dir} has no saved checkpoint to resume from; start a new run instead.")
+        saved = RunConfig.from_dict(read_json(run_dir / "config.json"))
+        if config is not None and config.epochs and config.epochs != saved.epochs:
+            saved = saved.replace(epochs=config.epochs)
+            write_json(run_dir / "config.json", saved.to_dict())
+        cfg, meta = saved, read_json(run_dir / "model.json")
+        report = RunReporter(run_dir / "events.jsonl", reporter, run_id=run_dir.name)
+        spec = get_spec(meta["backbone"])
+        dataset = load_splits(run_dir)
+        device = resolve_device(cfg.device)
+    else:
+        report = RunReporter(None, reporter)
+        cfg, spec, dataset, run_dir, meta, device = prepare(config, report, cancel)
+        report.events_path, report.run_id = run_dir / "events.jsonl", run_dir.name
+    configure(device, cfg.deterministic)
+    torch.manual_seed(cfg.seed)
+    report(protocol.Status(phase="loading_model", detail=f"{spec.display_name} on {device.type}"))
+    report.log(f"Run directory: {run_dir}")
+    n_classes = len(meta["classes"])
+    tokenizer = None
+    if resume_from:
+        hf_cfg = read_json(run_dir / "hf_config.json") if (run_dir / "hf_config.json").is_file() else None
+        model = model_from_config(spec, n_classes, hf_cfg)
+        ckpt.load_model_weights(run_dir / "checkpoints" / "last", model)
+        if meta["modality"] == "text":
+            from transformers import AutoTokenizer
+
+            tokenizer = AutoTokenizer.from_pretrained(str(run_dir / "tokenizer"), local_files_only=True)
+    else:
+        model = build_model(spec, n_classes, weights=cfg.weights or "auto")
+        if meta["modality"] == "text":
+            tokenizer = build_tokenizer(spec, cfg.weights or "auto")
+            tokenizer.save_pretrained(str(run_dir / "tokenizer"))
+            write_json(run_dir / "hf_config.json", json.loads(model.config.to_json_string()))
+    k = int(cfg.freeze)
+    freeze_to(model, spec, k)
+    channels_last = meta["modality"] == "image"
+    model.to(device)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    amp_dtype = amp_dtype_for(device)
+    pp = meta["preprocess"]
+    linear_probe = k >= len(spec.stages) and cfg.feature_cache
+    splits = {}
+    from .batches import make_dataset
+
+    for name in ("train", "val"):
+        examples = dataset.split(name)
+        ds, collate = make_dataset(examples, modality=meta["modality"], preprocess=pp,
+                                   train=(name == "train" and not linear_probe), augment=cfg.augment,
+                                   tokenizer=tokenizer)
+        splits[name] = Split(dataset=ds, collate=collate)
+    head_fn = None
+    if linear_probe:
+        head_fn = _cache_features(model, spec, splits, cfg, device, amp_dtype, channels_last, report, cancel,
+                                  split_for_features, meta)
+    groups = param_groups(model, spec, k, cfg.lr, cfg.lr_stage_decay, cfg.weight_decay)
+    base_lrs = [g["lr"] for g in groups]
+    optimizer = torch.optim.AdamW(groups, lr=cfg.lr)
+    state = LoopState(batch_size=cfg.batch_size)
+    if resume_from:
+        state = LoopState(**{k_: v for k_, v in ckpt.load_state(run_dir / "checkpoints" / "last")["loop"].items()})
+        ckpt.load_optimizer(run_dir / "checkpoints" / "last", optimizer)
+        report.log(f"Resuming after epoch {state.epoch}" + (
+            f" (+{state.samples_in_epoch} examples)" if state.samples_in_epoch else ""))
+
+    def save_last(st: LoopState, partial: bool) -> None:
+        path = ckpt.save_checkpoint(run_dir / "checkpoints" / "last", model,
+                                    {"epoch": st.epoch, "global_step": st.global_step, "partial": partial,
+                                     "loop": st.to_dict(), "monitor": loop.monitor}, optimizer)
+        report(protocol.Checkpoint(kind="last", path=str(path), epoch=st.epoch))
+
+    def save_best(st: LoopState) -> None:
+        path = ckpt.save_checkpoint(run_dir / "checkpoints" / "best", model,
+                                    {"epoch": st.epoch, "global_step": st.global_step, "best_score": st.best_score,
+                                     "monitor": loop.monitor, "metrics": st.history[-1] if st.history else {}})
+        report(protocol.Checkpoint(kind="best", path=str(path), epoch=st.epoch))
+
+    class_weights = _class_weights(dataset.split("train"), n_classes, device) if cfg.class_weighted else None
+    loop = Loop(model=model, head_fn=head_fn, optimizer=optimizer, base_lrs=base_lrs, cfg=cfg, device=device,
+                train=splits["train"], val=splits["val"], report=report, cancel=cancel, save_last=save_last,
+                save_best=save_best, amp_dtype=amp_dtype, channels_last=channels_last, class_weights=class_weights)
+    loop.after_train_mode = lambda: set_frozen_eval(model, spec, k)
+    report(protocol.Status(phase="training", detail=f"{cfg.epochs} epochs, batch {state.batch_size}"))
+    try:
+        stopped = loop.fit(state)
+    except Cancelled:
+        report.log("Cancelled: the last state is saved in checkpoints/last; resume continues from there.")
+        return {"run_dir": str(run_dir), "metrics": {}, "stopped": "cancelled"}
+    if not ckpt.has_checkpoint(run_dir / "checkpoints" / "best"):
+        save_best(state)
+    from ..evaluate import evaluate_run
+
+    report(protocol.Status(phase="evaluating", detail="Scoring the best checkpoint on validation and test"))
+    metrics = evaluate_run(str(run_dir), reporter=report)
+    report.log(f"Finished in {time.monotonic() - t_start:.1f} s ({stopped}).")
+    report(protocol.Result(run_dir=str(run_dir), metrics=metrics))
+    return {"run_dir": str(run_dir), "metrics": metrics, "stopped": stopped}
+
+
+def _cache_features(model, spec, splits, cfg, device, amp_dtype, channels_last, report, cancel,
+                    split_for_features, meta):
+    """Linear probe: run the frozen backbone once per example and keep the features."""
+    from .features import FeatureStore, cache_key, extract
+
+    features_fn, head_fn = split_for_features(model, spec)
+    model.eval()
+    store = FeatureStore(None, cache_key(spec.id, meta["weights_origin"], meta["preprocess"]))
+    for name, split in splits.items():
+        report(protocol.Status(phase="caching_features", detail=f"Computing backbone features ({name})"))
+        from .batches import make_loader
+
+        loader = make_loader(split.dataset, split.collate, batch_size=64, shuffle=False,
+                             num_workers=cfg.num_workers or 0, seed=cfg.seed)
+        total, done = len(split.dataset), [0]
+
+        def on_batch(n, name=name, total=total, done=done):
+            done[0] += n
+            report(protocol.Progress(step=done[0], steps=total, phase="cache"))
+
+        feats, labels = store.get_or_compute(
+            name, [], lambda: extract(features_fn, loader, device, channels_last=channels_last,
+                                      amp_dtype=amp_dtype, cancel=cancel, on_batch=on_batch))
+        split.features, split.labels = feats.to(device), labels.to(device)
+    return head_fn
