@@ -97,7 +97,7 @@ def to_device(inputs, labels, device: torch.device, channels_last: bool = False)
         inputs = {k: v.to(device, non_blocking=nb) for k, v in inputs.items()}
     else:
         inputs = inputs.to(device, non_blocking=nb)
-        if channels_last:
+        if channels_last and inputs.dim() == 4:
             inputs = inputs.contiguous(memory_format=torch.channels_last)
     return inputs, labels.to(device, non_blocking=nb)
 

@@ -1,0 +1,146 @@
+"""Training engine: resume equality, cached linear probe, bad configurations, run directory."""
+import json
+import threading
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from engine import protocol
+from engine.config import ConfigError, RunConfig
+from engine.errors import EngineError
+
+
+def make_images(root, classes=3, per_class=8, size=32, seed=0):
+    """Classes that differ in a learnable way: colour and a bar position."""
+    rng = np.random.default_rng(seed)
+    for c in range(classes):
+        d = root / f"class_{c}"
+        d.mkdir(parents=True)
+        for i in range(per_class):
+            a = rng.integers(0, 60, (size, size, 3), dtype=np.uint8)
+            a[:, :, c % 3] += 150
+            a[c * 8:(c * 8) + 6, :, :] = 255
+            Image.fromarray(a).save(d / f"{i}.png")
+    return root
+
+
+def tiny_config(tmp_path, data, **kw):
+    base = dict(data=[str(data)], backbone="test_tiny_cnn", freeze=0, epochs=3, batch_size=8, lr=3e-3,
+                input_size=32, augment="light", early_stopping_patience=None, deterministic=True,
+                runs_root=str(tmp_path / "runs"), name="run", val_fraction=0.25, test_fraction=0.25,
+                num_workers=0)
+    base.update(kw)
+    return RunConfig(**base)
+
+
+def _weights(run_dir, kind="last"):
+    from safetensors.torch import load_file
+
+    return load_file(str(run_dir / "checkpoints" / kind / "model.safetensors"))
+
+
+def test_three_epochs_equal_two_plus_resume_plus_one(tmp_path):
+    from engine.train import train
+
+    data = make_images(tmp_path / "data")
+    straight = train(tiny_config(tmp_path, data, name="straight"))
+    assert straight["stopped"] == "completed"
+
+    cancel = threading.Event()
+
+    def stop_after_two(msg):
+        if isinstance(msg, protocol.EpochEnd) and msg.epoch == 2:
+            cancel.set()
+
+    first = train(tiny_config(tmp_path, data, name="split"), reporter=stop_after_two, cancel=cancel)
+    assert first["stopped"] == "cancelled"
+    run_dir = tmp_path / "runs" / "split"
+    state = json.loads((run_dir / "checkpoints" / "last" / "state.json").read_text())
+    assert state["epoch"] == 2
+    resumed = train(None, resume_from=str(run_dir))
+    assert resumed["stopped"] == "completed"
+
+    a, b = _weights(tmp_path / "runs" / "straight"), _weights(run_dir)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert (a[k] == b[k]).all(), k
+    # the weights really changed during training
+    import torch
+    from engine.backbones import build_model, get_spec
+
+    torch.manual_seed(0)
+    init = build_model(get_spec("test_tiny_cnn"), 3, weights=None).state_dict()
+    assert any(not torch.equal(init[k].float(), a[k].float()) for k in a if a[k].is_floating_point())
+
+
+def test_run_directory_contents(tmp_path):
+    from engine.train import train
+
+    data = make_images(tmp_path / "data")
+    events = []
+    result = train(tiny_config(tmp_path, data, epochs=1), reporter=events.append)
+    run_dir = tmp_path / "runs" / "run"
+    for name in ("config.json", "model.json", "splits.json", "data_report.json", "events.jsonl",
+                 "checkpoints/last/model.safetensors", "checkpoints/best/model.safetensors",
+                 "checkpoints/last/optimizer.safetensors", "checkpoints/best/state.json"):
+        assert (run_dir / name).is_file(), name
+    assert not list(run_dir.rglob("*.pt")) and not list(run_dir.rglob("*.pkl"))
+    types = {type(m).__name__ for m in events}
+    assert {"Status", "Metric", "EpochEnd", "Checkpoint", "Result"} <= types
+    logged = [json.loads(line)["type"] for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    assert "epoch_end" in logged and "result" in logged
+    assert result["run_dir"] == str(run_dir)
+    assert RunConfig.from_dict(json.loads((run_dir / "config.json").read_text())).epochs == 1
+
+
+def test_cached_linear_probe_matches_uncached(tmp_path):
+    """The feature cache is an optimisation only: same weights as running the frozen backbone each step."""
+    from engine.backbones import get_spec
+    from engine.train import train
+
+    data = make_images(tmp_path / "data")
+    k = len(get_spec("test_tiny_cnn").stages)
+    cached = train(tiny_config(tmp_path, data, name="cached", freeze=k, augment="none", epochs=2))
+    plain = train(tiny_config(tmp_path, data, name="plain", freeze=k, augment="none", epochs=2,
+                              feature_cache=False))
+    a, b = _weights(tmp_path / "runs" / "cached"), _weights(tmp_path / "runs" / "plain")
+    for key in a:
+        assert np.allclose(a[key].float().numpy(), b[key].float().numpy(), atol=1e-5), key
+    assert cached["stopped"] == plain["stopped"] == "completed"
+
+
+@pytest.mark.parametrize("change, words", [
+    (dict(backbone="no_such_net"), "no_such_net"),
+    (dict(freeze=99), "out of range"),
+    (dict(batch_size=0), "Batch size"),
+    (dict(backbone="test_tiny_bert"), "text"),
+    (dict(epochs=0), "Epochs"),
+])
+def test_bad_configuration_fails_before_any_work(tmp_path, change, words):
+    from engine.train import train
+
+    data = make_images(tmp_path / "data")
+    with pytest.raises((ConfigError, EngineError)) as err:
+        train(tiny_config(tmp_path, data, **change))
+    assert words in str(err.value)
+    assert not (tmp_path / "runs" / "run" / "checkpoints").exists()
+
+
+def test_cancel_keeps_a_resumable_checkpoint(tmp_path):
+    from engine.train import train
+
+    data = make_images(tmp_path / "data", per_class=12)
+    cancel = threading.Event()
+
+    def cancel_on_first_metric(msg):
+        if isinstance(msg, protocol.Metric):
+            cancel.set()
+
+    r = train(tiny_config(tmp_path, data, epochs=2, batch_size=2), reporter=cancel_on_first_metric, cancel=cancel)
+    assert r["stopped"] == "cancelled"
+    state = json.loads((tmp_path / "runs" / "run" / "checkpoints" / "last" / "state.json").read_text())
+    assert state["partial"] is True and state["loop"]["samples_in_epoch"] > 0
+    done = train(None, resume_from=r["run_dir"])
+    assert done["stopped"] == "completed"
+    assert json.loads((tmp_path / "runs" / "run" / "checkpoints" / "last" / "state.json").read_text())["epoch"] == 2
