@@ -45,6 +45,14 @@ def choose_input_size(report: dict, spec_size: int, min_size: int = 32) -> int:
     return int(max(min(size, spec_size), max(min_size, 64)))
 
 
+def choose_max_length(report: dict, spec_max: int) -> int:
+    """128 tokens unless the texts are long (~4 characters a token); batches pad only to their longest."""
+    length = ((report.get("text") or {}).get("length") or {})
+    median = length.get("median") if isinstance(length, dict) else None
+    want = 128 if not median else (256 if median > 600 else 128)
+    return int(min(spec_max, want))
+
+
 def choose_batch_size(n_train: int, device: str, modality: str) -> int:
     base = 64 if device.startswith("cuda") else 32
     if modality == "text" and not device.startswith("cuda"):
@@ -85,7 +93,7 @@ def resolve(config: RunConfig, spec, dataset, device: str) -> RunConfig:
         changes["input_size"] = choose_input_size(report, int(pp.get("input_size", 224)),
                                                   int(getattr(spec, "min_input_size", 32) or 32))
     if config.max_length is None and dataset.modality == "text":
-        changes["max_length"] = int(spec.preprocess.get("max_length", 128))
+        changes["max_length"] = choose_max_length(report, int(spec.preprocess.get("max_length", 128)))
     bs = config.batch_size or choose_batch_size(n_train, device, dataset.modality)
     changes["batch_size"] = bs
     if config.epochs is None:
