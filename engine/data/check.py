@@ -1,0 +1,134 @@
+"""Opening every candidate file once: content hash plus a real decode, in a thread pool.
+
+Reading and hashing are I/O bound and PIL/hashlib release the GIL while they work, so
+threads give most of the speed of processes without their start-up and pickling cost.
+One bad file yields a `Checked` with a `problem`; it never stops the scan.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+
+from .. import protocol
+from ..errors import Cancelled
+from .discover import Candidate
+from .images import ImageProblem, verify_image
+from .text import clean_text, decode_text
+
+WHOLE_FILE_LIMIT = 32 << 20  # files up to this size are read once and decoded from memory
+CHUNK = 1 << 20
+PROGRESS_INTERVAL_S = 0.2  # ~5 progress messages a second at most
+
+
+@dataclass(frozen=True)
+class Checked:
+    cand: Candidate
+    sha256: str | None = None
+    problem: str | None = None  # why the file is skipped; None = usable
+    code: str = ""  # the problem's group: zero_byte|truncated|too_large|not_image|unreadable|empty_text
+    width: int = 0
+    height: int = 0
+    mode: str = ""
+    chars: int = 0
+    replaced: int = 0  # undecodable bytes replaced (text)
+
+
+def default_workers() -> int:
+    return min(32, max(8, 2 * (os.cpu_count() or 2)))
+
+
+def _hash_file(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def check_file(c: Candidate) -> Checked:
+    """Hash and decode one file; any failure becomes a short `problem` string."""
+    if c.size == 0:
+        return Checked(c, problem="empty file (0 bytes)", code="zero_byte")
+    try:
+        if 0 < c.size <= WHOLE_FILE_LIMIT or c.kind == "text":
+            with open(c.path, "rb") as f:
+                data = f.read()
+            if not data:
+                return Checked(c, problem="empty file (0 bytes)", code="zero_byte")
+            sha, source = hashlib.sha256(data).hexdigest(), data
+        else:
+            sha, source = _hash_file(c.path), c.path
+    except OSError as exc:
+        return Checked(c, problem=f"unreadable ({exc.strerror or exc})", code="unreadable")
+    if c.kind == "image":
+        try:
+            w, h, mode = verify_image(source)
+        except ImageProblem as exc:
+            return Checked(c, sha256=sha, problem=str(exc), code=exc.code)
+        except Exception as exc:  # noqa: BLE001 - a decoder bug must not end the scan
+            return Checked(c, sha256=sha, problem=f"unreadable ({type(exc).__name__}: {exc})"[:200],
+                           code="unreadable")
+        return Checked(c, sha256=sha, width=w, height=h, mode=mode)
+    text, replaced = decode_text(source)
+    text = clean_text(text)
+    if not text:
+        return Checked(c, sha256=sha, problem="empty text (only whitespace)", code="empty_text")
+    return Checked(c, sha256=sha, chars=len(text), replaced=replaced)
+
+
+def safe_check(c: Candidate) -> Checked:
+    """check_file that turns even an unexpected error into a skipped file, never a dead scan."""
+    try:
+        return check_file(c)
+    except Exception as exc:  # noqa: BLE001
+        return Checked(c, problem=f"unreadable ({type(exc).__name__}: {exc})"[:200], code="unreadable")
+
+
+def _progress(reporter, done: int, total: int, t0: float) -> None:
+    elapsed = max(time.monotonic() - t0, 1e-6)
+    rate = done / elapsed
+    eta = (total - done) / rate if rate > 0 else None
+    reporter(protocol.Progress(step=done, steps=total, global_step=done, total_steps=total,
+                               samples_per_s=round(rate, 1), eta_s=None if eta is None else round(eta, 1),
+                               phase="scan"))
+
+
+def check_all(cands: list[Candidate], reporter=None, cancel=None, workers: int | None = None) -> list[Checked]:
+    """Check every candidate (results in input order), reporting progress and honouring cancel."""
+    total = len(cands)
+    results: list[Checked | None] = [None] * total
+    t0 = last = time.monotonic()
+    done = 0
+    if reporter is not None:
+        _progress(reporter, 0, total, t0)
+    if total == 0:
+        return []
+    pool = ThreadPoolExecutor(max_workers=workers or default_workers(), thread_name_prefix="scan")
+    try:
+        window = 4 * (workers or default_workers())  # bounded in-flight work keeps cancel quick
+        it = iter(enumerate(cands))
+        pending = {}
+        for i, c in it:
+            pending[pool.submit(safe_check, c)] = i
+            if len(pending) >= window:
+                break
+        while pending:
+            finished, _ = wait(pending, timeout=PROGRESS_INTERVAL_S, return_when=FIRST_COMPLETED)
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("Scan cancelled.")
+            for fut in finished:
+                results[pending.pop(fut)] = fut.result()
+                done += 1
+                nxt = next(it, None)
+                if nxt is not None:
+                    pending[pool.submit(safe_check, nxt[1])] = nxt[0]
+            now = time.monotonic()
+            if reporter is not None and (now - last >= PROGRESS_INTERVAL_S or done == total):
+                last = now
+                _progress(reporter, done, total, t0)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return results  # type: ignore[return-value]

@@ -1,0 +1,149 @@
+"""Finding the examples in a folder tree: which files are data, of which class and split.
+
+Layouts: `root/<class>/...` or pre-split `root/{train,val,test}/<class>/...` (also
+`valid`/`validation`/`dev`, `training`/`testing`). Files in nested folders inside a class
+folder belong to that class. Hidden and system clutter (dotfiles, `.DS_Store`,
+`Thumbs.db`, `__MACOSX`, `.ipynb_checkpoints`) is skipped without descending into it;
+stray files beside the class folders and files of other types are ignored and listed.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from ..errors import Cancelled, DataError
+from .images import IMAGE_EXTS
+from .tabular import TABLE_EXTS
+from .text import TEXT_EXTS
+
+SPLIT_ALIASES = {"train": "train", "training": "train", "val": "val", "valid": "val",
+                 "validation": "val", "dev": "val", "test": "test", "testing": "test"}
+SYSTEM_NAMES = {"__macosx", "thumbs.db", "desktop.ini", "$recycle.bin", "system volume information",
+                "@eadir", "__pycache__", "ehthumbs.db"}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    path: str
+    class_name: str
+    given_split: str | None  # from a pre-split tree; None = ours to assign
+    kind: str  # image|text
+    size: int
+
+
+@dataclass
+class RootScan:
+    root: str
+    presplit: bool = False
+    candidates: list[Candidate] = field(default_factory=list)
+    ignored: list[dict] = field(default_factory=list)
+    class_dirs: dict[str, list[str]] = field(default_factory=dict)  # class -> folders it came from
+
+
+def is_hidden(name: str) -> bool:
+    return name.startswith(".") or name.lower() in SYSTEM_NAMES or name.startswith("~$")
+
+
+def kind_of(name: str) -> str | None:
+    ext = os.path.splitext(name)[1].lower()
+    if ext in IMAGE_EXTS:
+        return "image"
+    if ext in TEXT_EXTS:
+        return "text"
+    return None
+
+
+def _entries(folder: str) -> list[os.DirEntry]:
+    try:
+        with os.scandir(folder) as it:
+            return sorted(it, key=lambda e: e.name)
+    except OSError as exc:
+        raise DataError(f"The folder {folder} could not be opened ({exc.strerror or exc}); check that you "
+                        "have permission to read it.") from None
+
+
+def _is_dir(e: os.DirEntry) -> bool:
+    try:
+        return e.is_dir()
+    except OSError:
+        return False
+
+
+def _hidden(path: str, is_dir: bool) -> dict:
+    return {"path": path, "reason": f"hidden or system {'folder' if is_dir else 'file'} (not data)",
+            "code": "hidden_files"}
+
+
+def _stray(out: RootScan, e: os.DirEntry, where: str) -> None:
+    if os.path.splitext(e.name)[1].lower() in TABLE_EXTS:
+        reason = f"a table beside the {where} is not read; pass the file itself to use its rows"
+    else:
+        reason = f"not inside a class folder (files must sit in {where}/<class>/)"
+    out.ignored.append({"path": e.path, "reason": reason, "code": "stray_files"})
+
+
+def _walk_class(out: RootScan, folder: str, class_name: str, split: str | None, cancel) -> None:
+    out.class_dirs.setdefault(class_name, []).append(folder)
+    for dirpath, dirnames, filenames in os.walk(folder, onerror=None):
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("Scan cancelled.")
+        keep = []
+        for d in sorted(dirnames):
+            if is_hidden(d):
+                out.ignored.append(_hidden(os.path.join(dirpath, d), True))
+            else:
+                keep.append(d)
+        dirnames[:] = keep
+        for name in sorted(filenames):
+            path = os.path.join(dirpath, name)
+            if is_hidden(name):
+                out.ignored.append(_hidden(path, False))
+                continue
+            kind = kind_of(name)
+            if kind is None:
+                ext = os.path.splitext(name)[1].lower()
+                why = f"unsupported file type ({ext})" if ext else "no file extension, so its type is unknown"
+                out.ignored.append({"path": path, "reason": why, "code": "unsupported_files"})
+                continue
+            try:
+                size = os.stat(path).st_size
+            except OSError:
+                size = -1  # reported as unreadable when checked
+            out.candidates.append(Candidate(path, class_name, split, kind, size))
+
+
+def _class_folders(out: RootScan, folder: str, split: str | None, cancel) -> None:
+    where = folder if split else out.root
+    for e in _entries(folder):
+        if is_hidden(e.name):
+            out.ignored.append(_hidden(e.path, _is_dir(e)))
+        elif _is_dir(e):
+            _walk_class(out, e.path, e.name, split, cancel)
+        else:
+            _stray(out, e, where)
+
+
+def walk_root(root: str, cancel=None) -> RootScan:
+    """List a folder tree's candidate files (nothing is opened yet)."""
+    out = RootScan(root)
+    entries = _entries(root)
+    dirs = [e for e in entries if _is_dir(e) and not is_hidden(e.name)]
+    splits = {e.name: SPLIT_ALIASES[e.name.lower()] for e in dirs if e.name.lower() in SPLIT_ALIASES}
+    others = [e.name for e in dirs if e.name not in splits]
+    if "train" in splits.values() and not others:
+        out.presplit = True
+    elif "train" in splits.values() and len(splits) >= 2:
+        raise DataError(f"The folder {root} mixes split folders ({', '.join(sorted(splits))}) with other "
+                        f"folders ({', '.join(others[:5])}); put every class folder inside the split folders, "
+                        "or remove the split folders and let the app split the data.")
+    if not out.presplit:
+        _class_folders(out, root, None, cancel)
+        return out
+    for e in entries:
+        if e.name in splits:
+            _class_folders(out, e.path, splits[e.name], cancel)
+        elif is_hidden(e.name):
+            out.ignored.append(_hidden(e.path, _is_dir(e)))
+        else:
+            _stray(out, e, root)
+    return out

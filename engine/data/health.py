@@ -1,0 +1,166 @@
+"""Turning scan results into the health report: counts, summaries and plain findings.
+
+Every finding says what was seen, what it means for training, and what to do about it.
+"""
+from __future__ import annotations
+
+import os
+import statistics
+from collections import Counter, defaultdict
+
+from .check import Checked
+from .dedupe import Deduped
+from .types import SPLITS, Example, HealthReport
+
+SAMPLES_PER_CLASS = 6
+FEW_EXAMPLES = 10
+IMBALANCE_WARN = 3.0
+
+
+def _stats(values: list[int]) -> dict:
+    if not values:
+        return {"min": 0, "median": 0, "max": 0}
+    return {"min": min(values), "median": statistics.median_low(values), "max": max(values)}
+
+
+def _s(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n} {word if n == 1 else (plural or word + 's')}"
+
+
+def class_table(classes: list[str], examples: list[Example]) -> list[dict]:
+    """Per-class counts (total and per split) and a few sample paths (fewer when classes are many)."""
+    samples = max(0, min(SAMPLES_PER_CLASS, 300 // max(1, len(classes))))
+    rows = {c: {"name": c, "count": 0, "splits": dict.fromkeys(SPLITS, 0), "examples": []} for c in classes}
+    for e in examples:
+        row = rows[classes[e.label]]
+        row["count"] += 1
+        row["splits"][e.split] += 1
+        if len(row["examples"]) < samples:
+            row["examples"].append(e.path)
+    return [rows[c] for c in classes]
+
+
+def image_summary(checked: list[Checked], used: set[str]) -> dict:
+    """Sizes and modes of the images that will be used (after duplicates are dropped)."""
+    ok = [c for c in checked if c.problem is None and c.cand.kind == "image" and c.cand.path in used]
+    return {"count": len(ok), "width": _stats([c.width for c in ok]), "height": _stats([c.height for c in ok]),
+            "modes": dict(sorted(Counter(c.mode for c in ok).items()))}
+
+
+def text_summary(lengths: list[int], replaced: list[tuple[str, int]]) -> dict:
+    return {"files": len(lengths), "undecodable_files": sum(1 for _, n in replaced if n > 0),
+            "replaced_chars": sum(n for _, n in replaced), "length": _stats(lengths)}
+
+
+_SKIP_ADVICE = {
+    "zero_byte": ("{n} empty (0-byte) {files} will be left out.",
+                  "These are usually failed downloads or copies; copy them again or delete them."),
+    "truncated": ("{n} {files} {are} cut off before the end and will be left out.",
+                  "Copy them again from the original source; a partial image would teach the model noise."),
+    "too_large": ("{n} {files} {are} larger than the decompression-bomb limit and will be left out.",
+                  "Such sizes are usually corrupt or malicious files; if they are real, shrink them first."),
+    "not_image": ("{n} {files} {have} an image extension but {are} not images and will be left out.",
+                  "Check what these files really are; rename or delete them."),
+    "unreadable": ("{n} {files} could not be read and will be left out.",
+                   "Open them in an image viewer or text editor; replace or delete the broken ones."),
+    "empty_text": ("{n} {texts} {are} empty and will be left out.",
+                   "Delete the empty files (or rows), or fill them with their text."),
+    "no_label": ("{n} table {rows} {have} no label and will be left out.",
+                 "Fill in the label column for those rows, or delete them."),
+    "bad_row": ("{n} {rows} of a JSON Lines file could not be read as JSON objects and will be left out.",
+                "Make each line one JSON object holding the text and the label."),
+}
+
+
+def _were(n: int) -> str:
+    return "was" if n == 1 else "were"
+
+
+def _plural_fill(template: str, n: int) -> str:
+    one = n == 1
+    return template.format(n=n, files="file" if one else "files", texts="text" if one else "texts",
+                           rows="row" if one else "rows", are="is" if one else "are", have="has" if one else "have")
+
+
+def add_findings(rep: HealthReport, deduped: Deduped, modality: str, undecodable: list[str]) -> None:
+    """Fill rep.findings from the rest of the report (classes, skipped, ignored, duplicates)."""
+    by_code: dict[str, list[str]] = defaultdict(list)
+    for s in rep.skipped:
+        by_code[s.get("code") or "unreadable"].append(s["path"])
+    for code, paths in by_code.items():
+        msg, advice = _SKIP_ADVICE[code]
+        rep.add("warning", code, _plural_fill(msg, len(paths)), advice, paths)
+
+    ign: dict[str, list[str]] = defaultdict(list)
+    for i in rep.ignored:
+        ign[i.get("code") or "stray_files"].append(i["path"])
+    if ign["hidden_files"]:
+        n = len(ign["hidden_files"])
+        rep.add("info", "hidden_files", f"{_s(n, 'hidden or system item')} (such as .DS_Store, Thumbs.db or "
+                f".ipynb_checkpoints) {_were(n)} ignored.", "Nothing to do; they are not data.", ign["hidden_files"])
+    if ign["stray_files"]:
+        n = len(ign["stray_files"])
+        rep.add("info", "stray_files", f"{_s(n, 'file')} outside the class folders {_were(n)} ignored.",
+                "Move them into the folder of their class if they are examples.", ign["stray_files"])
+    if ign["unsupported_files"]:
+        exts = Counter(os.path.splitext(p)[1].lower() or "no extension" for p in ign["unsupported_files"])
+        rep.add("warning", "unsupported_files", f"{_s(len(ign['unsupported_files']), 'file')} of a type this app "
+                f"does not read ({', '.join(e for e, _ in exts.most_common(5))}) "
+                f"{_were(len(ign['unsupported_files']))} ignored.",
+                "Convert them to PNG/JPEG (images) or UTF-8 .txt (text) if they should be used.",
+                ign["unsupported_files"])
+    if ign["other_modality"]:
+        other = "text" if modality == "image" else "image"
+        rep.add("warning", "other_modality", f"{_s(len(ign['other_modality']), other + ' file')} in this "
+                f"{modality} dataset {_were(len(ign['other_modality']))} ignored.",
+                f"One run learns from one kind of data; move the {other} files to their own folder.",
+                ign["other_modality"])
+
+    if deduped.within_class:
+        total = deduped.dropped_within + sum(c["count"] for c in rep.classes)
+        many = deduped.dropped_within > 0.1 * max(total, 1)  # a tenth of the data is copies: worth a look
+        rep.add("warning" if many else "info", "duplicates_within_class",
+                f"{_s(deduped.dropped_within, 'file')} {'is an exact copy' if deduped.dropped_within == 1 else 'are exact copies'} "
+                "of another file in the same class; one copy of each is kept.",
+                "Only one copy of each is used; delete the copies to tidy the folder, and if there are many, "
+                "check how the folder was put together.",
+                [p for g in deduped.within_class for p in g[1:]])
+    if deduped.across_classes:
+        rep.add("warning", "duplicates_across_classes",
+                f"{_s(len(deduped.across_classes), 'file')} appear{'s' if len(deduped.across_classes) == 1 else ''} "
+                f"under two or more labels; all {deduped.dropped_conflicts} copies are left out because the right "
+                "label is unknown.", "Decide which class each belongs to and delete the other copies.",
+                [p for g in deduped.across_classes for p in g])
+    if deduped.across_splits:
+        rep.add("warning", "duplicates_across_splits",
+                f"{_s(len(deduped.across_splits), 'file')} appear{'s' if len(deduped.across_splits) == 1 else ''} in "
+                "more than one of your train/val/test folders, so scores on them will look better than they are.",
+                "Delete the copies from the val/test folders (or from train) so no example is in two splits.",
+                [p for g in deduped.across_splits for p in g])
+
+    counts = {c["name"]: c["count"] for c in rep.classes}
+    if rep.imbalance_ratio and rep.imbalance_ratio >= IMBALANCE_WARN:
+        big, small = max(counts, key=counts.get), min(counts, key=counts.get)
+        rep.add("warning", "imbalance", f"The largest class ({big}, {counts[big]}) has {rep.imbalance_ratio:.1f}x "
+                f"the examples of the smallest ({small}, {counts[small]}); the model may favour large classes.",
+                "Add examples to the small classes, or turn on class weighting.")
+    few = sorted(c for c, n in counts.items() if n < FEW_EXAMPLES)
+    if few:
+        rep.add("warning", "few_examples", f"{_s(len(few), 'class', 'classes')} ({', '.join(few[:8])}) "
+                f"{'has' if len(few) == 1 else 'have'} fewer than {FEW_EXAMPLES} examples, so "
+                f"{'its' if len(few) == 1 else 'their'} scores will be noisy.",
+                "Add more examples where you can; even 20-50 per class helps a lot.")
+    if rep.classes and not any(c["splits"]["val"] for c in rep.classes):
+        rep.add("warning", "no_val_split", "There are too few examples (or a validation share of 0) to hold any "
+                "out for validation, so training cannot measure how well it generalises.",
+                "Add examples until each class has at least 3, or raise the validation fraction.")
+    if rep.presplit and not any(c["splits"]["test"] for c in rep.classes):
+        rep.add("info", "no_test_split", "Your split folders have no test split, so final scores are measured "
+                "on the validation data used to pick the best epoch.",
+                "Add a test folder with the same class folders for an unbiased score.")
+    if rep.text and rep.text["undecodable_files"]:
+        t = rep.text
+        rep.add("warning", "undecodable_text", f"{_s(t['undecodable_files'], 'text')} contained bytes that are not "
+                f"UTF-8; {t['replaced_chars']} character(s) were replaced with \ufffd.",
+                "Save the files as UTF-8 (most editors offer this in 'Save as') for exact text.",
+                undecodable)

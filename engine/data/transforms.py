@@ -1,0 +1,61 @@
+"""Image -> tensor pipelines for training and evaluation (torchvision.transforms.v2).
+
+Evaluation follows timm: resize the shorter side to input_size / crop_pct, then center
+crop input_size. Training presets: "none" (the evaluation pipeline), "light" (random
+resized crop, scale 0.7-1, plus horizontal flip), "standard" (light + small rotation and
+colour jitter). Geometry runs on uint8 tensors (fast antialiased resize), then the image
+is scaled to [0, 1] and normalized with the backbone's mean and std.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+from torchvision.transforms import InterpolationMode
+from torchvision.transforms import v2
+
+DEFAULTS = {"input_size": 224, "mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225),
+            "interpolation": "bilinear", "crop_pct": 0.875}
+AUGMENTS = ("none", "light", "standard")
+
+
+def _interp(name) -> InterpolationMode:
+    if isinstance(name, InterpolationMode):
+        return name
+    try:
+        return InterpolationMode(str(name or "bilinear").lower())
+    except ValueError:
+        return InterpolationMode.BILINEAR
+
+
+def _size(value) -> int:
+    if isinstance(value, (list, tuple)):  # timm gives (C, H, W)
+        return int(value[-1])
+    return int(value)
+
+
+def image_transform(preprocess: dict, train: bool, augment: str = "light") -> Callable:
+    """A callable PIL.Image -> float tensor (3, S, S); `.input_size` tells S."""
+    pp = {**DEFAULTS, **{k: v for k, v in (preprocess or {}).items() if v is not None}}
+    size = _size(pp["input_size"])
+    interp = _interp(pp["interpolation"])
+    crop_pct = float(pp["crop_pct"]) if pp["crop_pct"] else 1.0
+    if augment not in AUGMENTS:
+        raise ValueError(f"augment must be one of {', '.join(AUGMENTS)}, not {augment!r}")
+    steps: list = [v2.ToImage()]
+    if train and augment != "none":
+        steps += [v2.RandomResizedCrop(size, scale=(0.7, 1.0), interpolation=interp, antialias=True),
+                  v2.RandomHorizontalFlip()]
+        if augment == "standard":
+            steps += [v2.RandomRotation(10, interpolation=InterpolationMode.BILINEAR),
+                      v2.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.2, hue=0.02)]
+    else:
+        steps += [v2.Resize(math.floor(size / crop_pct), interpolation=interp, antialias=True),
+                  v2.CenterCrop(size)]
+    steps += [v2.ToDtype(torch.float32, scale=True),
+              v2.Normalize(mean=[float(m) for m in pp["mean"]], std=[float(s) for s in pp["std"]]),
+              v2.ToPureTensor()]  # a plain tensor, not a tv_tensors.Image subclass
+    tf = v2.Compose(steps)
+    tf.input_size = size
+    return tf

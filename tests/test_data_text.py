@@ -1,0 +1,126 @@
+"""Text data: .txt trees (encodings, empty files) and CSV/TSV/JSONL tables."""
+import codecs
+
+import pytest
+
+from engine.data import decode_text, read_text, scan
+from engine.errors import DataError
+
+
+def write_class(root, name, texts):
+    d = root / name
+    d.mkdir(parents=True, exist_ok=True)
+    for i, t in enumerate(texts):
+        (d / f"{i}.txt").write_bytes(t if isinstance(t, bytes) else t.encode("utf-8"))
+
+
+def test_decode_text_counts_replacements_and_strips_bom():
+    assert decode_text(codecs.BOM_UTF8 + "héllo".encode()) == ("héllo", 0)
+    text, bad = decode_text(b"ok \xff\xfe bytes")
+    assert bad == 2 and text.count("\ufffd") == 2
+    text, bad = decode_text("real \ufffd kept".encode() + b"\xc3")  # one genuine U+FFFD, one broken byte
+    assert bad == 1
+    assert decode_text(codecs.BOM_UTF16_LE + "wide".encode("utf-16-le")) == ("wide", 0)
+
+
+def test_text_tree_with_bad_bytes_and_empty_files(tmp_path):
+    root = tmp_path / "t"
+    write_class(root, "spam", ["buy now", "cheap pills", b"win \xff\xfe money", "   \n  "])
+    write_class(root, "ham", ["see you at lunch", "minutes attached", codecs.BOM_UTF8 + b"bom text"])
+    ds = scan([root])
+    rep = ds.report.to_dict()
+    assert ds.modality == "text" and ds.classes == ["ham", "spam"]
+    assert len(ds.items) == 6
+    assert rep["text"]["undecodable_files"] == 1 and rep["text"]["replaced_chars"] == 2
+    assert rep["text"]["files"] == 6
+    assert [s["reason"] for s in rep["skipped"]] == ["empty text (only whitespace)"]
+    codes = {f["code"]: f for f in rep["findings"]}
+    assert codes["undecodable_text"]["paths"][0].endswith("spam/2.txt")
+    assert "empty_text" in codes
+    bom = next(e for e in ds.items if e.path.endswith("ham/2.txt"))
+    assert bom.text is None and read_text(bom) == "bom text"
+
+
+CSV = "id,Review,Sentiment\n1,great film,pos\n2,\"loved it, truly\",pos\n3,awful,neg\n4,boring plot,neg\n" \
+      "5,,neg\n6,no label here,\n7,superb acting,pos\n8,waste of time,neg\n"
+
+
+def test_csv_columns_detected_and_rows_become_examples(tmp_path):
+    f = tmp_path / "reviews.csv"
+    f.write_text(CSV)
+    ds = scan([f], val_fraction=0, test_fraction=0)
+    assert ds.modality == "text" and ds.classes == ["neg", "pos"]
+    assert len(ds.items) == 6
+    row3 = next(e for e in ds.items if e.path.endswith("#row=3"))
+    assert row3.path == f"{f}#row=3" and row3.text == "loved it, truly" and read_text(row3) == row3.text
+    reasons = {s["path"].rsplit("#", 1)[1]: s["reason"] for s in ds.report.to_dict()["skipped"]}
+    assert reasons == {"row=6": "empty text", "row=7": "no label in this row"}
+
+
+def test_csv_explicit_and_missing_columns(tmp_path):
+    f = tmp_path / "d.csv"
+    f.write_text("a,b,c\nx1,one,p\nx2,two,q\nx3,three,p\nx4,four,q\n")
+    with pytest.raises(DataError, match=r"Could not tell which columns .* \(columns: a, b, c\)"):
+        scan([f])
+    with pytest.raises(DataError, match=r"no column named 'body' .*a, b, c"):
+        scan([f], text_column="body", label_column="c")
+    ds = scan([f], text_column="b", label_column="c")
+    assert ds.classes == ["p", "q"] and sorted(e.text for e in ds.items) == ["four", "one", "three", "two"]
+
+
+def test_tsv_semicolon_and_jsonl(tmp_path):
+    (tmp_path / "a.tsv").write_text("sentence\tlabel\nhello there\tgreet\nbye now\tpart\nhi\tgreet\nsee ya\tpart\n")
+    (tmp_path / "b.csv").write_text("text;category\nhowdy;greet\nfarewell;part\n")
+    (tmp_path / "c.jsonl").write_text('{"text": "good day", "label": "greet"}\n{"text": "so long", "label": "part"}\n'
+                                      "not json\n")
+    ds = scan([tmp_path / "a.tsv", tmp_path / "b.csv", tmp_path / "c.jsonl"])
+    assert ds.classes == ["greet", "part"] and len(ds.items) == 8
+    assert any("not a JSON object" in s["reason"] for s in ds.report.skipped)
+
+
+def test_two_column_table_with_one_known_name(tmp_path):
+    f = tmp_path / "d.csv"
+    f.write_text("utterance_text,intent\nbook a table,book\ncancel it,cancel\nreserve please,book\nstop that,cancel\n")
+    ds = scan([f])
+    assert ds.classes == ["book", "cancel"]
+
+
+def test_table_and_text_tree_merge_and_duplicates_across_sources(tmp_path):
+    write_class(tmp_path / "tree", "greet", ["hello", "hi there"])
+    write_class(tmp_path / "tree", "part", ["goodbye", "see you"])
+    f = tmp_path / "more.csv"
+    f.write_text("text,label\nhowdy,greet\nfarewell,part\nhowdy,greet\nhowdy,part\ncheers,part\n")
+    ds = scan([tmp_path / "tree", f])
+    assert ds.classes == ["greet", "part"]
+    dups = ds.report.duplicates
+    assert len(dups["across_classes"]) == 1 and len(dups["across_classes"][0]) == 3  # "howdy" under two labels
+    assert not any(e.text == "howdy" for e in ds.items)
+    assert sorted(e.text for e in ds.items if e.text) == ["cheers", "farewell"]
+
+
+def test_text_with_image_is_mixed(tmp_path):
+    write_class(tmp_path / "t", "a", ["x1", "x2"])
+    f = tmp_path / "d.csv"
+    f.write_text("text,label\nq,a\nr,b\n")
+    from PIL import Image
+    for cls in ("a", "b"):
+        (tmp_path / "i" / cls).mkdir(parents=True)
+        for i in range(2):
+            Image.new("RGB", (4, 4), (i, 0, ord(cls))).save(tmp_path / "i" / cls / f"{i}.png")
+    with pytest.raises(DataError, match="mixes images"):
+        scan([tmp_path / "t", tmp_path / "i"])
+
+
+def test_empty_table_is_fatal(tmp_path):
+    f = tmp_path / "e.csv"
+    f.write_text("")
+    with pytest.raises(DataError, match="no header row"):
+        scan([f])
+
+
+def test_table_without_usable_rows_is_fatal(tmp_path):
+    f = tmp_path / "e.csv"
+    f.write_text("text,label\nsome text,\nmore text,\n")
+    with pytest.raises(DataError, match="no rows with both a text and a label") as info:
+        scan([f])
+    assert len(info.value.report["skipped"]) == 2
