@@ -21,17 +21,19 @@ HF_WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch
 
 
 def library_root() -> Path:
-    env = os.environ.get("TRANSFER_STUDIO_LIBRARY")
-    return Path(env).expanduser() if env else Path.home() / ".local" / "share" / "transfer-studio" / "library"
+    """$TRANSFER_STUDIO_LIBRARY, else <data dir>/library (one definition: engine.library.paths)."""
+    from ..library.paths import library_root as _root
+    return _root()
 
 
 def library_weights(backbone_id: str, root: Path | None = None) -> Path | None:
-    """`<library>/<id>/model.safetensors`, or the `<id>/` folder when it is a Hugging Face folder."""
+    """The `<id>/` folder when it is a Hugging Face folder (config + tokenizer beside the weights),
+    else `<library>/<id>/model.safetensors`."""
     folder = (root or library_root()) / backbone_id
-    if (folder / "model.safetensors").is_file():
-        return folder / "model.safetensors"
     if (folder / "config.json").is_file():
         return folder
+    if (folder / "model.safetensors").is_file():
+        return folder / "model.safetensors"
     return None
 
 
