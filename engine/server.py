@@ -1,0 +1,377 @@
+"""The engine process: requests arrive as JSON Lines on stdin, events leave on stdout.
+
+Threads, so that `ping` and `cancel` are answered while work goes on:
+- the main thread reads stdin and dispatches (never blocks on work);
+- one run thread per training run (`start`); it ends with `bye(completed|cancelled|failed)`;
+- one request thread answers describe_backbone / inspect_data / predict / ... in turn,
+  each reply carrying `request_seq` = the request's seq;
+- a heartbeat thread (every 2 s: memory in use, busy flag);
+- a probe thread that imports torch once at start-up and re-sends `hello` with devices.
+
+Hello is sent twice on purpose: at once (before torch is imported, `device == ""` means
+"still probing") so the app knows within a fraction of a second that the engine is alive,
+then again when torch has loaded, with `device`/`devices` filled in. A bad or unknown
+request never kills the engine; EOF on stdin (the app went away) cancels the run, waits
+for its checkpoint and exits, so no orphan keeps the GPU.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import queue
+import threading
+import traceback
+from pathlib import Path
+
+from . import __version__, protocol, runtime
+from .config import ConfigError, RunConfig
+from .errors import Cancelled, EngineError
+from .runlog import RunLog
+
+log = logging.getLogger("engine.server")
+
+HEARTBEAT_S = 2.0
+STOP_GRACE_S = 60.0  # how long a cancelled run may take to save its checkpoint on exit
+DESCRIBE_NUM_CLASSES = 2  # head size used to count a backbone's parameters
+
+
+class _ProtocolOut:
+    """The protocol stream; once the reader has gone (broken pipe), writes are dropped."""
+
+    def __init__(self, stream):
+        self._stream = stream
+        self.closed = False
+
+    def write(self, text: str) -> None:
+        if not self.closed:
+            try:
+                self._stream.write(text)
+            except (OSError, ValueError):
+                self.closed = True
+
+    def flush(self) -> None:
+        if not self.closed:
+            try:
+                self._stream.flush()
+            except (OSError, ValueError):
+                self.closed = True
+
+
+def error_message(exc: BaseException, request_seq: int | None = None) -> protocol.Error:
+    """The protocol form of an exception: its kind, one sentence, and the traceback."""
+    detail = "".join(traceback.format_exception(exc))
+    if isinstance(exc, EngineError):
+        return protocol.Error(kind=exc.kind, message=exc.message, detail=exc.detail or detail,
+                              request_seq=request_seq)
+    if isinstance(exc, ConfigError):
+        return protocol.Error(kind="config", message=str(exc), detail=detail, request_seq=request_seq)
+    if runtime.is_out_of_memory(exc):
+        return protocol.Error(kind="out_of_memory", detail=detail, request_seq=request_seq,
+                              message="The engine ran out of memory; choose a smaller batch size, "
+                                      "input size or backbone and try again.")
+    return protocol.Error(kind="internal", detail=detail, request_seq=request_seq,
+                          message=f"Something went wrong inside the engine ({type(exc).__name__}: {exc}); "
+                                  "the details are in the log.")
+
+
+class Server:
+    """Dispatches protocol requests; `serve(stdin)` runs it until shutdown or EOF."""
+
+    def __init__(self, out, *, heartbeat_s: float = HEARTBEAT_S, stop_grace_s: float = STOP_GRACE_S,
+                 probe: bool = True):
+        self.sender = protocol.Sender(_ProtocolOut(out))
+        self.heartbeat_s = heartbeat_s
+        self.stop_grace_s = stop_grace_s
+        self._probe = probe
+        self._closing = threading.Event()
+        self._shutdown = threading.Event()
+        self._run_lock = threading.Lock()
+        self._run_thread: threading.Thread | None = None
+        self._run_cancel = threading.Event()
+        self._requests: queue.Queue = queue.Queue()
+        self._request_cancel = threading.Event()
+        self._request_busy = False
+        self._describe_cache: dict[str, protocol.BackboneInfo] = {}
+
+    # ------------------------------------------------------------------ output
+    def send(self, msg: protocol.Message) -> None:
+        try:
+            self.sender.send(msg)
+        except Exception:  # noqa: BLE001 - e.g. a value json cannot encode; never kill the engine
+            log.exception("could not send %s", msg.TYPE)
+
+    def hello(self, device: str = "", devices: list | None = None) -> protocol.Hello:
+        return protocol.Hello(engine_version=__version__, python=runtime.python_version(),
+                              torch=runtime.package_version("torch"), device=device,
+                              devices=list(devices or []), pid=os.getpid())
+
+    def heartbeat(self) -> protocol.Heartbeat:
+        return protocol.Heartbeat(rss_bytes=runtime.rss_bytes(), gpu_bytes=runtime.gpu_bytes(), busy=self.busy)
+
+    @property
+    def run_active(self) -> bool:
+        t = self._run_thread
+        return t is not None and t.is_alive()
+
+    @property
+    def busy(self) -> bool:
+        return self.run_active or self._request_busy
+
+    # ------------------------------------------------------------------ lifecycle
+    def begin(self) -> None:
+        """Say hello and start the background threads (heartbeat, requests, probe)."""
+        self.send(self.hello())
+        self._thread(self._request_loop, "requests")
+        self._thread(self._heartbeat_loop, "heartbeat")
+        if self._probe:
+            self._thread(self._probe_devices, "probe")
+
+    def serve(self, stdin) -> int:
+        """Read requests until shutdown or EOF; then stop cleanly. Returns the exit code."""
+        self.begin()
+        try:
+            for raw in read_lines(stdin, protocol.MAX_LINE_BYTES):
+                if raw is None:
+                    self.send(protocol.Error(kind="protocol", message="The engine ignored a request line "
+                                             f"longer than {protocol.MAX_LINE_BYTES} bytes."))
+                    continue
+                self.handle_line(raw)
+                if self._shutdown.is_set():
+                    break
+            else:
+                log.info("stdin closed (the app went away): cancelling and exiting")
+        except KeyboardInterrupt:
+            log.info("interrupted: cancelling and exiting")
+        return self.close()
+
+    def close(self) -> int:
+        """Cancel whatever runs, let the run save its checkpoint, say bye(shutdown)."""
+        self._run_cancel.set()
+        self._request_cancel.set()
+        t = self._run_thread
+        if t is not None:
+            t.join(self.stop_grace_s)
+            if t.is_alive():
+                log.error("the run did not stop within %.0f s; exiting anyway", self.stop_grace_s)
+        self._requests.put(None)
+        self._closing.set()
+        self.send(protocol.Bye(reason="shutdown"))
+        return 0
+
+    def _thread(self, target, name: str, *args) -> threading.Thread:
+        t = threading.Thread(target=target, args=args, name=f"engine-{name}", daemon=True)
+        t.start()
+        return t
+
+    def _heartbeat_loop(self) -> None:
+        while not self._closing.wait(self.heartbeat_s):
+            self.send(self.heartbeat())
+
+    def _probe_devices(self) -> None:
+        try:
+            from .train.device import describe, resolve_device  # imports torch: seconds
+
+            devices = runtime.complete_devices(describe())
+            self.send(self.hello(device=resolve_device("auto").type, devices=devices))
+        except Exception as exc:  # noqa: BLE001
+            log.exception("device probe failed")
+            err = error_message(exc)
+            self.send(dataclasses.replace(err, message="The training engine could not load PyTorch "
+                                          f"({type(exc).__name__}: {exc}); reinstall Transfer Studio."))
+
+    # ------------------------------------------------------------------ dispatch
+    def handle_line(self, raw: bytes | str) -> None:
+        """Decode one request line and act on it; never raises."""
+        try:
+            env = protocol.decode(raw)
+            foreign = protocol.major(env.v) != protocol.major(protocol.PROTOCOL_VERSION)
+        except (protocol.ProtocolError, ValueError) as exc:
+            log.warning("bad request line: %s", exc)
+            self.send(protocol.Error(kind="protocol", detail=str(exc),
+                                     message="The engine received a line it could not read and ignored it."))
+            return
+        if foreign:
+            self.send(protocol.Error(kind="protocol", request_seq=env.seq,
+                                     message=f"The app speaks protocol {env.v} but this engine speaks "
+                                             f"{protocol.PROTOCOL_VERSION}; install matching versions."))
+            return
+        msg = env.message
+        if isinstance(msg, protocol.Ping):
+            self.send(self.heartbeat())
+        elif isinstance(msg, protocol.Cancel):
+            self._run_cancel.set()
+            self._request_cancel.set()
+        elif isinstance(msg, protocol.Shutdown):
+            self._shutdown.set()
+        elif isinstance(msg, protocol.Start):
+            self.start_run(msg, env.seq)
+        elif type(msg) in REQUESTS:
+            self._requests.put((env.seq, msg))
+        else:  # unknown type, or an engine->app type sent the wrong way
+            log.info("ignored a message of type %r", env.type)
+
+    # ------------------------------------------------------------------ training
+    def start_run(self, msg: protocol.Start, seq: int) -> None:
+        with self._run_lock:
+            if self.run_active:
+                self.send(protocol.Error(kind="busy", request_seq=seq,
+                                         message="A training run is already in progress; cancel it or wait "
+                                                 "for it to finish."))
+                return
+            self._run_cancel = threading.Event()
+            self._run_thread = self._thread(self._run, "run", msg, self._run_cancel)
+
+    def _run(self, msg: protocol.Start, cancel: threading.Event) -> None:
+        with RunLog(msg.resume_from) as runlog:
+            result_seen = False
+
+            def reporter(m: protocol.Message) -> None:
+                nonlocal result_seen
+                result_seen = result_seen or isinstance(m, protocol.Result)
+                runlog.note(m)
+                self.send(m)
+
+            try:
+                config = RunConfig.from_dict(dict(msg.config)) if msg.config else None
+                if config is None and not msg.resume_from:
+                    raise ConfigError("The start request carried no settings; choose data and try again.")
+                if config is not None and not msg.resume_from:
+                    config.validate()
+                from .train import train
+
+                out = train(config, reporter=reporter, cancel=cancel, resume_from=msg.resume_from)
+            except Cancelled:
+                self.send(protocol.Bye(reason="cancelled"))
+            except BaseException as exc:  # noqa: BLE001 - every failure becomes an error event
+                err = error_message(exc)
+                log.error("run failed (%s): %s\n%s", err.kind, err.message, err.detail)  # stderr and log.txt
+                self.send(err)
+                self.send(protocol.Bye(reason="failed"))
+            else:
+                if not result_seen:
+                    self.send(protocol.Result(run_dir=str(out.get("run_dir", "")), metrics=out.get("metrics") or {}))
+                self.send(protocol.Bye(reason="cancelled" if out.get("stopped") == "cancelled" else "completed"))
+
+    # ------------------------------------------------------------------ requests
+    def _request_loop(self) -> None:
+        while True:
+            item = self._requests.get()
+            if item is None:
+                return
+            seq, msg = item
+            self._request_cancel.clear()
+            self._request_busy = True
+            try:
+                reply = REQUESTS[type(msg)](self, msg)
+                self.send(dataclasses.replace(reply, request_seq=seq))
+            except BaseException as exc:  # noqa: BLE001
+                err = error_message(exc, request_seq=seq)
+                log.warning("%s failed: %s\n%s", msg.TYPE, err.message, err.detail)
+                self.send(err)
+            finally:
+                self._request_busy = False
+
+    def list_backbones(self, msg: protocol.ListBackbones) -> protocol.Backbones:
+        from .backbones import all_specs, locate_weights
+
+        items = []
+        for spec in all_specs():
+            if spec.hidden:
+                continue
+            try:
+                available = spec.weights.kind == "random" or locate_weights(spec) is not None
+            except EngineError:
+                available = False
+            items.append(dict(spec.to_dict(), weights_available=available))
+        return protocol.Backbones(items=items)
+
+    def describe_backbone(self, msg: protocol.DescribeBackbone) -> protocol.BackboneInfo:
+        if msg.backbone not in self._describe_cache:  # the structure does not depend on the weights
+            self._describe_cache[msg.backbone] = _describe(msg.backbone)
+        return self._describe_cache[msg.backbone]
+
+    def inspect_data(self, msg: protocol.InspectData) -> protocol.DataReport:
+        if not msg.paths:
+            raise ConfigError("No data given: name at least one folder of labeled examples.")
+        from .data import scan
+
+        ds = scan([str(p) for p in msg.paths], reporter=self.send, cancel=self._request_cancel)
+        return protocol.DataReport(report=ds.report.to_dict())
+
+    def predict(self, msg: protocol.Predict) -> protocol.Predictions:
+        from .inference import Predictor
+
+        model = Path(msg.model)
+        if not model.exists():
+            raise ConfigError(f"{model} does not exist; choose a trained run or a saved model bundle.")
+        predictor = Predictor.from_run(str(model)) if (model / "checkpoints").is_dir() else \
+            Predictor.from_bundle(str(model))
+        return protocol.Predictions(items=predictor.predict_paths([str(p) for p in msg.paths], top_k=msg.top_k))
+
+    def save_bundle(self, msg: protocol.SaveBundle) -> protocol.Saved:
+        from .bundle import save_bundle
+
+        path = Path(save_bundle(msg.run_dir, msg.out))
+        card = path / "MODEL_CARD.md"
+        return protocol.Saved(path=str(path), model_card=card.read_text(encoding="utf-8") if card.is_file() else "")
+
+    def library(self, msg: protocol.Message) -> protocol.Message:
+        from .library.requests import handle_library_request
+
+        return handle_library_request(msg)
+
+
+REQUESTS = {
+    protocol.ListBackbones: Server.list_backbones,
+    protocol.DescribeBackbone: Server.describe_backbone,
+    protocol.InspectData: Server.inspect_data,
+    protocol.Predict: Server.predict,
+    protocol.SaveBundle: Server.save_bundle,
+    protocol.ListLibrary: Server.library,
+    protocol.ImportWeights: Server.library,
+    protocol.RemoveFromLibrary: Server.library,
+}
+
+
+def _describe(backbone_id: str) -> protocol.BackboneInfo:
+    """Stages and parameter counts, built on the meta device (no memory, no weights)."""
+    import torch
+
+    from .backbones import build_model, get_spec
+    from .freezing import stage_param_counts
+
+    spec = get_spec(backbone_id)
+    try:
+        with torch.device("meta"):
+            model = build_model(spec, DESCRIBE_NUM_CLASSES, weights=None)
+    except Exception:  # noqa: BLE001 - some builders cannot run on meta; random init works
+        log.info("meta build of %s failed; counting on a random init", backbone_id, exc_info=True)
+        model = build_model(spec, DESCRIBE_NUM_CLASSES, weights=None)
+    k = int(spec.recommended_freeze)
+    prefixes = {s.name: list(s.prefixes) for s in (*spec.stages, spec.head)}
+    stages = [dict(row, prefixes=prefixes.get(row["name"], [])) for row in stage_param_counts(model, spec, k)]
+    total = sum(p.numel() for p in model.parameters())
+    return protocol.BackboneInfo(backbone=spec.id, stages=stages, total_params=int(total), recommended_freeze=k)
+
+
+def read_lines(stream, limit: int):
+    """Lines of a binary stream; a line longer than `limit` is skipped and yields None."""
+    while True:
+        raw = stream.readline(limit + 1)
+        if not raw:
+            return
+        if len(raw) > limit and not raw.endswith(b"\n"):
+            while True:
+                rest = stream.readline(limit + 1)
+                if not rest or rest.endswith(b"\n"):
+                    break
+            yield None
+            continue
+        if raw.strip():
+            yield raw
+
+
+def serve(out, stdin, **kwargs) -> int:
+    """Run a Server on these streams (what `python -m engine` does)."""
+    return Server(out, **kwargs).serve(stdin)
