@@ -1,0 +1,234 @@
+"""Step 1, Data: drop folders, see classes, samples and the health report."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import (QFrame, QGridLayout, QHBoxLayout, QLabel, QListWidget, QMenu, QProgressBar,
+                               QPushButton, QScrollArea, QStackedWidget, QToolButton, QVBoxLayout, QWidget)
+
+from .data_model import DataModel, Finding, read_snippet
+from .widgets import LEVEL_COLORS, BarChart, Collapsible, DropZone, heading, hint
+
+MAX_CLASS_ROWS = 24
+SEVERITY_WORD = {"error": "Problem", "warning": "Check", "info": "Note"}
+
+
+def _fit(text: str, fm, width: int, lines: int) -> str:
+    """Cut `text` at a word so that it wraps into at most `lines` lines of `width` pixels."""
+    budget = width * lines * 0.92  # wrapping wastes part of each line
+    if fm.horizontalAdvance(text) <= budget:
+        return text
+    words, out = text.split(), ""
+    for w in words:
+        if fm.horizontalAdvance(out + " " + w + " …") > budget:
+            break
+        out = f"{out} {w}" if out else w
+    return out + " …"
+
+
+class FindingCard(QFrame):
+    def __init__(self, f: Finding, parent=None):
+        super().__init__(parent)
+        color = LEVEL_COLORS.get(f.severity, LEVEL_COLORS["info"])
+        self.setObjectName("finding")
+        self.setStyleSheet(f"#finding {{ border-left: 4px solid {color}; padding-left: 6px; }}")
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(8, 4, 4, 4)
+        lay.setSpacing(2)
+        title = QLabel(f"<b>{SEVERITY_WORD.get(f.severity, 'Note')}: {f.title}</b>")
+        title.setTextFormat(Qt.TextFormat.RichText)
+        lay.addWidget(title)
+        if f.message:
+            msg = QLabel(f.message)
+            msg.setWordWrap(True)
+            msg.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            lay.addWidget(msg)
+        if f.advice:
+            adv = QLabel(f"<i>What to do:</i> {f.advice}")
+            adv.setWordWrap(True)
+            adv.setTextFormat(Qt.TextFormat.RichText)
+            lay.addWidget(adv)
+        if f.paths:
+            lst = QListWidget()
+            lst.addItems([str(p) for p in f.paths[:200]])
+            lst.setMaximumHeight(lst.fontMetrics().height() * 6)
+            lay.addWidget(Collapsible(f"Show {len(f.paths)} file{'s' if len(f.paths) != 1 else ''}", lst))
+        self.finding = f
+
+
+class DataPage(QWidget):
+    openRequested = Signal()
+    demoRequested = Signal(str)  # "images" | "text"
+    nextRequested = Signal()
+
+    def __init__(self, model: DataModel, thumbnails, demo_choices: list[str], parent=None):
+        super().__init__(parent)
+        self.model = model
+        self.thumbnails = thumbnails
+        self.thumb_labels: dict[str, list[QLabel]] = {}
+        self.thumb_size = int(self.fontMetrics().height() * 4.5)
+
+        outer = QVBoxLayout(self)
+        top = QHBoxLayout()
+        top.addWidget(heading("Your data"), 1)
+        self.open_button = QPushButton("&Open folder…")
+        self.open_button.setToolTip("Choose a folder with one sub-folder per class (Ctrl+O)")
+        self.open_button.clicked.connect(self.openRequested)
+        self.demo_button = QToolButton()
+        self.demo_button.setText("Open &demo data")
+        self.demo_button.setToolTip("Load a small example data set that ships with the app")
+        self.demo_button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
+        self.demo_button.clicked.connect(lambda: self.demoRequested.emit(demo_choices[0] if demo_choices else "images"))
+        menu = QMenu(self.demo_button)
+        for kind in demo_choices:
+            menu.addAction(f"Demo {kind}", lambda _checked=False, k=kind: self.demoRequested.emit(k))
+        self.demo_button.setMenu(menu)
+        self.demo_button.setEnabled(bool(demo_choices))
+        top.addWidget(self.open_button)
+        top.addWidget(self.demo_button)
+        outer.addLayout(top)
+
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        outer.addWidget(self.summary)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 0)
+        self.progress.setTextVisible(False)
+        self.progress.setMaximumHeight(self.fontMetrics().height() // 2 + 2)
+        self.progress.hide()
+        outer.addWidget(self.progress)
+
+        self.stack = QStackedWidget()
+        outer.addWidget(self.stack, 1)
+        self.empty = DropZone("Drop one or more folders here.\n\nEach folder should hold one sub-folder per class "
+                              "(for example cats/ and dogs/), or a CSV file with a text and a label column.")
+        self.stack.addWidget(self.empty)
+
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        body = QWidget()
+        grid = QGridLayout(body)
+        grid.setColumnStretch(0, 1)
+        grid.setColumnStretch(1, 1)
+        grid.addWidget(heading("Classes", 1.1), 0, 0)
+        grid.addWidget(heading("Health check", 1.1), 0, 1)
+        self.chart = BarChart()
+        grid.addWidget(self.chart, 1, 0, Qt.AlignmentFlag.AlignTop)
+        self.findings_box = QVBoxLayout()
+        fwrap = QWidget()
+        fwrap.setLayout(self.findings_box)
+        grid.addWidget(fwrap, 1, 1, Qt.AlignmentFlag.AlignTop)
+        grid.addWidget(heading("Examples", 1.1), 2, 0, 1, 2)
+        self.samples_grid = QGridLayout()
+        swrap = QWidget()
+        swrap.setLayout(self.samples_grid)
+        grid.addWidget(swrap, 3, 0, 1, 2)
+        grid.setRowStretch(4, 1)
+        scroll.setWidget(body)
+        self.stack.addWidget(scroll)
+
+        bottom = QHBoxLayout()
+        bottom.addStretch(1)
+        self.next_button = QPushButton("Next: choose a model  →")
+        self.next_button.setToolTip("Go to step 2 (Ctrl+2)")
+        self.next_button.clicked.connect(self.nextRequested)
+        bottom.addWidget(self.next_button)
+        outer.addLayout(bottom)
+        thumbnails.loaded.connect(self._on_thumbnail)
+        self.refresh()
+
+    # ---------------------------------------------------------------- updates
+    def refresh(self) -> None:
+        m = self.model
+        self.summary.setText(m.summary())
+        self.progress.setVisible(m.scanning)
+        self.next_button.setEnabled(m.ready)
+        if m.report is None:
+            self.stack.setCurrentIndex(0)
+            self._clear(self.findings_box)
+            self._clear(self.samples_grid)
+            return
+        self.stack.setCurrentIndex(1)
+        self.chart.set_items([(c.name, c.count) for c in m.classes])
+        self._clear(self.findings_box)
+        findings = m.findings()
+        if not findings:
+            ok = QLabel("No problems found: no unreadable files, duplicates or leaks, and the classes are balanced.")
+            ok.setWordWrap(True)
+            self.findings_box.addWidget(ok)
+        for f in findings:
+            self.findings_box.addWidget(FindingCard(f))
+        for line in m.details():
+            self.findings_box.addWidget(hint(line))
+        self._show_samples()
+
+    def set_scan_progress(self, done: int, total: int) -> None:
+        if total > 0:
+            self.progress.setRange(0, total)
+            self.progress.setValue(done)
+        else:
+            self.progress.setRange(0, 0)
+
+    def finding_titles(self) -> list[str]:
+        out = []
+        for i in range(self.findings_box.count()):
+            w = self.findings_box.itemAt(i).widget()
+            if isinstance(w, FindingCard):
+                out.append(w.finding.title)
+        return out
+
+    def _show_samples(self) -> None:
+        self._clear(self.samples_grid)
+        self.thumb_labels = {}
+        text = self.model.modality == "text"
+        samples = self.model.sample_paths(per_class=4 if text else 6)
+        names = list(samples)[:MAX_CLASS_ROWS]
+        for row, name in enumerate(names):
+            label = QLabel(f"<b>{name}</b>")
+            label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            self.samples_grid.addWidget(label, row, 0)
+            strip = QHBoxLayout()
+            for path in samples[name]:
+                cell = QLabel()
+                cell.setToolTip(path)
+                if text:
+                    fm = self.fontMetrics()
+                    width = fm.horizontalAdvance("x" * 30)
+                    cell.setFixedSize(width, fm.height() * 4 + 10)
+                    cell.setText(_fit(read_snippet(path, 400), fm, width - 10, 4))
+                    cell.setWordWrap(True)
+                    cell.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+                    cell.setFrameShape(QFrame.Shape.StyledPanel)
+                else:
+                    cell.setFixedSize(self.thumb_size, self.thumb_size)
+                    cell.setAlignment(Qt.AlignmentFlag.AlignCenter)
+                    cell.setFrameShape(QFrame.Shape.StyledPanel)
+                    self.thumb_labels.setdefault(path, []).append(cell)
+                    self.thumbnails.request(path, self.thumb_size)
+                strip.addWidget(cell)
+            if not samples[name]:
+                strip.addWidget(hint("(no example files to show)"))
+            strip.addStretch(1)
+            self.samples_grid.addLayout(strip, row, 1)
+        if len(samples) > MAX_CLASS_ROWS:
+            self.samples_grid.addWidget(hint(f"…and {len(samples) - MAX_CLASS_ROWS} more classes."),
+                                        MAX_CLASS_ROWS, 1)
+        self.samples_grid.setColumnStretch(1, 1)
+
+    def _on_thumbnail(self, path: str, size: int, pix: QPixmap) -> None:
+        for cell in self.thumb_labels.get(path, []):
+            if pix.isNull():
+                cell.setText("unreadable")
+            else:
+                cell.setPixmap(pix)
+
+    @staticmethod
+    def _clear(layout) -> None:
+        while layout.count():
+            item = layout.takeAt(0)
+            if item.widget():
+                item.widget().deleteLater()
+            elif item.layout():
+                DataPage._clear(item.layout())
+                item.layout().deleteLater()

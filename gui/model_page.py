@@ -1,0 +1,166 @@
+"""Step 2, Model: pick a backbone (grouped by modality) and how much of it to freeze."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QPushButton, QSlider,
+                               QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
+
+from . import format as fmt
+from .backbone_model import BackboneModel
+from .widgets import StageBlocks, heading, hint
+
+COLUMNS = ("Backbone", "Parameters", "Input", "Licence", "On this machine")
+ID_ROLE = Qt.ItemDataRole.UserRole
+
+
+class ModelPage(QWidget):
+    backboneChosen = Signal(str)
+    freezeChanged = Signal(int)
+    nextRequested = Signal()
+
+    def __init__(self, model: BackboneModel, parent=None):
+        super().__init__(parent)
+        self.model = model
+        outer = QVBoxLayout(self)
+        outer.addWidget(heading("Starting model"))
+        outer.addWidget(hint("A backbone is a network already trained on millions of examples. "
+                             "Yours only has to teach it your classes."))
+        self.tree = QTreeWidget()
+        self.tree.setHeaderLabels(COLUMNS)
+        self.tree.setRootIsDecorated(False)
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.tree.setAccessibleName("Backbones")
+        header = self.tree.header()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for i in range(1, len(COLUMNS)):
+            header.setSectionResizeMode(i, QHeaderView.ResizeMode.ResizeToContents)
+        self.tree.currentItemChanged.connect(self._on_current)
+        self.tree.setToolTip("Greyed-out backbones cannot be used here; hover one to see why.")
+        outer.addWidget(self.tree, 1)
+        self.details = hint("")
+        outer.addWidget(self.details)
+
+        outer.addWidget(heading("What learns", 1.1))
+        row = QHBoxLayout()
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setTickPosition(QSlider.TickPosition.TicksBelow)
+        self.slider.setTickInterval(1)
+        self.slider.setPageStep(1)
+        self.slider.setAccessibleName("Frozen stages")
+        self.slider.setToolTip("Drag right to freeze more of the backbone (faster, needs fewer examples); "
+                               "left to let more of it learn.")
+        self.slider.valueChanged.connect(self._on_slider)
+        row.addWidget(QLabel("All layers learn"))
+        row.addWidget(self.slider, 1)
+        row.addWidget(QLabel("Only the head learns"))
+        self.recommend_button = QPushButton("Use &recommended")
+        self.recommend_button.setToolTip("Reset to the depth that works best for most data sets")
+        self.recommend_button.clicked.connect(lambda: self.slider.setValue(self.model.recommended))
+        row.addWidget(self.recommend_button)
+        outer.addLayout(row)
+        self.blocks = StageBlocks()
+        self.blocks.setToolTip("The backbone from input (left) to output (right). Grey blocks keep their "
+                               "pretrained weights; blue blocks and the green head learn from your data.")
+        outer.addWidget(self.blocks)
+        self.freeze_summary = QLabel()
+        self.freeze_summary.setWordWrap(True)
+        outer.addWidget(self.freeze_summary)
+        self.explanation = QLabel()
+        self.explanation.setWordWrap(True)
+        outer.addWidget(self.explanation)
+
+        bottom = QHBoxLayout()
+        bottom.addStretch(1)
+        self.next_button = QPushButton("Next: training settings  →")
+        self.next_button.setToolTip("Go to step 3 (Ctrl+3)")
+        self.next_button.clicked.connect(self.nextRequested)
+        bottom.addWidget(self.next_button)
+        outer.addLayout(bottom)
+        self.refresh()
+
+    # ---------------------------------------------------------------- backbones
+    def refresh(self) -> None:
+        self.tree.blockSignals(True)
+        self.tree.clear()
+        current = None
+        for title, choices in self.model.groups():
+            group = QTreeWidgetItem([title])
+            group.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            f = group.font(0)
+            f.setBold(True)
+            group.setFont(0, f)
+            self.tree.addTopLevelItem(group)
+            for c in choices:
+                status = "ready" if c.enabled else (
+                    "weights missing" if c.modality == self.model.data_modality else
+                    f"for {c.modality} data")
+                item = QTreeWidgetItem([c.name, fmt.count(c.params), c.input_size, c.license, status])
+                item.setData(0, ID_ROLE, c.id)
+                tip = c.description or c.name
+                if not c.enabled:
+                    item.setFlags(Qt.ItemFlag.NoItemFlags)
+                    tip = f"{c.reason}\n\n{tip}"
+                for col in range(len(COLUMNS)):
+                    item.setToolTip(col, tip)
+                group.addChild(item)
+                if c.id == self.model.selected:
+                    current = item
+            group.setExpanded(True)
+        if current is not None:
+            self.tree.setCurrentItem(current)
+        self.tree.blockSignals(False)
+        self._show_details()
+        self.refresh_freeze()
+
+    def _on_current(self, item, _previous) -> None:
+        backbone = item.data(0, ID_ROLE) if item is not None else None
+        if backbone and self.model.select(backbone):
+            self._show_details()
+            self.refresh_freeze()
+            self.backboneChosen.emit(backbone)
+
+    def select(self, backbone: str) -> bool:
+        """Select by id (keyboard users and tests); False if disabled or unknown."""
+        for i in range(self.tree.topLevelItemCount()):
+            group = self.tree.topLevelItem(i)
+            for j in range(group.childCount()):
+                item = group.child(j)
+                if item.data(0, ID_ROLE) == backbone and item.flags() & Qt.ItemFlag.ItemIsEnabled:
+                    self.tree.setCurrentItem(item)
+                    return self.model.selected == backbone
+        return False
+
+    def _show_details(self) -> None:
+        c = self.model.choice(self.model.selected)
+        if c is None:
+            self.details.setText("No backbone fits this data yet." if self.model.specs else
+                                 "Waiting for the engine to list the backbones on this machine…")
+            return
+        self.details.setText(f"<b>{c.name}</b> · {fmt.count(c.params)} parameters · input {c.input_size} · "
+                             f"licence {c.license}<br>{c.description}")
+
+    # ---------------------------------------------------------------- freezing
+    def refresh_freeze(self) -> None:
+        m = self.model
+        has = bool(m.stages) and m.info_for == m.selected
+        self.slider.setEnabled(has)
+        self.recommend_button.setEnabled(has)
+        self.next_button.setEnabled(m.ready)
+        if not has:
+            self.blocks.set_blocks([])
+            self.freeze_summary.setText("Reading the backbone's layers…" if m.selected else "")
+            self.explanation.setText("")
+            return
+        self.slider.blockSignals(True)
+        self.slider.setRange(0, m.levels)
+        self.slider.setValue(m.freeze)
+        self.slider.blockSignals(False)
+        self.blocks.set_blocks(m.blocks())
+        rec = " (recommended)" if m.freeze == m.recommended else ""
+        self.freeze_summary.setText(f"<b>{m.freeze} of {m.levels} stages frozen{rec}.</b> {m.summary()}")
+        self.explanation.setText(m.explanation())
+
+    def _on_slider(self, value: int) -> None:
+        self.model.set_freeze(value)
+        self.refresh_freeze()
+        self.freezeChanged.emit(self.model.freeze)

@@ -1,0 +1,193 @@
+"""State of the Results, Try-it and Save steps (Qt-free).
+
+Reads the evaluation dict of a `Result` (per split: accuracy, balanced_accuracy, macro_f1,
+ci95, per_class, confusion_matrix, classes, confident_errors / most_confident_wrong;
+optional `predictions` [{path, true, predicted, probability}]) and tolerates any key being
+absent. Files behind a confusion-matrix cell come from `predictions` when the engine
+sent them, else from predicting the split's files (listed in the run's splits.json).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import format as fmt
+
+SPLIT_TITLES = {"test": "Test set", "val": "Validation set"}
+HEADLINE = (("accuracy", "Accuracy"), ("balanced_accuracy", "Balanced accuracy"), ("macro_f1", "Macro F1"))
+BINARY = (("sensitivity", "Sensitivity"), ("specificity", "Specificity"), ("ppv", "PPV"), ("npv", "NPV"),
+          ("roc_auc", "ROC AUC"))
+WRONG_KEYS = ("most_confident_wrong", "confident_errors")
+
+
+@dataclass(frozen=True)
+class ClassRow:
+    label: str
+    precision: float | None
+    recall: float | None
+    f1: float | None
+    support: int | None
+
+
+@dataclass(frozen=True)
+class Example:
+    path: str
+    true: str
+    predicted: str
+    probability: float | None
+
+
+def _num(v):
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+def _interval(ci) -> str:
+    if isinstance(ci, (list, tuple)) and len(ci) == 2 and all(_num(v) is not None for v in ci):
+        return f" ({100 * ci[0]:.1f}–{100 * ci[1]:.1f})"
+    return ""
+
+
+class ResultsModel:
+    def __init__(self) -> None:
+        self.run_dir: str | None = None
+        self.metrics: dict = {}
+        self.split: str | None = None
+        self.predictions: list[dict] = []  # Try it
+        self.saved_path: str | None = None
+        self.model_card: str = ""
+        self.cell_predictions: dict[str, list[dict]] = {}  # split -> predicted split files
+
+    def set_result(self, run_dir: str, metrics: dict) -> None:
+        self.run_dir = run_dir
+        self.metrics = metrics if isinstance(metrics, dict) else {}
+        self.predictions, self.saved_path, self.model_card = [], None, ""
+        self.cell_predictions = {}
+        splits = self.splits()
+        self.split = "test" if "test" in splits else (splits[0] if splits else None)
+
+    @property
+    def ready(self) -> bool:
+        return bool(self.run_dir)
+
+    def splits(self) -> list[str]:
+        return [k for k in ("test", "val") if isinstance(self.metrics.get(k), dict)] + sorted(
+            k for k, v in self.metrics.items() if isinstance(v, dict) and k not in ("test", "val")
+            and ("accuracy" in v or "confusion_matrix" in v))
+
+    def _m(self) -> dict:
+        return self.metrics.get(self.split or "", {}) if self.split else {}
+
+    def headline(self) -> list[tuple[str, str]]:
+        """(title, "92.0 %" or "92.0 % (88.1–95.3)" with the 95% interval when known)."""
+        m = self._m()
+        ci = m.get("ci95") if isinstance(m.get("ci95"), dict) else {}
+        out = []
+        for key, title in HEADLINE:
+            if key in m:
+                out.append((title, fmt.percent(_num(m.get(key))) + _interval(ci.get(key))))
+        binary = m.get("binary") if isinstance(m.get("binary"), dict) else {}
+        for key, title in BINARY:
+            if _num(binary.get(key)) is not None:
+                out.append((title, fmt.percent(_num(binary[key])) + _interval(ci.get(key))))
+        return out
+
+    def classes(self) -> list[str]:
+        m = self._m()
+        if isinstance(m.get("classes"), list):
+            return [str(c) for c in m["classes"]]
+        if isinstance(self.metrics.get("classes"), list):
+            return [str(c) for c in self.metrics["classes"]]
+        return [str(r.get("label", r.get("name"))) for r in m.get("per_class") or [] if isinstance(r, dict)]
+
+    def per_class(self) -> list[ClassRow]:
+        rows = []
+        for r in self._m().get("per_class") or []:
+            if isinstance(r, dict):
+                support = r.get("support")
+                rows.append(ClassRow(str(r.get("label", r.get("name", "?"))), _num(r.get("precision")), _num(r.get("recall")),
+                                     _num(r.get("f1")), int(support) if _num(support) is not None else None))
+        return rows
+
+    def confusion(self) -> list[list[int]]:
+        cm = self._m().get("confusion_matrix")
+        if not isinstance(cm, list):
+            return []
+        return [[int(v) if _num(v) is not None else 0 for v in row] for row in cm if isinstance(row, list)]
+
+    def _examples(self, key: str, source: list | None = None) -> list[Example]:
+        out = []
+        for e in (self._m().get(key) if source is None else source) or []:
+            if isinstance(e, dict) and e.get("path"):
+                out.append(Example(str(e["path"]), str(e.get("true", "?")), str(e.get("predicted", "?")),
+                                   _num(e.get("probability"))))
+        return out
+
+    def wrong_examples(self) -> list[Example]:
+        for key in WRONG_KEYS:
+            if self._m().get(key):
+                return self._examples(key)
+        return []
+
+    def cell_examples(self, true_index: int, pred_index: int) -> list[Example]:
+        """Files whose true label is row `true_index` and prediction column `pred_index`."""
+        classes = self.classes()
+        if not (0 <= true_index < len(classes) and 0 <= pred_index < len(classes)):
+            return []
+        t, p = classes[true_index], classes[pred_index]
+        pool = (self._examples("predictions") or self._examples("", self.cell_predictions.get(self.split or ""))
+                or self.wrong_examples())
+        seen, out = set(), []
+        for e in pool:
+            if e.true == t and e.predicted == p and e.path not in seen:
+                seen.add(e.path)
+                out.append(e)
+        return sorted(out, key=lambda e: -(e.probability or 0))
+
+    def has_cell_files(self) -> bool:
+        return bool(self._m().get("predictions")) or (self.split or "") in self.cell_predictions
+
+    def split_files(self) -> list[tuple[str, str]]:
+        """(path, true class) of the current split, from the run's splits.json; [] if unknown."""
+        try:
+            splits = json.loads((Path(self.run_dir or "") / "splits.json").read_text(encoding="utf-8"))
+            classes = [str(c) for c in splits.get("classes") or self.classes()]
+            rows = splits.get(self.split or "") or []
+            return [(str(r[0]), classes[int(r[1])]) for r in rows
+                    if isinstance(r, list) and len(r) >= 2 and "#" not in str(r[0])]
+        except (OSError, ValueError, TypeError, IndexError, AttributeError):
+            return []
+
+    def set_cell_predictions(self, split: str, files: list[tuple[str, str]], items: list) -> None:
+        """Join Predict results with the true classes of `files` (same order)."""
+        truth = dict(files)
+        rows = []
+        for item in items:
+            if isinstance(item, dict) and item.get("top") and item.get("path") in truth:
+                label, p = item["top"][0][0], item["top"][0][1]
+                rows.append({"path": item["path"], "true": truth[item["path"]], "predicted": str(label),
+                             "probability": _num(p)})
+        self.cell_predictions[split] = rows
+
+    def weakest_class(self) -> str | None:
+        rows = [r for r in self.per_class() if r.f1 is not None]
+        if len(rows) < 2:
+            return None
+        worst = min(rows, key=lambda r: r.f1)
+        return worst.label if worst.f1 < max(r.f1 for r in rows) else None
+
+    # ---------------------------------------------------------------- try it / save
+    def set_predictions(self, items: list) -> None:
+        self.predictions = [i for i in items if isinstance(i, dict)]
+
+    def prediction_rows(self) -> list[tuple[str, list[tuple[str, float]], str]]:
+        """(path, [(label, probability)...], error) per file."""
+        rows = []
+        for item in self.predictions:
+            top = [(str(t[0]), float(t[1])) for t in item.get("top") or []
+                   if isinstance(t, (list, tuple)) and len(t) >= 2 and _num(t[1]) is not None]
+            rows.append((str(item.get("path", "")), top, str(item.get("error") or "")))
+        return rows
+
+    def set_saved(self, path: str, model_card: str) -> None:
+        self.saved_path, self.model_card = path, model_card or ""

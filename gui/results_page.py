@@ -1,0 +1,216 @@
+"""Step 4, Results: headline scores, per-class table, clickable confusion matrix, gallery."""
+from __future__ import annotations
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QIcon, QPixmap
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QGridLayout, QHBoxLayout, QHeaderView, QLabel,
+                               QListView, QListWidget, QListWidgetItem, QPushButton, QTableWidget,
+                               QTableWidgetItem, QVBoxLayout, QWidget)
+
+from . import format as fmt
+from .data_model import read_snippet
+from .results_model import SPLIT_TITLES, Example, ResultsModel
+from .widgets import heading, hint, is_dark
+
+
+class ResultsPage(QWidget):
+    nextRequested = Signal()
+    cellFilesRequested = Signal(str, list)  # split, [(path, true class)] to predict
+
+    def __init__(self, model: ResultsModel, thumbnails, parent=None):
+        super().__init__(parent)
+        self.model = model
+        self.thumbnails = thumbnails
+        self.text_mode = False
+        self.icon_size = int(self.fontMetrics().height() * 5)
+        self.items_by_path: dict[str, list[QListWidgetItem]] = {}
+        self.current_cell: tuple[int, int] | None = None
+        outer = QVBoxLayout(self)
+        top = QHBoxLayout()
+        top.addWidget(heading("Results"), 1)
+        self.split = QComboBox()
+        self.split.setToolTip("Scores on examples the model never trained on. The test set was not used "
+                              "for any choice, so it is the honest estimate.")
+        self.split.currentIndexChanged.connect(self._on_split)
+        top.addWidget(QLabel("Scored on"))
+        top.addWidget(self.split)
+        outer.addLayout(top)
+        self.headline = QLabel()
+        self.headline.setTextFormat(Qt.TextFormat.RichText)
+        self.headline.setWordWrap(True)
+        outer.addWidget(self.headline)
+
+        grid = QGridLayout()
+        grid.addWidget(heading("Per class", 1.05), 0, 0)
+        grid.addWidget(heading("Confusion matrix", 1.05), 0, 1)
+        self.table = QTableWidget(0, 5)
+        self.table.setHorizontalHeaderLabels(["Class", "Precision", "Recall", "F1", "Examples"])
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.verticalHeader().hide()
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setToolTip("Precision: of the files predicted as this class, the share that were right.\n"
+                              "Recall: of the files of this class, the share that were found.\n"
+                              "F1: the balance of the two.")
+        grid.addWidget(self.table, 1, 0)
+        self.matrix = QTableWidget()
+        self.matrix.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.matrix.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.matrix.setToolTip("Rows: the true class. Columns: what the model said. The diagonal is right; "
+                               "click any cell to see its files.")
+        self.matrix.cellClicked.connect(self.show_cell)
+        self.matrix.setAccessibleName("Confusion matrix")
+        grid.addWidget(self.matrix, 1, 1)
+        grid.setColumnStretch(0, 2)
+        grid.setColumnStretch(1, 3)
+        outer.addLayout(grid, 0)
+
+        gtop = QHBoxLayout()
+        self.gallery_title = heading("Most confidently wrong", 1.05)
+        gtop.addWidget(self.gallery_title, 1)
+        self.wrong_button = QPushButton("Show most confidently wrong")
+        self.wrong_button.clicked.connect(self.show_wrong)
+        gtop.addWidget(self.wrong_button)
+        outer.addLayout(gtop)
+        self.gallery_hint = hint("")
+        outer.addWidget(self.gallery_hint)
+        self.gallery = QListWidget()
+        self.gallery.setViewMode(QListView.ViewMode.IconMode)
+        self.gallery.setFlow(QListView.Flow.LeftToRight)
+        self.gallery.setWrapping(False)
+        self.gallery.setResizeMode(QListView.ResizeMode.Adjust)
+        self.gallery.setIconSize(QSize(self.icon_size, self.icon_size))
+        self.gallery.setGridSize(QSize(int(self.icon_size * 1.9), int(self.icon_size + self.fontMetrics().height() * 3.5)))
+        self.gallery.setWordWrap(True)
+        self.gallery.setMinimumHeight(int(self.icon_size + self.fontMetrics().height() * 4.5))
+        self.gallery.setAccessibleName("Example files")
+        outer.addWidget(self.gallery, 1)
+        bottom = QHBoxLayout()
+        bottom.addStretch(1)
+        self.next_button = QPushButton("Next: try it on new files  →")
+        self.next_button.clicked.connect(self.nextRequested)
+        bottom.addWidget(self.next_button)
+        outer.addLayout(bottom)
+        thumbnails.loaded.connect(self._on_thumbnail)
+
+    def refresh(self) -> None:
+        self.split.blockSignals(True)
+        self.split.clear()
+        for s in self.model.splits():
+            self.split.addItem(SPLIT_TITLES.get(s, s), s)
+        self.split.setCurrentIndex(max(0, self.split.findData(self.model.split)))
+        self.split.blockSignals(False)
+        self._fill()
+
+    def _on_split(self, _i: int) -> None:
+        self.model.split = self.split.currentData()
+        self._fill()
+
+    def _fill(self) -> None:
+        m = self.model
+        parts = [f"<span style='font-size:x-large'><b>{v}</b></span> {t.lower()}" for t, v in m.headline()]
+        text = " &nbsp;·&nbsp; ".join(parts) if parts else "No scores were reported for this run."
+        weak = m.weakest_class()
+        if weak:
+            text += f"<br>The hardest class was <b>{weak}</b>; more or cleaner examples of it would help most."
+        self.headline.setText(text)
+        rows = m.per_class()
+        self.table.setRowCount(len(rows))
+        for i, r in enumerate(rows):
+            vals = [r.label, fmt.percent(r.precision), fmt.percent(r.recall), fmt.percent(r.f1),
+                    "–" if r.support is None else str(r.support)]
+            for j, v in enumerate(vals):
+                item = QTableWidgetItem(v)
+                if j:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.table.setItem(i, j, item)
+        self._fill_matrix()
+        for t in (self.table, self.matrix):
+            rows = t.rowCount()
+            h = t.horizontalHeader().height() + sum(t.rowHeight(i) for i in range(rows)) + 2 * t.frameWidth() + 2
+            t.setMaximumHeight(max(h, self.fontMetrics().height() * 6))
+        self.show_wrong()
+
+    def _fill_matrix(self) -> None:
+        cm, classes = self.model.confusion(), self.model.classes()
+        n = len(cm)
+        labels = classes if len(classes) == n else [str(i) for i in range(n)]
+        self.matrix.clear()
+        self.matrix.setRowCount(n)
+        self.matrix.setColumnCount(n)
+        self.matrix.setVerticalHeaderLabels([f"true: {c}" for c in labels])
+        self.matrix.setHorizontalHeaderLabels(labels)
+        top = max((max(row) for row in cm if row), default=0) or 1
+        dark = is_dark(self)
+        for i, row in enumerate(cm):
+            total = sum(row) or 1
+            for j, v in enumerate(row):
+                item = QTableWidgetItem(str(v))
+                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                share = v / top
+                base = QColor(46, 125, 50) if i == j else QColor(198, 40, 40)
+                base.setAlpha(int(30 + 200 * share) if v else 0)
+                item.setBackground(QBrush(base))
+                if share > 0.6 or dark:
+                    item.setForeground(QBrush(QColor("white")))
+                item.setToolTip(f"{v} file{'s' if v != 1 else ''} of class {labels[i]} predicted as {labels[j]} "
+                                f"({v / total:.0%} of that class)")
+                self.matrix.setItem(i, j, item)
+        self.matrix.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+
+    # ---------------------------------------------------------------- gallery
+    def show_wrong(self) -> None:
+        self.current_cell = None
+        self.gallery_title.setText("Most confidently wrong")
+        ex = self.model.wrong_examples()
+        self.gallery_hint.setText("The model was sure and wrong about these. Check their labels: wrong labels "
+                                  "are the most common cause." if ex else "No wrong predictions to show.")
+        self._fill_gallery(ex)
+
+    def show_cell(self, row: int, col: int) -> None:
+        classes = self.model.classes()
+        if not (row < len(classes) and col < len(classes)):
+            return
+        self.current_cell = (row, col)
+        item = self.matrix.item(row, col)
+        count = item.text() if item else "?"
+        self.gallery_title.setText(f"True {classes[row]}, predicted {classes[col]}: {count} file(s)")
+        if not self.model.has_cell_files() and count != "0":
+            files = self.model.split_files()
+            if files:
+                self.gallery_hint.setText("Finding the files in this cell…")
+                self._fill_gallery([])
+                self.cellFilesRequested.emit(self.model.split or "", files)
+                return
+        ex = self.model.cell_examples(row, col)
+        if ex:
+            self.gallery_hint.setText("")
+        elif row == col:
+            self.gallery_hint.setText("Correct predictions; this run did not list their files.")
+        else:
+            self.gallery_hint.setText("None of these files are among the listed examples."
+                                      if count != "0" else "No files here.")
+        self._fill_gallery(ex)
+
+    def _fill_gallery(self, examples: list[Example]) -> None:
+        self.gallery.clear()
+        self.items_by_path = {}
+        for e in examples:
+            prob = f" ({fmt.percent(e.probability, 0)})" if e.probability is not None else ""
+            caption = f"{e.true} → {e.predicted}{prob}"
+            item = QListWidgetItem(caption)
+            item.setToolTip(f"{e.path}\ntrue class: {e.true}\npredicted: {e.predicted}{prob}")
+            item.setData(Qt.ItemDataRole.UserRole, e.path)
+            if self.text_mode:
+                item.setText(f"{caption}\n{read_snippet(e.path.split('#', 1)[0], 80)}")
+            else:
+                self.items_by_path.setdefault(e.path, []).append(item)
+                self.thumbnails.request(e.path, self.icon_size)
+            self.gallery.addItem(item)
+
+    def gallery_paths(self) -> list[str]:
+        return [self.gallery.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.gallery.count())]
+
+    def _on_thumbnail(self, path: str, size: int, pix: QPixmap) -> None:
+        for item in self.items_by_path.get(path, []):
+            if not pix.isNull():
+                item.setIcon(QIcon(pix))

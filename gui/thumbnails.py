@@ -1,0 +1,63 @@
+"""Thumbnails decoded off the UI thread: QImageReader with a scaled size, in QThreadPool.
+
+QImageReader.setScaledSize lets JPEG decode at reduced size, so a gallery of camera
+photos stays cheap; results come back as QImage (thread-safe) through a queued signal.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, QRunnable, QSize, QThreadPool, Signal
+from PySide6.QtGui import QImage, QImageReader, QPixmap
+
+
+class _Relay(QObject):
+    done = Signal(str, int, QImage)
+
+
+class _Job(QRunnable):
+    def __init__(self, relay: _Relay, path: str, size: int):
+        super().__init__()
+        self.relay, self.path, self.size = relay, path, size
+
+    def run(self):
+        reader = QImageReader(self.path)
+        reader.setAutoTransform(True)
+        src = reader.size()
+        if src.isValid() and src.width() > 0 and src.height() > 0:
+            scale = min(self.size / src.width(), self.size / src.height())  # small images grow to be seen
+            reader.setScaledSize(QSize(max(1, round(src.width() * scale)), max(1, round(src.height() * scale))))
+        image = reader.read()  # null QImage when unreadable
+        self.relay.done.emit(self.path, self.size, image)
+
+
+class ThumbnailLoader(QObject):
+    """`request(path, size)`; `loaded(path, size, QPixmap)` arrives later (null pixmap if unreadable)."""
+
+    loaded = Signal(str, int, QPixmap)
+
+    def __init__(self, parent=None, pool: QThreadPool | None = None):
+        super().__init__(parent)
+        self.pool = pool or QThreadPool.globalInstance()
+        self.cache: dict[tuple[str, int], QPixmap] = {}
+        self.pending: set[tuple[str, int]] = set()
+        self._relay = _Relay()
+        self._relay.done.connect(self._on_done)
+
+    def request(self, path: str, size: int) -> None:
+        key = (path, size)
+        if key in self.cache:
+            self.loaded.emit(path, size, self.cache[key])
+            return
+        if key in self.pending:
+            return
+        self.pending.add(key)
+        self.pool.start(_Job(self._relay, path, size))
+
+    def _on_done(self, path: str, size: int, image: QImage) -> None:
+        self.pending.discard((path, size))
+        pix = QPixmap.fromImage(image) if not image.isNull() else QPixmap()
+        self.cache[(path, size)] = pix
+        self.loaded.emit(path, size, pix)
+
+    @property
+    def idle(self) -> bool:
+        return not self.pending

@@ -1,0 +1,185 @@
+"""State of the Train step (Qt-free): the settings a person chose and the live run.
+
+Settings left as None are "Auto": the engine's recipe fills them from the data and
+backbone, so defaults stay right for 20 images or 20 000. `build_config` turns the three
+steps' choices into a validated RunConfig dict for the protocol's Start message.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from engine.config import ConfigError, RunConfig
+
+from . import format as fmt
+
+PHASE_TEXT = {
+    "idle": "Ready",
+    "scanning": "Reading the data",
+    "loading_model": "Loading the pretrained model",
+    "caching_features": "Running the frozen layers once over every example",
+    "training": "Training",
+    "evaluating": "Measuring on held-out examples",
+    "saving": "Saving",
+    "done": "Finished",
+}
+
+
+@dataclass
+class TrainSettings:
+    """The Train step's form. None = Auto."""
+
+    epochs: int | None = None
+    lr: float | None = None
+    batch_size: int | None = None
+    augment: str = "light"
+    early_stopping: bool = True
+    patience: int = 3
+    device: str = "auto"
+    # advanced
+    weight_decay: float = 0.01
+    label_smoothing: float = 0.0
+    class_weighted: bool = False
+    input_size: int | None = None
+    val_fraction: float = 0.15
+    test_fraction: float = 0.15
+    seed: int = 0
+    feature_cache: bool = True
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainSettings":
+        """Tolerant: unknown keys and wrongly-typed values fall back to defaults."""
+        base = cls()
+        for f in fields(cls):
+            if f.name not in (d or {}):
+                continue
+            v, default = d[f.name], getattr(base, f.name)
+            kind = _AUTO_TYPES.get(f.name, type(default))
+            ok = (v is None and f.name in _AUTO_TYPES) or (
+                isinstance(v, kind) and not (isinstance(v, bool) and kind is not bool))
+            if kind is float and isinstance(v, int) and not isinstance(v, bool):
+                v, ok = float(v), True
+            if ok:
+                setattr(base, f.name, v)
+        return base
+
+
+_AUTO_TYPES = {"epochs": int, "lr": float, "batch_size": int, "input_size": int}  # None = Auto
+
+
+def build_config(data: list[str], backbone: str, freeze: int | None, s: TrainSettings,
+                 runs_root: str, weights: str | None = None) -> dict:
+    """A RunConfig dict; raises ConfigError with one sentence if a setting cannot work."""
+    cfg = RunConfig(
+        data=list(data), backbone=backbone, weights=weights, freeze=freeze,
+        epochs=s.epochs, lr=s.lr, batch_size=s.batch_size, augment=s.augment,
+        early_stopping_patience=s.patience if s.early_stopping else None,
+        device=s.device, weight_decay=s.weight_decay, label_smoothing=s.label_smoothing,
+        class_weighted=s.class_weighted, input_size=s.input_size,
+        val_fraction=s.val_fraction, test_fraction=s.test_fraction, seed=s.seed,
+        feature_cache=s.feature_cache, runs_root=str(runs_root))
+    cfg.validate()
+    return cfg.to_dict()
+
+
+class RunState:
+    """What the live run looks like; fed from engine messages, read by the Train view."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.running = False
+        self.phase = "idle"
+        self.detail = ""
+        self.epoch = self.epochs = self.step = self.steps = 0
+        self.global_step = self.total_steps = 0
+        self.samples_per_s = 0.0
+        self.sub_done = self.sub_total = 0  # progress inside a non-training phase (cache, eval)
+        self.eta_s: float | None = None
+        self.run_dir: str | None = None
+        self.last_checkpoint: str | None = None
+        self.stopped: str | None = None  # completed|cancelled|failed|crashed
+        self.best_epoch: int | None = None
+        self.config: dict | None = None
+        self.started_at: float | None = None
+
+    def start(self, config: dict) -> None:
+        self.reset()
+        self.config = config
+        self.running = True
+        self.phase = "loading_model"
+        self.started_at = time.monotonic()
+
+    def on_status(self, phase: str, detail: str = "") -> None:
+        if phase and phase != self.phase:
+            self.sub_done = self.sub_total = 0
+        self.phase, self.detail = phase or self.phase, detail
+
+    def on_progress(self, p) -> None:
+        phase = getattr(p, "phase", "train") or "train"
+        if phase != "train":  # caching features, evaluating: a sub-progress, epochs untouched
+            self.sub_done, self.sub_total = int(p.step or 0), int(p.steps or 0)
+            if phase == "cache":
+                self.phase = "caching_features"
+            return
+        for name in ("epoch", "epochs", "step", "steps", "global_step", "total_steps", "samples_per_s", "eta_s"):
+            setattr(self, name, getattr(p, name, getattr(self, name)))
+        self.phase = "training"
+
+    def on_checkpoint(self, kind: str, path: str, epoch: int = 0) -> None:
+        if kind == "last" or self.last_checkpoint is None:
+            self.last_checkpoint = path
+        if kind == "best":
+            self.best_epoch = epoch
+        if path and not self.run_dir:
+            # <run_dir>/checkpoints/<kind>
+            p = Path(path)
+            self.run_dir = str(p.parent.parent if p.parent.name == "checkpoints" else p.parent)
+
+    def finish(self, how: str, run_dir: str | None = None) -> None:
+        self.running = False
+        self.stopped = how
+        if run_dir:
+            self.run_dir = run_dir
+        self.phase = "done" if how == "completed" else "idle"
+
+    @property
+    def can_resume(self) -> bool:
+        return not self.running and self.run_dir is not None and self.last_checkpoint is not None \
+            and self.stopped in ("cancelled", "failed", "crashed")
+
+    @property
+    def fraction(self) -> float:
+        if self.total_steps:
+            return min(1.0, self.global_step / self.total_steps)
+        if self.epochs and self.steps:
+            return min(1.0, ((self.epoch - 1) * self.steps + self.step) / (self.epochs * self.steps))
+        return 0.0
+
+    def progress_text(self) -> str:
+        phase = PHASE_TEXT.get(self.phase, self.phase.replace("_", " ").capitalize())
+        if self.detail:
+            phase = f"{phase}: {self.detail}"
+        if not self.running:
+            return {"completed": "Finished.", "cancelled": "Cancelled.", "failed": "Stopped by an error.",
+                    "crashed": "The engine stopped unexpectedly."}.get(self.stopped or "", phase)
+        parts = [phase]
+        if self.phase != "training":
+            return phase + (f" ({self.sub_done} of {self.sub_total})" if self.sub_total else "")
+        if self.epochs:
+            parts.append(f"epoch {self.epoch} of {self.epochs}")
+        if self.steps:
+            parts.append(f"step {self.step} of {self.steps}")
+        if self.samples_per_s:
+            parts.append(f"{self.samples_per_s:.0f} examples/s")
+        if self.eta_s is not None:
+            parts.append(f"about {fmt.duration(self.eta_s)} left")
+        return " · ".join(parts)
+
+
+__all__ = ["TrainSettings", "RunState", "build_config", "ConfigError", "PHASE_TEXT"]

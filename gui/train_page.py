@@ -1,0 +1,238 @@
+"""Step 3, Train: settings (Auto by default), Start/Cancel, live plots, progress, log."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QFrame, QHBoxLayout, QLabel,
+                               QPlainTextEdit, QProgressBar, QPushButton, QScrollArea, QSpinBox, QVBoxLayout,
+                               QWidget)
+
+from . import format as fmt
+from .train_model import RunState, TrainSettings
+from .widgets import Collapsible, heading, hint
+
+LR_CHOICES = ("Auto", "1e-4", "3e-4", "1e-3", "3e-3", "1e-2")
+AUGMENT = (("none", "None"), ("light", "Light (flips, small crops)"), ("standard", "Standard (+ colour, rotation)"))
+
+
+def _auto_spin(maximum: int, tip: str) -> QSpinBox:
+    s = QSpinBox()
+    s.setRange(0, maximum)
+    s.setSpecialValueText("Auto")
+    s.setToolTip(tip)
+    return s
+
+
+class TrainPage(QWidget):
+    startRequested = Signal()
+    cancelRequested = Signal()
+    resultsRequested = Signal()
+
+    def __init__(self, run: RunState, parent=None):
+        super().__init__(parent)
+        self.run = run
+        self.plots = None
+        outer = QHBoxLayout(self)
+
+        # ------------------------------------------------ left: the form
+        form_host = QWidget()
+        left = QVBoxLayout(form_host)
+        left.addWidget(heading("Training"))
+        left.addWidget(hint("Auto picks values from your data and the chosen model; change them only if "
+                            "you have a reason."))
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.epochs = _auto_spin(1000, "How many times the model sees every training example.")
+        form.addRow("&Epochs", self.epochs)
+        self.lr = QComboBox()
+        self.lr.setEditable(True)
+        self.lr.addItems(LR_CHOICES)
+        self.lr.setToolTip("Step size of learning. Too high: loss jumps around; too low: it barely moves.")
+        form.addRow("&Learning rate", self.lr)
+        self.batch = _auto_spin(4096, "Examples per step. Smaller uses less memory.")
+        form.addRow("&Batch size", self.batch)
+        self.augment = QComboBox()
+        for key, text in AUGMENT:
+            self.augment.addItem(text, key)
+        self.augment.setToolTip("Random changes to training images so the model does not memorise them.")
+        form.addRow("&Augmentation", self.augment)
+        self.early = QCheckBox("Stop when validation stops improving")
+        self.early.setToolTip("Saves time and avoids over-fitting; the best epoch is kept.")
+        self.patience = QSpinBox()
+        self.patience.setRange(1, 100)
+        self.patience.setSuffix(" epochs")
+        self.patience.setToolTip("How many epochs without improvement before stopping.")
+        self.early.toggled.connect(self.patience.setEnabled)
+        form.addRow(self.early)
+        form.addRow("   after", self.patience)
+        self.device = QComboBox()
+        self.device.setToolTip("Where the computation runs. Auto picks the GPU when there is one.")
+        form.addRow("&Device", self.device)
+        left.addLayout(form)
+
+        adv = QWidget()
+        af = QFormLayout(adv)
+        af.setContentsMargins(0, 0, 0, 0)
+        self.weight_decay = QDoubleSpinBox(decimals=4, maximum=1.0, singleStep=0.01)
+        self.weight_decay.setToolTip("Pulls weights towards zero; a mild guard against over-fitting.")
+        af.addRow("Weight decay", self.weight_decay)
+        self.smoothing = QDoubleSpinBox(decimals=2, maximum=0.5, singleStep=0.05)
+        self.smoothing.setToolTip("Makes the model less over-confident; 0.1 is a common choice.")
+        af.addRow("Label smoothing", self.smoothing)
+        self.class_weighted = QCheckBox("Weight rare classes more")
+        self.class_weighted.setToolTip("Helps when some classes have far fewer examples.")
+        af.addRow(self.class_weighted)
+        self.input_size = _auto_spin(1024, "Image side in pixels fed to the model; Auto adapts to your images.")
+        self.input_size.setSuffix(" px")
+        af.addRow("Input size", self.input_size)
+        self.val_fraction = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=0.5, singleStep=0.05)
+        self.val_fraction.setToolTip("Share of examples held out to choose the best epoch.")
+        af.addRow("Validation share", self.val_fraction)
+        self.test_fraction = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=0.5, singleStep=0.05)
+        self.test_fraction.setToolTip("Share of examples held out for the final, honest score.")
+        af.addRow("Test share", self.test_fraction)
+        self.seed = QSpinBox(maximum=2**31 - 1)
+        self.seed.setToolTip("Same seed, same data split and same start: runs can be repeated.")
+        af.addRow("Random seed", self.seed)
+        self.feature_cache = QCheckBox("Run frozen layers once and cache")
+        self.feature_cache.setToolTip("Much faster when most of the backbone is frozen.")
+        af.addRow(self.feature_cache)
+        self.advanced = Collapsible("Advanced", adv)
+        left.addWidget(self.advanced)
+
+        buttons = QHBoxLayout()
+        self.start_button = QPushButton("▶  &Start training")
+        self.start_button.setShortcut(QKeySequence("Ctrl+Return"))
+        self.start_button.setToolTip("Start (Ctrl+Enter)")
+        self.start_button.clicked.connect(self.startRequested)
+        self.cancel_button = QPushButton("&Cancel")
+        self.cancel_button.setToolTip("Stop after the current step; the last checkpoint is kept.")
+        self.cancel_button.clicked.connect(self.cancelRequested)
+        buttons.addWidget(self.start_button, 2)
+        buttons.addWidget(self.cancel_button, 1)
+        left.addLayout(buttons)
+        self.not_ready = hint("")
+        left.addWidget(self.not_ready)
+        left.addStretch(1)
+
+        scroll = QScrollArea()
+        scroll.setWidget(form_host)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(form_host.sizeHint().width() + 24)
+        scroll.setMaximumWidth(int(form_host.sizeHint().width() * 1.4) + 24)
+        outer.addWidget(scroll)
+
+        # ------------------------------------------------ right: live view
+        right = QVBoxLayout()
+        self.status = QLabel("Not started yet.")
+        self.status.setWordWrap(True)
+        right.addWidget(self.status)
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 1000)
+        self.bar.setFormat("%p%")
+        right.addWidget(self.bar)
+        self.plot_host = QVBoxLayout()
+        self.plot_placeholder = hint("Charts of loss and accuracy appear here while the model trains.")
+        self.plot_placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.plot_host.addWidget(self.plot_placeholder, 1)
+        right.addLayout(self.plot_host, 3)
+        self.log = QPlainTextEdit()
+        self.log.setReadOnly(True)
+        self.log.setAcceptDrops(False)
+        self.log.setMaximumBlockCount(5000)
+        self.log.setMinimumHeight(self.fontMetrics().height() * 5)
+        self.log.setAccessibleName("Training log")
+        self.log_box = Collapsible("Log", self.log)
+        right.addWidget(self.log_box, 0)
+        bottom = QHBoxLayout()
+        bottom.addStretch(1)
+        self.results_button = QPushButton("See the results  →")
+        self.results_button.clicked.connect(self.resultsRequested)
+        bottom.addWidget(self.results_button)
+        right.addLayout(bottom)
+        outer.addLayout(right, 1)
+
+        self.set_settings(TrainSettings())
+        self.set_devices("cpu", [])
+        self.refresh(can_start=False, reason="")
+
+    # ---------------------------------------------------------------- settings
+    def set_settings(self, s: TrainSettings) -> None:
+        self.epochs.setValue(s.epochs or 0)
+        self.lr.setCurrentText("Auto" if s.lr is None else f"{s.lr:g}")
+        self.batch.setValue(s.batch_size or 0)
+        self.augment.setCurrentIndex(max(0, self.augment.findData(s.augment)))
+        self.early.setChecked(s.early_stopping)
+        self.patience.setValue(s.patience)
+        self.patience.setEnabled(s.early_stopping)
+        i = self.device.findData(s.device)
+        self.device.setCurrentIndex(max(0, i))
+        self.weight_decay.setValue(s.weight_decay)
+        self.smoothing.setValue(s.label_smoothing)
+        self.class_weighted.setChecked(s.class_weighted)
+        self.input_size.setValue(s.input_size or 0)
+        self.val_fraction.setValue(s.val_fraction)
+        self.test_fraction.setValue(s.test_fraction)
+        self.seed.setValue(s.seed)
+        self.feature_cache.setChecked(s.feature_cache)
+
+    def settings(self) -> TrainSettings:
+        """The form as TrainSettings; raises ValueError with a sentence for an unreadable rate."""
+        text = self.lr.currentText().strip()
+        if text.lower() in ("", "auto"):
+            lr = None
+        else:
+            try:
+                lr = float(text)
+            except ValueError:
+                raise ValueError(f"Learning rate {text!r} is not a number; write it like 0.001 or 1e-3.")
+        return TrainSettings(
+            epochs=self.epochs.value() or None, lr=lr, batch_size=self.batch.value() or None,
+            augment=self.augment.currentData(), early_stopping=self.early.isChecked(),
+            patience=self.patience.value(), device=self.device.currentData() or "auto",
+            weight_decay=self.weight_decay.value(), label_smoothing=self.smoothing.value(),
+            class_weighted=self.class_weighted.isChecked(), input_size=self.input_size.value() or None,
+            val_fraction=self.val_fraction.value(), test_fraction=self.test_fraction.value(),
+            seed=self.seed.value(), feature_cache=self.feature_cache.isChecked())
+
+    def set_devices(self, auto_device: str, devices: list) -> None:
+        """Fill the device list from the engine's hello ([{name, kind, memory_bytes}])."""
+        current = self.device.currentData()
+        self.device.clear()
+        names = {str(d.get("kind", "")): d for d in devices if isinstance(d, dict)}
+        auto = names.get(auto_device.split(":")[0]) or {}
+        label = auto.get("name") or auto_device.upper()
+        self.device.addItem(f"Automatic ({label})", "auto")
+        self.device.addItem("CPU", "cpu")
+        for d in devices:
+            if isinstance(d, dict) and d.get("kind") in ("cuda", "mps"):
+                mem = fmt.bytes_(d.get("memory_bytes"))
+                self.device.addItem(f"{d.get('name', d['kind'])}{f' ({mem})' if mem else ''}", d["kind"])
+        self.device.setCurrentIndex(max(0, self.device.findData(current)))
+
+    # ---------------------------------------------------------------- live view
+    def ensure_plots(self):
+        if self.plots is None:
+            from .plots import LivePlots  # pyqtgraph loads here, after the window is up
+
+            self.plots = LivePlots()
+            self.plot_placeholder.hide()
+            self.plot_host.addWidget(self.plots, 1)
+        return self.plots
+
+    def refresh(self, can_start: bool, reason: str) -> None:
+        r = self.run
+        self.start_button.setEnabled(can_start and not r.running)
+        self.cancel_button.setEnabled(r.running)
+        self.not_ready.setText("" if can_start or r.running else reason)
+        self.status.setText(r.progress_text())
+        self.bar.setValue(int(1000 * r.fraction))
+        self.results_button.setVisible(r.stopped == "completed")
+        for w in (self.epochs, self.lr, self.batch, self.augment, self.early, self.device, self.advanced):
+            w.setEnabled(not r.running)
+
+    def append_log(self, level: str, text: str) -> None:
+        prefix = {"warning": "⚠ ", "error": "✖ "}.get(level, "")
+        self.log.appendPlainText(prefix + text)

@@ -1,0 +1,353 @@
+"""The main window: a step sidebar (Data → Model → Train → Results → Try it → Save),
+one page per step, a message bar for plain-language errors, and drops anywhere.
+
+It owns the Qt-free models and the pages; `Session` talks to the engine and says
+what changed, and `_on_changed` refreshes only the affected views.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, Qt, QUrl
+from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
+from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMainWindow,
+                               QMessageBox, QStackedWidget, QVBoxLayout, QWidget)
+
+from .backbone_model import BackboneModel
+from .data_model import DataModel, usable_drop_paths
+from .data_page import DataPage
+from .model_page import ModelPage
+from .results_model import ResultsModel
+from .results_page import ResultsPage
+from .session import Session
+from .settings import Settings, runs_dir
+from .thumbnails import ThumbnailLoader
+from .train_model import RunState, TrainSettings
+from .train_page import TrainPage
+from .try_page import SavePage, TryPage
+from .widgets import MessageBar
+
+STEPS = ("Data", "Model", "Train", "Results", "Try it", "Save")
+DATA, MODEL, TRAIN, RESULTS, TRY, SAVE = range(len(STEPS))
+ENGINE_TEXT = {"starting": "Engine starting…", "ready": "Engine ready", "not_responding": "Engine not responding…",
+               "crashed": "Engine stopped"}
+
+
+def resources_dir() -> Path:
+    base = Path(getattr(sys, "_MEIPASS", Path(__file__).resolve().parents[1]))
+    return base / "resources"
+
+
+def demo_choices() -> list[str]:
+    demo = resources_dir() / "demo"
+    return [k for k in ("images", "text") if (demo / k).is_dir()]
+
+
+class MainWindow(QMainWindow):
+    DEFAULT_SIZE = (1280, 760)
+
+    def __init__(self, client, settings: Settings | None = None, show_hidden: bool | None = None):
+        super().__init__()
+        self.setWindowTitle("Transfer Studio")
+        self.setAcceptDrops(True)
+        self.settings = settings or Settings().load()
+        if show_hidden is None:
+            show_hidden = os.environ.get("TRANSFER_STUDIO_SHOW_HIDDEN") == "1"
+        self.runs_root = runs_dir()
+        self.data, self.backbones = DataModel(), BackboneModel(show_hidden=show_hidden)
+        self.run, self.results = RunState(), ResultsModel()
+        self.thumbnails = ThumbnailLoader(self)
+
+        self.data_page = DataPage(self.data, self.thumbnails, demo_choices())
+        self.model_page = ModelPage(self.backbones)
+        self.train_page = TrainPage(self.run)
+        self.results_page = ResultsPage(self.results, self.thumbnails)
+        self.try_page = TryPage(self.results, self.thumbnails)
+        self.save_page = SavePage(self.results)
+        self.pages = [self.data_page, self.model_page, self.train_page, self.results_page, self.try_page,
+                      self.save_page]
+        self.train_page.set_settings(TrainSettings.from_dict(self.settings.get("train_defaults") or {}))
+
+        self.steps = QListWidget()
+        self.steps.setAccessibleName("Steps")
+        for i, name in enumerate(STEPS):
+            item = QListWidgetItem(f"{i + 1}   {name}")
+            item.setToolTip(f"Step {i + 1}: {name} (Ctrl+{i + 1})")
+            self.steps.addItem(item)
+        f = self.steps.font()
+        f.setPointSizeF(f.pointSizeF() * 1.15)
+        self.steps.setFont(f)
+        self.steps.setFixedWidth(self.steps.fontMetrics().horizontalAdvance("0   Results  ✓") + 36)
+        self.steps.setSpacing(4)
+        self.stack = QStackedWidget()
+        for p in self.pages:
+            self.stack.addWidget(p)
+        self.steps.currentRowChanged.connect(self.stack.setCurrentIndex)
+        self.engine_label = QLabel()
+        self.engine_label.setWordWrap(True)
+        self.engine_label.setMaximumWidth(self.steps.width())
+
+        side = QVBoxLayout()
+        side.addWidget(self.steps, 1)
+        side.addWidget(self.engine_label)
+        self.message = MessageBar()
+        main = QVBoxLayout()
+        main.addWidget(self.message)
+        main.addWidget(self.stack, 1)
+        central = QWidget()
+        lay = QHBoxLayout(central)
+        lay.addLayout(side)
+        lay.addLayout(main, 1)
+        self.setCentralWidget(central)
+
+        self.session = Session(self, client, self)
+        self.session.changed.connect(self._on_changed)
+        self.session.notify.connect(self.notify)
+        self.message.actionTriggered.connect(self._on_message_action)
+        self._connect_pages()
+        self._make_menu()
+        self._restore_geometry()
+        self.steps.setCurrentRow(DATA)
+        self._refresh_steps()
+        self._on_changed("engine")
+        if self.settings.problem:
+            self.notify(self.settings.problem, "warning")
+
+    # ---------------------------------------------------------------- wiring
+    def _connect_pages(self) -> None:
+        s = self.session
+        self.data_page.openRequested.connect(self.open_folder_dialog)
+        self.data_page.demoRequested.connect(self.open_demo)
+        self.data_page.nextRequested.connect(lambda: self.go(MODEL))
+        self.model_page.backboneChosen.connect(s.choose_backbone)
+        self.model_page.freezeChanged.connect(lambda _k: self._refresh_steps())
+        self.model_page.nextRequested.connect(lambda: self.go(TRAIN))
+        self.train_page.startRequested.connect(self.start_training)
+        self.train_page.cancelRequested.connect(s.cancel)
+        self.train_page.resultsRequested.connect(lambda: self.go(RESULTS))
+        self.results_page.nextRequested.connect(lambda: self.go(TRY))
+        self.results_page.cellFilesRequested.connect(s.load_cell_files)
+        self.try_page.chooseRequested.connect(self.choose_try_files)
+        self.try_page.nextRequested.connect(lambda: self.go(SAVE))
+        self.save_page.saveRequested.connect(self.save_dialog)
+        self.save_page.openFolderRequested.connect(
+            lambda p: QDesktopServices.openUrl(QUrl.fromLocalFile(p)) if p else None)
+
+    def _make_menu(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self._action(file_menu, "&Open folder…", QKeySequence.StandardKey.Open, self.open_folder_dialog)
+        if demo_choices():
+            self._action(file_menu, "Open &demo data", "Ctrl+D", lambda _checked=False: self.open_demo(demo_choices()[0]))
+        self.recent_menu = file_menu.addMenu("&Recent folders")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        file_menu.addSeparator()
+        self._action(file_menu, "&Save model…", QKeySequence.StandardKey.Save, self.save_dialog)
+        file_menu.addSeparator()
+        self._action(file_menu, "&Quit", "Ctrl+Q", self.close)
+        go_menu = self.menuBar().addMenu("&Go")
+        for i, name in enumerate(STEPS):
+            self._action(go_menu, f"&{i + 1} {name}", f"Ctrl+{i + 1}", lambda _checked=False, i=i: self.go(i))
+
+    def _action(self, menu, text, shortcut, slot) -> QAction:
+        a = QAction(text, self)
+        a.setShortcut(QKeySequence(shortcut))
+        a.triggered.connect(slot)
+        menu.addAction(a)
+        return a
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for path in self.settings.get("recent_folders") or []:
+            self.recent_menu.addAction(path, lambda _checked=False, p=path: self.load_data([p]))
+        self.recent_menu.setEnabled(True)
+
+    # ---------------------------------------------------------------- steps
+    def step_enabled(self, step: int) -> bool:
+        if step == DATA:
+            return True
+        if step == MODEL:
+            return self.data.ready
+        if step == TRAIN:
+            return self.data.ready and self.backbones.ready
+        return self.results.ready
+
+    def go(self, step: int) -> bool:
+        if not self.step_enabled(step):
+            return False
+        self.steps.setCurrentRow(step)
+        return True
+
+    def _refresh_steps(self) -> None:
+        done = {DATA: self.data.ready, MODEL: self.backbones.ready, TRAIN: self.run.stopped == "completed",
+                RESULTS: False, TRY: bool(self.results.predictions), SAVE: bool(self.results.saved_path)}
+        for i in range(len(STEPS)):
+            item = self.steps.item(i)
+            on = self.step_enabled(i)
+            flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable if on else Qt.ItemFlag.NoItemFlags
+            item.setFlags(flags)
+            item.setText(f"{i + 1}   {STEPS[i]}{'  ✓' if done.get(i) else ''}")
+
+    def _on_changed(self, what: str) -> None:
+        if what == "engine":
+            state = self.session.engine_state
+            text = ENGINE_TEXT.get(state, state)
+            if state == "ready" and self.session.device_name():
+                text += f"\non {self.session.device_name()}"
+            self.engine_label.setText(text)
+        elif what == "data":
+            self.data_page.refresh()
+            self.results_page.text_mode = self.try_page.text_mode = self.data.modality == "text"
+        elif what in ("backbones", "freeze"):
+            self.model_page.refresh() if what == "backbones" else self.model_page.refresh_freeze()
+        elif what == "results":
+            self.results_page.refresh()
+            self.try_page.refresh()
+            self.save_page.refresh()
+            self.go(RESULTS)
+        elif what == "cells" and self.results_page.current_cell:
+            self.results_page.show_cell(*self.results_page.current_cell)
+        elif what == "predictions":
+            self.try_page.refresh()
+        elif what == "saved":
+            self.save_page.refresh()
+        self._refresh_train()
+        self._refresh_steps()
+
+    def _refresh_train(self) -> None:
+        reason = ""
+        if not self.data.ready:
+            reason = "First choose data in step 1."
+        elif not self.backbones.ready:
+            reason = "First choose a model in step 2."
+        self.train_page.refresh(can_start=not reason, reason=reason)
+
+    # ---------------------------------------------------------------- actions
+    def notify(self, text: str, level: str = "error", action: str = "") -> None:
+        label = {"resume": "Resume from last checkpoint", "restart": "Restart engine"}.get(action)
+        self._message_action = action
+        self.message.show_message(text, level, label)
+
+    def _on_message_action(self) -> None:
+        self.message.hide()
+        if self._message_action == "resume":
+            self.session.resume()
+            self.go(TRAIN)
+        elif self._message_action == "restart":
+            self.session.restart_engine()
+
+    def load_data(self, paths: list[str]) -> None:
+        paths = usable_drop_paths(paths)
+        if not paths:
+            self.notify("Drop a folder (with one sub-folder per class) or a CSV file; single files can only be "
+                        "tried once a model is trained.", "warning")
+            return
+        self.message.hide()
+        self.results_page.current_cell = None
+        self.settings.add_recent_folders(paths)
+        self.session.load_data(paths)
+        self.go(DATA)
+
+    def open_demo(self, kind: str) -> None:
+        self.load_data([str(resources_dir() / "demo" / kind)])
+
+    def open_folder_dialog(self) -> None:
+        recent = self.settings.get("recent_folders") or [str(Path.home())]
+        folder = QFileDialog.getExistingDirectory(self, "Choose a folder of labeled files", recent[0])
+        if folder:
+            self.load_data([folder])
+
+    def start_training(self) -> None:
+        if self.session.start_training():
+            self.message.hide()
+            self.go(TRAIN)
+
+    def remember_train_settings(self, settings: TrainSettings) -> None:
+        self.settings.set("train_defaults", settings.to_dict())
+
+    def choose_try_files(self) -> None:
+        start = self.settings.get("last_try_dir") or str(Path.home())
+        files, _ = QFileDialog.getOpenFileNames(self, "Choose files to try", start)
+        if files:
+            self.settings.set("last_try_dir", str(Path(files[0]).parent))
+            self.try_files(files)
+
+    def try_files(self, paths: list[str]) -> None:
+        files = [p for p in paths if os.path.isfile(p)]
+        if files:
+            self.go(TRY)
+            self.session.predict(files)
+
+    def save_dialog(self) -> None:
+        if not self.results.ready:
+            return
+        start = self.settings.get("last_save_dir") or str(Path.home())
+        folder = QFileDialog.getExistingDirectory(self, "Choose where to save the model", start)
+        if folder:
+            self.settings.set("last_save_dir", folder)
+            self.go(SAVE)
+            self.session.save(folder)
+
+    # ---------------------------------------------------------------- drag and drop
+    @staticmethod
+    def _local_paths(event) -> list[str]:
+        mime = event.mimeData()
+        if not mime.hasUrls():
+            return []
+        return [u.toLocalFile() for u in mime.urls() if u.isLocalFile()]
+
+    def dragEnterEvent(self, event):
+        if self._local_paths(event):
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event):
+        if self._local_paths(event):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event):
+        """Folders/CSV load data; plain files are tried on the trained model (the Try page takes both)."""
+        paths = self._local_paths(event)
+        if not paths:
+            return
+        event.acceptProposedAction()
+        data_like = usable_drop_paths(paths)
+        on_try = self.stack.currentIndex() == TRY
+        if self.results.ready and (on_try or not data_like):
+            files = []
+            for p in paths:
+                if os.path.isdir(p):
+                    files += sorted(str(f) for f in Path(p).rglob("*") if f.is_file())[:200]
+                else:
+                    files.append(p)
+            self.try_files(files)
+        else:
+            self.load_data(paths)
+
+    # ---------------------------------------------------------------- window life
+    def _restore_geometry(self) -> None:
+        geo = self.settings.get("window_geometry")
+        if geo:
+            try:
+                self.restoreGeometry(QByteArray.fromHex(geo.encode("ascii")))
+                return
+            except (ValueError, UnicodeError):
+                pass
+        self.resize(*self.DEFAULT_SIZE)
+
+    def confirm_quit(self) -> bool:
+        answer = QMessageBox.question(self, "Quit Transfer Studio?",
+                                      "A model is training. Quit and stop it? Its last checkpoint is kept.")
+        return answer == QMessageBox.StandardButton.Yes
+
+    def closeEvent(self, event):
+        if self.run.running and not self.confirm_quit():
+            event.ignore()
+            return
+        self.settings.set("window_geometry", bytes(self.saveGeometry().toHex()).decode("ascii"))
+        try:
+            self.settings.save()
+        except OSError:
+            pass  # never block closing on a read-only config folder
+        self.session.shutdown()
+        event.accept()

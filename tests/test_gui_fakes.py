@@ -1,0 +1,251 @@
+"""A scripted stand-in for gui.engine_client.EngineClient, plus GUI test helpers.
+
+The fake has the client's signals and methods and answers through the event loop
+(QTimer.singleShot(0)), like the real one, so GUI tests are fast and deterministic.
+Its data report is computed from the dropped folder (files Qt cannot decode are
+"skipped"), and its training emits progress/metrics step by step so cancel and crash
+can land mid-run. Holds no tests itself.
+"""
+from __future__ import annotations
+
+import os
+import struct
+import zlib
+from pathlib import Path
+
+from PySide6.QtCore import QMimeData, QObject, QPoint, QPointF, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage
+from PySide6.QtWidgets import QApplication
+
+from engine import protocol as P
+
+TINY_STAGES = [{"name": "stem", "params": 120}, {"name": "blocks", "params": 880}, {"name": "head", "params": 30}]
+BACKBONES = [
+    {"id": "tiny_image", "display_name": "Tiny image net", "modality": "image", "num_params": 1030,
+     "preprocess": {"input_size": 32}, "license": "Apache-2.0", "weights_available": True,
+     "description": "A tiny test network."},
+    {"id": "tiny_text", "display_name": "Tiny text net", "modality": "text", "num_params": 2000,
+     "preprocess": {"max_length": 64}, "license": "MIT", "weights_available": True},
+    {"id": "absent_image", "display_name": "Absent weights net", "modality": "image", "num_params": 5000,
+     "preprocess": {"input_size": 224}, "license": "BSD", "weights_available": False},
+]
+
+
+def png_bytes(rgb=(200, 30, 30), size=8) -> bytes:
+    """A valid little PNG, written with the standard library."""
+    raw = b"".join(b"\x00" + bytes(rgb) * size for _ in range(size))
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def make_image_folder(root: Path, classes=("cat", "dog"), per_class=4, corrupt=0) -> Path:
+    colors = [(220, 40, 40), (40, 40, 220), (40, 180, 40), (200, 200, 40)]
+    for ci, name in enumerate(classes):
+        d = root / name
+        d.mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            (d / f"{name}_{i}.png").write_bytes(png_bytes(colors[ci % len(colors)]))
+        for i in range(corrupt):
+            (d / f"broken_{i}.png").write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
+    return root
+
+
+class FakeEngine(QObject):
+    ready = Signal(object)
+    message = Signal(object)
+    status = Signal(object)
+    progress = Signal(object)
+    metric = Signal(object)
+    epochEnd = Signal(object)
+    log = Signal(object)
+    checkpoint = Signal(object)
+    heartbeat = Signal(object)
+    result = Signal(object)
+    error = Signal(object)
+    bye = Signal(object)
+    reply = Signal(int, object)
+    notResponding = Signal(bool)
+    crashed = Signal(int, str)
+    protocolWarning = Signal(str)
+    stateChanged = Signal(str)
+
+    def __init__(self, program=None, parent=None, env=None, *, epochs=3, steps=5, fail_run=None,
+                 hold_after_checkpoint=False):
+        super().__init__(parent)
+        self.hello = None
+        self.running = False
+        self.seq = 0
+        self.sent: list = []  # every request / start, in order
+        self.runs: list[dict] = []  # start_run calls: {"config", "resume_from"}
+        self.epochs, self.steps, self.fail_run = epochs, steps, fail_run
+        self.hold_after_checkpoint = hold_after_checkpoint  # pause the first run at its first checkpoint
+        self.classes: list[str] = []
+        self.timer = QTimer(self)
+        self.timer.setInterval(0)
+        self.timer.timeout.connect(self._tick)
+        self.script: list = []
+        self.run_dir = ""
+
+    # ------------------------------------------------------------ client API
+    def start(self):
+        if self.running:
+            return
+        self.running = True
+        self.stateChanged.emit("starting")
+        self.hello = P.Hello(device="cpu", devices=[{"name": "Test CPU", "kind": "cpu", "memory_bytes": 0}])
+        QTimer.singleShot(0, lambda: self.ready.emit(self.hello))
+
+    def is_running(self):
+        return self.running
+
+    def send(self, msg):
+        self.seq += 1
+        self.sent.append(msg)
+        return self.seq
+
+    def request(self, msg):
+        seq = self.send(msg)
+        reply = self.answer(msg)
+        QTimer.singleShot(0, lambda: self.reply.emit(seq, reply))
+        return seq
+
+    def start_run(self, config, resume_from=None):
+        self.runs.append({"config": config, "resume_from": resume_from})
+        seq = self.send(P.Start(config=config, resume_from=resume_from))
+        self.run_dir = resume_from or str(Path(config["runs_root"]) / f"run{len(self.runs)}")
+        self.script = list(self._training_script(config))
+        self.timer.start()
+        return seq
+
+    def cancel(self):
+        if self.script:
+            self.timer.stop()
+            self.script = [P.Result(run_dir=self.run_dir, metrics={}), P.Bye(reason="cancelled")]  # as the server
+            QTimer.singleShot(0, self.timer.start)
+
+    def shutdown(self, timeout_ms=5000, block=False):
+        self.timer.stop()
+        self.running = False
+
+    # ------------------------------------------------------------ test controls
+    def crash(self, code=-11, stderr="Fatal Python error: Segmentation fault"):
+        self.timer.stop()
+        self.script = []
+        self.running = False
+        self.hello = None
+        self.crashed.emit(code, stderr)
+
+    # ------------------------------------------------------------ canned replies
+    def answer(self, msg):
+        if isinstance(msg, P.ListBackbones):
+            return P.Backbones(items=[dict(b) for b in BACKBONES])
+        if isinstance(msg, P.DescribeBackbone):
+            return P.BackboneInfo(backbone=msg.backbone, stages=[dict(s) for s in TINY_STAGES],
+                                  total_params=1030, recommended_freeze=1)
+        if isinstance(msg, P.InspectData):
+            return self._inspect(msg.paths)
+        if isinstance(msg, P.Predict):
+            items = []
+            for p in msg.paths:
+                if QImage(p).isNull():
+                    items.append({"path": p, "error": "not an image this model can read"})
+                else:
+                    probs = [0.7] + [0.3 / max(1, len(self.classes) - 1)] * (len(self.classes) - 1)
+                    items.append({"path": p, "top": [[c, pr] for c, pr in zip(self.classes, probs)][:msg.top_k]})
+            return P.Predictions(items=items)
+        if isinstance(msg, P.SaveBundle):
+            out = Path(msg.out)
+            out.mkdir(parents=True)
+            card = f"# Model card\n\nClasses: {', '.join(self.classes)}\n"
+            (out / "MODEL_CARD.md").write_text(card)
+            return P.Saved(path=str(out), model_card=card)
+        return P.Error(kind="internal", message=f"the fake cannot answer {msg.TYPE}")
+
+    def _inspect(self, paths):
+        classes, skipped = [], []
+        for root in paths:
+            if not os.path.isdir(root):
+                return P.Error(kind="data", message=f"{root} is not a folder; choose a folder of labeled files.")
+            for d in sorted(Path(root).iterdir()):
+                if not d.is_dir():
+                    continue
+                good = 0
+                for f in sorted(d.iterdir()):
+                    if QImage(str(f)).isNull():
+                        skipped.append({"path": str(f), "reason": "unreadable image"})
+                    else:
+                        good += 1
+                classes.append({"name": d.name, "count": good, "splits": {}})
+        self.classes = [c["name"] for c in classes]
+        findings = []
+        if skipped:
+            findings.append({"severity": "warning", "code": "corrupt",
+                             "message": f"{len(skipped)} files could not be decoded and were left out.",
+                             "advice": "Replace them with readable copies or delete them."})
+        fatal = None if len(classes) >= 2 else f"{paths[0]} needs at least two class folders."
+        return P.DataReport(report={"roots": list(paths), "modality": "image", "classes": classes,
+                                    "imbalance_ratio": 1.0, "skipped": skipped, "findings": findings,
+                                    "fatal": fatal})
+
+    # ------------------------------------------------------------ training script
+    def _training_script(self, config):
+        yield P.Status(phase="loading_model", detail="tiny")
+        start_epoch = 2 if config and self.runs[-1]["resume_from"] else 1
+        for epoch in range(start_epoch, self.epochs + 1):
+            for step in range(1, self.steps + 1):
+                g = (epoch - 1) * self.steps + step
+                yield P.Progress(epoch=epoch, epochs=self.epochs, step=step, steps=self.steps, global_step=g,
+                                 total_steps=self.epochs * self.steps, samples_per_s=50.0, eta_s=3.0)
+                yield P.Metric(global_step=g, epoch=epoch - 1 + step / self.steps,
+                               values={"loss": 1.0 / g, "lr": 1e-3})
+                if self.fail_run and g == self.fail_run:
+                    yield P.Error(kind="out_of_memory", message="The engine ran out of memory.")
+                    yield P.Bye(reason="failed")
+                    return
+            yield P.EpochEnd(epoch=epoch, values={"train_loss": 1.0 / epoch, "val_loss": 1.2 / epoch,
+                                                  "train_accuracy": 0.5 + 0.1 * epoch,
+                                                  "val_accuracy": 0.45 + 0.1 * epoch}, best=True)
+            yield P.Checkpoint(kind="last", path=f"{self.run_dir}/checkpoints/last", epoch=epoch)
+        n = len(self.classes)
+        cm = [[3 if i == j else (1 if j == (i + 1) % n else 0) for j in range(n)] for i in range(n)]
+        split = {"accuracy": 0.75, "balanced_accuracy": 0.75, "macro_f1": 0.74, "classes": self.classes,
+                 "per_class": [{"name": c, "precision": 0.75, "recall": 0.75, "f1": 0.75, "support": 4}
+                               for c in self.classes],
+                 "confusion_matrix": cm,
+                 "confident_errors": [{"path": f"/data/{self.classes[i]}/x{i}.png", "true": self.classes[i],
+                                       "predicted": self.classes[(i + 1) % n], "probability": 0.9}
+                                      for i in range(n)]}
+        yield P.Result(run_dir=self.run_dir, metrics={"classes": self.classes, "val": split, "test": split})
+        yield P.Bye(reason="completed")
+
+    def _tick(self):
+        if not self.script:
+            self.timer.stop()
+            return
+        msg = self.script.pop(0)
+        name = {P.Status: "status", P.Progress: "progress", P.Metric: "metric", P.EpochEnd: "epochEnd",
+                P.Checkpoint: "checkpoint", P.Result: "result", P.Error: "error", P.Bye: "bye"}[type(msg)]
+        getattr(self, name).emit(msg)
+        if isinstance(msg, P.Checkpoint) and self.hold_after_checkpoint:
+            self.hold_after_checkpoint = False
+            self.timer.stop()
+
+
+# ---------------------------------------------------------------- helpers for tests
+def drop_paths(widget, paths, pos=None):
+    """Simulate dragging local files onto `widget` and dropping them (enter, then drop)."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    point = pos or widget.rect().center()
+    enter = QDragEnterEvent(QPoint(point), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, enter)
+    assert enter.isAccepted(), "the window refused the drag"
+    drop = QDropEvent(QPointF(point), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                      Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, drop)
+    return drop

@@ -1,0 +1,177 @@
+"""`make screenshots`: walk the whole workflow on the demo data with the real engine and
+save a PNG of every step into docs/screenshots/.
+
+Runs under Xvfb (started here at 1366×768 when no DISPLAY is set), so it shows exactly
+what a person sees on a small laptop screen. Each shot is QWidget.grab() of the window.
+Usage: python tools/screenshots.py [--out DIR] [--backbone ID] [--epochs N] [--text]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def ensure_display() -> subprocess.Popen | None:
+    if os.environ.get("DISPLAY") or os.environ.get("QT_QPA_PLATFORM") == "offscreen":
+        return None
+    xvfb = shutil.which("Xvfb")
+    if not xvfb:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        print("Xvfb not found: rendering offscreen instead", file=sys.stderr)
+        return None
+    display = ":99"
+    proc = subprocess.Popen([xvfb, display, "-screen", "0", "1366x768x24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.environ["DISPLAY"] = display
+    for _ in range(50):
+        if Path(f"/tmp/.X11-unix/X{display[1:]}").exists():
+            break
+        time.sleep(0.1)
+    return proc
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
+    ap.add_argument("--backbone", default="efficientnet_lite0")
+    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--text", action="store_true", help="use the text demo (MiniLM) instead of images")
+    args = ap.parse_args(argv)
+    xvfb = ensure_display()
+    work = Path(tempfile.mkdtemp(prefix="ts-shots-"))
+    os.environ.setdefault("TRANSFER_STUDIO_CONFIG_DIR", str(work / "config"))
+    os.environ.setdefault("TRANSFER_STUDIO_RUNS_DIR", str(work / "runs"))
+    try:
+        return _walk(args, work)
+    finally:
+        if xvfb:
+            xvfb.terminate()
+
+
+def _walk(args, work: Path) -> int:
+    from PySide6.QtTest import QTest
+
+    from gui.app import build_window, make_app
+    from gui.window import DATA, MODEL, RESULTS, SAVE, TRAIN, TRY
+
+    app = make_app()
+    w = build_window()
+    w.confirm_quit = lambda: True
+    w.resize(1366, 768)
+    w.show()
+    w.session.start_engine()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    def wait(cond, what: str, timeout_s: float = 600) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not cond():
+            if time.monotonic() > deadline:
+                raise SystemExit(f"timed out waiting for {what}")
+            if w.message.isVisible() and w.message.level == "error":
+                raise SystemExit(f"the app reported an error while waiting for {what}: {w.message.label.text()}")
+            QTest.qWait(50)
+
+    def shot(name: str) -> None:
+        QTest.qWait(300)  # let thumbnails and the plot timer catch up
+        path = out / f"{name}.png"
+        w.grab().save(str(path))
+        print(f"wrote {path}")
+
+    kind = "text" if args.text else "images"
+    demo = ROOT / "resources" / "demo" / kind
+    wait(lambda: bool(w.backbones.specs), "the engine's backbone list", 180)
+    w.open_demo(kind)
+    wait(lambda: w.data.report is not None, "the data report")
+    wait(lambda: w.thumbnails.idle, "thumbnails")
+    w.go(DATA)
+    shot("01-data")
+
+    backbone = "minilm_l6" if args.text and args.backbone == "efficientnet_lite0" else args.backbone
+    w.go(MODEL)
+    w.session.choose_backbone(backbone)
+    wait(lambda: w.backbones.ready, "the backbone's stages")
+    w.model_page.refresh()
+    w.model_page.slider.setValue(w.backbones.levels)  # linear probe: quick on a CPU
+    shot("02-model")
+
+    w.go(TRAIN)
+    w.train_page.epochs.setValue(args.epochs)
+    w.train_page.log_box.set_expanded(True)
+    if not w.session.start_training():
+        raise SystemExit(f"could not start: {w.message.label.text()}")
+    wait(lambda: (w.run.phase == "training" and w.run.epoch >= min(3, args.epochs)) or not w.run.running,
+         "training to get going")
+    shot("03-train")
+    wait(lambda: not w.run.running, "training to finish", 1200)
+    if w.run.stopped != "completed":
+        raise SystemExit(f"the run ended as {w.run.stopped}: {w.message.label.text()}")
+    w.go(TRAIN)
+    shot("04-train-finished")
+
+    w.go(RESULTS)
+    wait(lambda: w.thumbnails.idle, "gallery thumbnails")
+    shot("05-results")
+    cm = w.results.confusion()
+    off = [(i, j, v) for i, row in enumerate(cm) for j, v in enumerate(row) if i != j and v]
+    if off:
+        i, j, _ = max(off, key=lambda t: t[2])
+        w.results_page.matrix.setCurrentCell(i, j)
+        w.results_page.show_cell(i, j)
+        wait(lambda: bool(w.results_page.gallery_paths()) or "Finding" not in w.results_page.gallery_hint.text(),
+             "the files of a confusion-matrix cell")
+        wait(lambda: w.thumbnails.idle, "cell thumbnails")
+        shot("06-results-cell")
+
+    files = [sorted(d.iterdir())[-1] for d in sorted(demo.iterdir()) if d.is_dir()][:4]
+    w.go(TRY)
+    w.try_files([str(f) for f in files])
+    wait(lambda: bool(w.results.predictions), "predictions")
+    wait(lambda: w.thumbnails.idle, "try-it thumbnails")
+    shot("07-try")
+
+    target = work / "saved"
+    target.mkdir()
+    w.go(SAVE)
+    w.session.save(str(target))
+    wait(lambda: w.results.saved_path is not None, "the saved bundle", 600)
+    w.message.hide()
+    shot("08-save")
+
+    # the data step again: texts, and a folder with problems (unreadable files, a duplicate)
+    other = "images" if args.text else "text"
+    w.open_demo(other)
+    wait(lambda: w.data.report is not None, "the second data report")
+    shot(f"09-data-{other}")
+    if args.text:
+        w.close()
+        return 0
+    messy = work / "messy"
+    classes = sorted(p for p in demo.iterdir() if p.is_dir())[:3]
+    for i, d in enumerate(classes):
+        keep = 8 if i == 1 else 20  # one small class: imbalance
+        shutil.copytree(d, messy / d.name, ignore=lambda _d, names, keep=keep: sorted(names)[keep:])
+    first, second = messy / classes[0].name, messy / classes[1].name
+    (first / "scan_0001.png").write_bytes(b"\x89PNG\r\n\x1a\n-- cut off during copy --")  # unreadable
+    (first / "notes.docx").write_bytes(b"PK\x03\x04 not data")  # ignored
+    shutil.copy(sorted(first.glob("*.png"))[0], second / "copied_by_mistake.png")  # one file, two labels
+    w.load_data([str(messy)])
+    wait(lambda: w.data.report is not None, "the messy data report")
+    w.message.hide()
+    shot("10-data-problems")
+    w.close()
+    app.processEvents()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
