@@ -10,6 +10,13 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+# Tests never touch the user's real data dir (library, audit log) or settings.
+import tempfile as _tempfile
+
+_SESSION_DATA = _tempfile.mkdtemp(prefix="ts-test-data-")
+os.environ.setdefault("TRANSFER_STUDIO_DATA", _SESSION_DATA)
+os.environ.setdefault("TRANSFER_STUDIO_LIBRARY", os.path.join(_SESSION_DATA, "library"))
+os.environ.setdefault("TRANSFER_STUDIO_CONFIG_DIR", os.path.join(_SESSION_DATA, "config"))
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:

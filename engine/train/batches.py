@@ -2,7 +2,8 @@
 
 Both kinds yield `(inputs, labels)` where inputs is a tensor (images) or a dict of
 tensors (text). An example that fails to load yields label -1 and is masked out of the
-loss, so one bad file never stops a run.
+loss, so one bad file never stops a run. Images are decoded once and kept as uint8
+tensors within a memory budget (see image_cache.py); texts are tokenized once.
 """
 from __future__ import annotations
 
@@ -54,12 +55,6 @@ def collate_tokens(pad_id: int):
     return collate
 
 
-def _collate_images(rows):
-    xs = torch.stack([r[0] for r in rows])
-    ys = torch.tensor([int(r[1]) for r in rows], dtype=torch.long)
-    return xs, ys
-
-
 def epoch_order(n: int, seed: int, epoch: int) -> list[int]:
     """The shuffled example order of one epoch: a function of (seed, epoch) only."""
     gen = torch.Generator()
@@ -71,11 +66,10 @@ def make_dataset(examples, *, modality: str, preprocess: dict, train: bool, augm
                  tokenizer=None):
     """A torch Dataset over `examples` plus the collate function its batches need."""
     if modality == "image":
-        from ..data.torch_datasets import ImageExamples
-        from ..data.transforms import image_transform
+        from .image_cache import CachedImages
 
-        ds: Any = ImageExamples(examples, image_transform(preprocess, train=train, augment=augment))
-        return ds, _collate_images
+        ds: Any = CachedImages(examples, preprocess, train=train, augment=augment)
+        return ds, ds.collate
     ds = TokenizedTexts(examples, tokenizer, int(preprocess.get("max_length", 128)))
     return ds, collate_tokens(tokenizer.pad_token_id or 0)
 
@@ -87,6 +81,8 @@ def make_loader(ds, collate, *, batch_size: int, shuffle: bool, num_workers: int
     `skip` drops the first examples of the epoch's order (resuming mid-epoch).
     """
     order = epoch_order(len(ds), seed, epoch) if shuffle else list(range(len(ds)))
+    if num_workers > 0 and hasattr(ds, "fill") and not ds.complete:
+        ds.fill(num_workers)  # decode once here, so every (forked) worker starts with the cache
     return DataLoader(ds, batch_size=batch_size, sampler=order[skip:], num_workers=num_workers,
                       collate_fn=collate, pin_memory=pin_memory, drop_last=False)
 

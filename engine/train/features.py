@@ -16,6 +16,23 @@ import torch
 from .batches import to_device
 
 
+PIPELINE_VERSION = 2  # bump when decoding/transforms change what features an image gives
+MAX_CACHE_BYTES = 2 * 1024 ** 3  # the disk cache drops its oldest files beyond this
+
+
+def weights_fingerprint(module: torch.nn.Module, exclude: tuple[str, ...] = ()) -> str:
+    """A hash of every parameter and buffer (except names starting with `exclude`, e.g. the
+    head): features are only reused for these exact weights."""
+    h = hashlib.sha256()
+    for name, t in module.state_dict().items():
+        if any(name == p or name.startswith(p + ".") for p in exclude):
+            continue
+        t = t.detach().to("cpu").contiguous()
+        h.update(f"{name}:{t.dtype}:{tuple(t.shape)};".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().data if t.numel() else b"")
+    return h.hexdigest()[:24]
+
+
 def cache_key(spec_id: str, weights_origin: str, preprocess: dict) -> str:
     blob = json.dumps({"b": spec_id, "w": weights_origin, "p": preprocess}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
@@ -51,7 +68,7 @@ class FeatureStore:
     def _path(self, split: str, examples) -> Path | None:
         if self.cache_dir is None:
             return None
-        digest = hashlib.sha256("".join(e.sha256 for e in examples).encode()).hexdigest()[:16]
+        digest = hashlib.sha256("".join(f"{e.sha256}:{e.label};" for e in examples).encode()).hexdigest()[:16]
         return self.cache_dir / f"{self.key}-{split}-{digest}.safetensors"
 
     def get_or_compute(self, split: str, examples, compute) -> tuple[torch.Tensor, torch.Tensor]:
@@ -59,15 +76,32 @@ class FeatureStore:
 
         path = self._path(split, examples)
         if path is not None and path.is_file():
-            d = load_file(str(path))
-            return d["features"], d["labels"]
+            try:
+                d = load_file(str(path))
+                if len(d["labels"]) == len(examples) == len(d["features"]):
+                    path.touch()  # recently used: pruned last
+                    return d["features"], d["labels"]
+            except Exception:  # noqa: BLE001 - a damaged cache file is recomputed, never fatal
+                pass
         feats, labels = compute()
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            save_file({"features": feats.contiguous(), "labels": labels.contiguous()}, str(tmp))
-            tmp.replace(path)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(".tmp")
+                save_file({"features": feats.contiguous(), "labels": labels.contiguous()}, str(tmp))
+                tmp.replace(path)
+                self._prune()
+            except OSError:  # a full or read-only disk only costs the reuse next time
+                pass
         return feats, labels
+
+    def _prune(self) -> None:
+        files = sorted(self.cache_dir.glob("*.safetensors"), key=lambda p: p.stat().st_mtime, reverse=True)
+        total = 0
+        for f in files:
+            total += f.stat().st_size
+            if total > MAX_CACHE_BYTES:
+                f.unlink(missing_ok=True)
 
 
 def feature_batches(feats: torch.Tensor, labels: torch.Tensor, batch_size: int, *, shuffle: bool,
