@@ -49,6 +49,7 @@ class RunConfig:
     early_stopping_patience: int | None = 3  # epochs without improvement; None = off
     monitor: str = "val_accuracy"
     feature_cache: bool = True  # frozen prefix runs once per example
+    head_warmup: bool | None = None  # fit the head on frozen features before fine-tuning (LP-FT); None = auto
     # where and how
     device: str = "auto"
     num_workers: int | None = None  # DataLoader workers; None = auto

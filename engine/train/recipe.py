@@ -98,8 +98,13 @@ def resolve(config: RunConfig, spec, dataset, device: str) -> RunConfig:
     changes["batch_size"] = bs
     if config.epochs is None:
         changes["epochs"] = choose_epochs(n_train, bs, linear_probe)
+    warm = config.head_warmup
+    if warm is None:
+        warm = not linear_probe
+        changes["head_warmup"] = warm
     if config.lr is None:
-        changes["lr"] = 3e-3 if linear_probe else 1e-3
+        # after the head is fitted (LP-FT) the fine-tune needs only a gentle learning rate
+        changes["lr"] = 3e-3 if linear_probe else (5e-4 if warm else 1e-3)
     if config.lr_stage_decay is None:
         trainable = max(1, len(spec.stages) - freeze)
         # earliest trainable stage learns ~20x slower than the head
