@@ -1,0 +1,257 @@
+"""MODEL_CARD.md and README.md of a bundle: what the model is, how good, and its limits.
+
+Written for a person who did not train the model: plain sentences first, tables after,
+and warnings at the top when the evidence is thin (few examples, duplicates, leaks).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..evaluate.report import markdown_confusion, markdown_score, prob, with_ci
+
+FEW_EXAMPLES = 20  # training examples per class below which a warning is given
+SMALL_TEST = 30  # test examples below which intervals are called wide
+
+
+def _noun(modality: str, n: int | None = None) -> str:
+    word = "image" if modality == "image" else "text"
+    return word if n == 1 else word + "s"
+
+
+def _class_counts(training: dict, classes: list[str]) -> list[dict]:
+    """[{name, train, val, test}] from the data report, or from the split sizes alone."""
+    rows = {c: {"name": c, "train": 0, "val": 0, "test": 0} for c in classes}
+    for entry in (training.get("data_report") or {}).get("classes") or []:
+        if isinstance(entry, dict) and entry.get("name") in rows:
+            splits = entry.get("splits") or {}
+            rows[entry["name"]].update({k: int(splits.get(k, 0) or 0) for k in ("train", "val", "test")})
+    return [rows[c] for c in classes]
+
+
+def _warnings(training: dict, counts: list[dict], metrics: dict, modality: str) -> list[str]:
+    out = []
+    few = [r for r in counts if 0 < r["train"] < FEW_EXAMPLES]
+    if few:
+        names = _join([f"{r['name']} ({r['train']})" for r in few])
+        out.append(f"Few training examples: {names}. Predictions for "
+                   f"{'this class' if len(few) == 1 else 'these classes'} are less reliable; "
+                   f"{FEW_EXAMPLES} or more per class is a better start.")
+    dup = (training.get("data_report") or {}).get("duplicates") or {}
+    if dup.get("across_splits"):
+        out.append(f"{len(dup['across_splits'])} group(s) of identical files appear in more than one split, "
+                   "so the held-out scores may be optimistic (a leak).")
+    if dup.get("across_classes"):
+        out.append(f"{len(dup['across_classes'])} group(s) of identical files carry different labels; "
+                   "some training labels are contradictory.")
+    if dup.get("within_class"):
+        out.append(f"{len(dup['within_class'])} group(s) of duplicate files within a class were in the data.")
+    test = metrics.get("test") or {}
+    if not test.get("n"):
+        out.append("There was no test split, so the only scores are on the validation split that also chose "
+                   "the checkpoint; expect lower accuracy on new data.")
+    elif test["n"] < SMALL_TEST:
+        out.append(f"The test split holds only {test['n']} {_noun(modality, test['n'])}, so the scores below are "
+                   "rough: see how wide their confidence intervals are.")
+    if "random" in str(training.get("weights_origin", "")):
+        out.append("The network started from random weights, not from a pretrained model.")
+    return out
+
+
+def _short(path: str, roots: list[str]) -> str:
+    """A path relative to its data folder (named by its last part): no home folders in a shared card."""
+    for root in roots:
+        try:
+            return str(Path(Path(root).name) / Path(path).relative_to(root))
+        except ValueError:
+            continue
+    return Path(path).name
+
+
+def _join(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _origin(origin, bb: dict) -> str:
+    """Where the starting weights came from, by file name (no local folders in a shared card)."""
+    if not origin:
+        return "unknown"
+    if "random" in str(origin):
+        return "none (the network started from random weights)"
+    package = bb.get("weights_package")
+    name = Path(str(origin)).name
+    return f"from the Python package {package} (`{name}`)" if package else f"`{name}`"
+
+
+def _freezing(training: dict) -> str:
+    stages, k = training.get("stages") or [], int(training.get("freeze") or 0)
+    if not stages:
+        return f"the first {k} stage(s) of the backbone were frozen." if k else "every layer was fine-tuned."
+    if k <= 0:
+        return f"none; all {len(stages)} backbone stages and the new classification head were fine-tuned."
+    if k >= len(stages):
+        return (f"the whole backbone ({len(stages)} stages) was frozen and only the new classification head "
+                "was trained (a linear probe).")
+    return (f"the first {k} of {len(stages)} backbone stages ({_join(stages[:k])}) were frozen; "
+            f"the other {len(stages) - k} stages and the new classification head were trained.")
+
+
+def _recipe(training: dict, modality: str) -> str:
+    cfg = training.get("config") or {}
+    parts = []
+    if cfg.get("epochs"):
+        parts.append(f"up to {cfg['epochs']} epochs")
+    if training.get("epoch") is not None:
+        monitor = str(training.get("monitor") or "validation score").replace("val_", "validation ").replace("_", " ")
+        parts.append(f"weights kept from epoch {training['epoch']} (the best {monitor})")
+    if cfg.get("batch_size"):
+        parts.append(f"batch size {cfg['batch_size']}")
+    if cfg.get("lr"):
+        lr = f"learning rate {cfg['lr']:g} for the head"
+        if cfg.get("lr_stage_decay") not in (None, 1, 1.0) and int(training.get("freeze") or 0) < len(
+                training.get("stages") or [0]):
+            lr += f", times {cfg['lr_stage_decay']:.2g} for each stage further back"
+        parts.append(lr)
+    if cfg.get("weight_decay") is not None:
+        parts.append(f"weight decay {cfg['weight_decay']:g}")
+    if modality == "image":
+        parts.append(f"augmentation \"{cfg.get('augment', 'none')}\"")
+        if cfg.get("input_size"):
+            parts.append(f"{cfg['input_size']}-pixel inputs")
+    elif cfg.get("max_length"):
+        parts.append(f"texts cut at {cfg['max_length']} tokens")
+    if cfg.get("label_smoothing"):
+        parts.append(f"label smoothing {cfg['label_smoothing']:g}")
+    if cfg.get("class_weighted"):
+        parts.append("loss weighted by class frequency")
+    return ("; ".join(parts) + ".") if parts else ""
+
+
+def _data_section(training: dict, counts: list[dict], modality: str) -> list[str]:
+    report = training.get("data_report") or {}
+    splits = training.get("splits") or {}
+    sizes = {k: (splits.get(k) or {}).get("examples", 0) for k in ("train", "val", "test")}
+    roots = training.get("data_roots") or report.get("roots") or []
+    lines = ["## Training data", ""]
+    if roots:
+        lines.append("Read from the folder" + ("s " if len(roots) > 1 else " ")
+                     + ", ".join(f"`{Path(r).name or r}`" for r in roots) + ".")
+    lines += [f"{sum(sizes.values())} {_noun(modality)} in all: {sizes['train']} for training, {sizes['val']} for "
+              f"validation (choosing the checkpoint) and {sizes['test']} for the final test. The exact split is "
+              "recorded by content hash in training.json.", "",
+              "| Class | Train | Validation | Test | Total |", "|---|---|---|---|---|"]
+    lines += [f"| {r['name']} | {r['train']} | {r['val']} | {r['test']} | {r['train'] + r['val'] + r['test']} |"
+              for r in counts]
+    findings = [f for f in report.get("findings") or [] if isinstance(f, dict) and f.get("severity") != "info"]
+    skipped = report.get("skipped") or []
+    lines += ["", "### Data health", ""]
+    if not findings and not skipped:
+        lines.append("The data check found no problems.")
+    for f in findings:
+        advice = f" {f['advice']}" if f.get("advice") else ""
+        lines.append(f"- **{str(f.get('severity', 'note')).capitalize()}:** {f.get('message', '')}{advice}")
+    if skipped:
+        lines.append(f"- {len(skipped)} file(s) could not be read and were left out.")
+    return lines
+
+
+def render_model_card(manifest: dict, training: dict, metrics: dict, classes: list[str]) -> str:
+    modality, bb = manifest["modality"], manifest["backbone"]
+    counts = _class_counts(training, classes)
+    test, val = metrics.get("test") or {}, metrics.get("val") or {}
+    shown = ", ".join(f"**{c}**" for c in classes[:12]) + (f" and {len(classes) - 12} more" if len(classes) > 12 else "")
+    lines = [f"# {manifest['name']}: {'an image' if modality == 'image' else 'a text'} classifier "
+             f"with {len(classes)} classes", "",
+             f"This model sorts {_noun(modality)} into {len(classes)} classes: {shown}. It was made with "
+             f"Transfer Studio {manifest['app']['version']} by fine-tuning **{bb['display_name']}** on "
+             f"{manifest['created'][:10]}."]
+    if test.get("n"):
+        lines[-1] += (f" On {test['n']} held-out test {_noun(modality, test['n'])} it chose the right class "
+                      f"{with_ci(test, 'accuracy')} of the time.")
+    warnings = _warnings({**training, "weights_origin": bb.get("weights_origin")}, counts, metrics, modality)
+    if warnings:
+        lines += ["", "> **Read this first**", ">"] + [f"> - {w}" for w in warnings]
+    lines += ["", "## Intended use", "",
+              f"Sorting new {_noun(modality)} that resemble the training data into the classes above, with a "
+              "person checking the uncertain cases (low top probability). It always answers with one of its "
+              f"{len(classes)} classes, even for {_noun(modality)} that belong to none of them, and it has not been "
+              "checked for fairness or safety: do not use it alone for decisions about people, health or money.", ""]
+    lines += _data_section(training, counts, modality)
+    n_params = (training.get("backbone") or {}).get("num_params")
+    params = f", {n_params:,} backbone parameters" if isinstance(n_params, int) else ""
+    lines += ["", "## Model", "",
+              f"- Backbone: {bb['display_name']}: registry id `{bb['id']}`, {bb['source']} `{bb['arch']}`{params}.",
+              f"- Licence of the backbone: {bb.get('license') or 'unknown'}. Check it before you share or sell this "
+              "model.",
+              f"- Pretrained weights: {_origin(bb.get('weights_origin'), training.get('backbone') or {})}.",
+              f"- Frozen during training: {_freezing(training)}"]
+    recipe = _recipe(training, modality)
+    if recipe:
+        lines.append(f"- Recipe: {recipe}")
+    lines += ["", "## Results", "", "Intervals are 95% bootstrap confidence intervals (1000 resamples of the split).", ""]
+    lines += [f"### Test split ({test.get('n', 0)} {_noun(modality, test.get('n'))})", "", markdown_score(test), ""]
+    if test.get("n"):
+        lines += ["Confusion matrix of the test split (rows: the true class, columns: the prediction):", "",
+                  markdown_confusion(test), ""]
+    lines += [
+              f"### Validation split ({val.get('n', 0)} {_noun(modality, val.get('n'))})", "",
+              "The validation split chose the checkpoint, so these numbers lean optimistic.", "",
+              markdown_score(val)]
+    errors = (test or val).get("confident_errors") or []
+    if errors:
+        lines += ["", "The most confident mistakes on the " + ("test" if test.get("n") else "validation") + " split:", ""]
+        roots = training.get("data_roots") or []
+        lines += [f"- `{_short(e['path'], roots)}`: labelled {e['true']}, predicted {e['predicted']} "
+                  f"({prob(e['probability'])})" for e in errors[:5]]
+    parity = (manifest.get("onnx") or {}).get("parity") or {}
+    lines += ["", "## Limitations", "",
+              f"- The scores hold for {_noun(modality)} like the training data. "
+              + ("Other cameras, lighting or scanners " if modality == "image" else
+                 "Other writers, topics or time periods ")
+              + "can do noticeably worse; score a labeled sample of your own data with "
+              "`transfer-studio evaluate --model THIS_BUNDLE --data FOLDER` before relying on it.",
+              "- Probabilities are the network's softmax outputs; they were not calibrated.",
+              "- Classes with fewer examples, and classes that look alike in the confusion matrix, are the "
+              "least reliable.", "",
+              "## Files", "",
+              "See README.md for how to run `predict.py` (needs only onnxruntime and numpy, plus "
+              f"{'Pillow' if modality == 'image' else 'tokenizers'}) and how to load the weights in plain "
+              f"{'PyTorch' if modality == 'image' else 'Hugging Face transformers'}."]
+    if parity:
+        lines.append(f"`model.onnx` was checked against the PyTorch model on {parity['examples']} "
+                     f"{parity.get('split', 'test')} {_noun(modality, parity['examples'])}: the largest difference "
+                     f"in any class probability was {parity['max_abs_prob_diff']:.1e}.")
+    return "\n".join(lines) + "\n"
+
+
+def render_readme(manifest: dict) -> str:
+    modality, bb = manifest["modality"], manifest["backbone"]
+    extra = "pillow" if modality == "image" else "tokenizers"
+    lines = [f"# {manifest['name']}", "",
+             f"{'An image' if modality == 'image' else 'A text'} classifier saved by Transfer Studio "
+             f"{manifest['app']['version']}. MODEL_CARD.md says what it does and how well.", "",
+             "## Predict without installing Transfer Studio", "",
+             "```", f"pip install onnxruntime numpy {extra}",
+             "python predict.py FILE_OR_FOLDER [...] [--top-k 3] [--csv predictions.csv]"]
+    if modality == "text":
+        lines.append('python predict.py --text "a sentence to classify"')
+    lines += ["```", "", "## With Transfer Studio", "", "```",
+              "transfer-studio predict --model THIS_FOLDER FILE_OR_FOLDER [...]",
+              "transfer-studio evaluate --model THIS_FOLDER --data LABELED_FOLDER", "```", "",
+              "## In plain Python", "", "```python"]
+    if modality == "image":
+        build = (f'timm.create_model("{bb["arch"]}", pretrained=False, num_classes=len(classes))'
+                 if bb["source"] == "timm" else
+                 f'torchvision.models.get_model("{bb["arch"]}", weights=None, num_classes=len(classes))')
+        lines += ["import json, " + bb["source"], "from safetensors.torch import load_file",
+                  'classes = json.load(open("labels.json"))["classes"]', f"model = {build}",
+                  'model.load_state_dict(load_file("model.safetensors"))', "model.eval()",
+                  "# inputs as preprocess.json describes; predict.py's load_image() and",
+                  "# preprocess_image() make exactly the array the model was trained on"]
+    else:
+        lines += ["from transformers import AutoModelForSequenceClassification, AutoTokenizer",
+                  'model = AutoModelForSequenceClassification.from_pretrained(".", local_files_only=True)',
+                  'tokenizer = AutoTokenizer.from_pretrained(".", local_files_only=True)',
+                  "# truncate to max_length from preprocess.json; labels are in model.config.id2label"]
+    lines += ["```", "", "`manifest.json` lists the sha256 of every file; Transfer Studio and predict.py refuse a "
+              "bundle whose files were changed."]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,164 @@
+#!/usr/bin/env python3
+"""Predict with this Transfer Studio model bundle, without Transfer Studio.
+
+Needs Python 3.9+ with onnxruntime and numpy, plus Pillow for an image model or
+tokenizers for a text model:  pip install onnxruntime numpy pillow tokenizers
+
+    python predict.py photo.jpg more_photos/          # a table of the top 3 classes
+    python predict.py notes/ --top-k 1 --csv preds.csv
+    python predict.py --text "some words to classify"  # text models only
+
+Every file in the bundle is checked against manifest.json first; a changed file is
+refused. Unreadable inputs are listed at the end and do not stop the others.
+"""
+from __future__ import annotations
+
+# >>> decoding
+from engine.data.images import IMAGE_EXTS, load_image  # noqa: F401 - image bundles: that module's text
+from engine.data.text import TEXT_EXTS, clean_text, read_text  # noqa: F401 - text bundles: that module's text
+# <<< decoding
+# >>> preprocessing
+from engine.bundle.preprocessing import (collect_inputs, encode_texts, load_tokenizer,  # noqa: F401 - replaced
+                                         preprocess_image, softmax, top_k)  # by that module's text at export
+# <<< preprocessing
+
+import argparse
+import csv
+import hashlib
+import json
+import os
+import sys
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BUNDLE_FORMAT = "transfer-studio-bundle"
+READS_VERSION = 1
+BATCH = 32
+
+
+def fail(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def load_manifest() -> dict:
+    path = os.path.join(HERE, "manifest.json")
+    try:
+        with open(path, encoding="utf-8") as f:
+            manifest = json.load(f)
+    except (OSError, ValueError):
+        fail(f"{path} is missing or damaged; copy the whole bundle folder again.")
+    if manifest.get("format") != BUNDLE_FORMAT or not isinstance(manifest.get("format_version"), int):
+        fail(f"{HERE} is not a Transfer Studio bundle.")
+    if manifest["format_version"] > READS_VERSION:
+        fail(f"this predict.py reads bundle format {READS_VERSION}, the bundle is format {manifest['format_version']}.")
+    return manifest
+
+
+def verify(manifest: dict, names: list) -> None:
+    """Refuse to run if a file this script uses differs from the one that was saved."""
+    for name in names:
+        expected = manifest["files"].get(name)
+        path = os.path.join(HERE, name)
+        if expected is None or not os.path.isfile(path):
+            fail(f"{name} is missing from the bundle; copy the whole folder again.")
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        if h.hexdigest() != expected:
+            fail(f"{name} has changed since the bundle was saved (sha256 mismatch); re-export the model.")
+
+
+def read_json(name: str) -> dict:
+    with open(os.path.join(HERE, name), encoding="utf-8") as f:
+        return json.load(f)
+
+
+def run_batches(session, items: list, prepare, to_arrays) -> tuple:
+    """Probabilities for each readable item, and errors {index: message} for the others."""
+    probs, errors = {}, {}
+    wanted = [i.name for i in session.get_inputs()]
+    for start in range(0, len(items), BATCH):
+        good, prepared = [], []
+        for i in range(start, min(len(items), start + BATCH)):
+            try:
+                prepared.append(prepare(items[i]))
+                good.append(i)
+            except Exception as exc:
+                errors[i] = f"could not read it ({type(exc).__name__}: {exc})"
+        if good:
+            arrays = to_arrays(prepared)
+            p = softmax(session.run(["logits"], {k: arrays[k] for k in wanted})[0])
+            probs.update(zip(good, p))
+    return probs, errors
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="Top-k predictions of this model bundle.")
+    parser.add_argument("inputs", nargs="*", help="files or folders to classify")
+    parser.add_argument("--text", action="append", default=[], help="a text to classify (text models; repeatable)")
+    parser.add_argument("--top-k", type=int, default=3, help="how many classes to show per input (default 3)")
+    parser.add_argument("--csv", help="also write the predictions to this CSV file")
+    parser.add_argument("--json", action="store_true", help="print one JSON object per input instead of a table")
+    args = parser.parse_args(argv)
+    manifest = load_manifest()
+    modality = manifest["modality"]
+    pp = read_json("preprocess.json")
+    used = ["model.onnx", "labels.json", "preprocess.json"] + ([pp["tokenizer"]] if modality == "text" else [])
+    verify(manifest, used)
+    classes = read_json("labels.json")["classes"]
+    if not args.inputs and not args.text:
+        parser.error("name at least one file or folder" + (" (or --text)" if modality == "text" else ""))
+    if args.text and modality != "text":
+        parser.error("--text works with text models; this one reads images")
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(os.path.join(HERE, "model.onnx"), providers=["CPUExecutionProvider"])
+    files, problems = collect_inputs(args.inputs, IMAGE_EXTS if modality == "image" else TEXT_EXTS)
+    items = [("file", f) for f in files] + [("text", t) for t in args.text]
+    if modality == "image":
+        def prepare(item):
+            return preprocess_image(load_image(item[1]), pp)
+
+        def to_arrays(batch):
+            return {"pixel_values": np.stack(batch)}
+    else:
+        tokenizer = load_tokenizer(os.path.join(HERE, pp["tokenizer"]))
+
+        def prepare(item):
+            return read_text(item[1]) if item[0] == "file" else clean_text(item[1])
+
+        def to_arrays(batch):
+            return encode_texts(tokenizer, batch, pp)
+    probs, errors = run_batches(session, items, prepare, to_arrays)
+    rows = []
+    for i, (kind, value) in enumerate(items):
+        name = value if kind == "file" else f"text: {value[:40]}"
+        if i in errors:
+            problems.append({"path": name, "error": errors[i]})
+        else:
+            rows.append((name, top_k(probs[i], classes, args.top_k)))
+    for name, top in rows:
+        if args.json:
+            print(json.dumps({"path": name, "top": top}))
+        else:
+            print(name + "\t" + "\t".join(f"{label} {p:.4f}" for label, p in top))
+    if args.csv:
+        k = max(1, args.top_k)
+        with open(args.csv, "w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(["path"] + [c for j in range(1, k + 1) for c in (f"label_{j}", f"probability_{j}")] + ["error"])
+            for name, top in rows:
+                w.writerow([name] + [x for pair in top for x in (pair[0], f"{pair[1]:.6f}")]
+                           + [""] * (2 * (k - len(top))) + [""])
+            for p in problems:
+                w.writerow([p["path"]] + [""] * (2 * k) + [p["error"]])
+    for p in problems:
+        print(f"could not predict {p['path']}: {p['error']}", file=sys.stderr)
+    return 0 if rows else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""Loading a saved bundle into a Predictor, after its files are verified.
+
+Vision weights go into the plain timm / torchvision model named in the manifest, text
+weights through `from_pretrained(bundle, local_files_only=True)` — the same routes a
+person without this app would take, so the app exercises them every time.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..errors import BundleError
+from . import preprocessing as pre
+from .manifest import verify_bundle
+
+
+def _json(root: Path, name: str) -> dict:
+    return json.loads((root / name).read_text(encoding="utf-8"))
+
+
+def load_bundle(path: str | Path, device: str = "cpu"):
+    """Verify every sha256, then return a Predictor over the bundle's PyTorch weights."""
+    from ..inference import Predictor
+    from ..modelio import load_weights, plain_model
+
+    root = Path(path)
+    manifest = verify_bundle(root)
+    classes = list(_json(root, "labels.json")["classes"])
+    pp = _json(root, "preprocess.json")
+    backbone = manifest["backbone"]
+    if manifest["modality"] == "image":
+        model = plain_model(backbone["source"], backbone["arch"], len(classes))
+        load_weights(model, root / "model.safetensors")
+        return Predictor(model, classes, "image", pp, origin=str(root), device=device)
+    from transformers import AutoModelForSequenceClassification
+
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(str(root), local_files_only=True)
+    except Exception as exc:
+        raise BundleError(f"The text model in {root} could not be loaded ({exc}); re-export the model.") from exc
+    tokenizer = pre.load_tokenizer(str(root / pp.get("tokenizer", "tokenizer.json")))
+    return Predictor(model, classes, "text", pp, tokenizer=tokenizer, origin=str(root), device=device)

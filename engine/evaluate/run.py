@@ -1,0 +1,111 @@
+"""Scoring a finished run on its own held-out splits, or a saved model on any labeled folder."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .. import protocol
+from ..atomic import read_json, write_json
+from ..errors import DataError
+from ..modelio import checkpoint_dir
+from .metrics import score
+
+METRICS_FORMAT = "transfer-studio-metrics"
+METRICS_VERSION = 1
+
+
+def _score_items(predictor, items, labels, reporter, cancel) -> tuple[dict, list[dict]]:
+    """Score examples with integer labels in the predictor's class order; unreadable ones listed."""
+    probs, errors = predictor.predict_detailed(items, reporter=reporter, cancel=cancel)
+    keep = [i for i in range(len(items)) if i not in errors]
+    paths = [str(getattr(items[i], "path", items[i])) for i in keep]
+    result = score(np.asarray(labels, dtype=np.int64)[keep], probs[keep], predictor.classes, paths)
+    unreadable = [{"path": str(getattr(items[i], "path", items[i])), "error": e} for i, e in sorted(errors.items())]
+    return result, unreadable
+
+
+def _run_device(run_dir: Path) -> str:
+    """The device the run trained on when it is still available here, else the CPU."""
+    try:
+        wanted = str(read_json(run_dir / "config.json").get("device") or "cpu")
+    except (OSError, ValueError):
+        return "cpu"
+    if wanted in ("auto", "cpu"):
+        wanted = "cuda" if wanted == "auto" else "cpu"
+    import torch
+
+    if wanted.startswith("cuda") and torch.cuda.is_available():
+        return wanted
+    if wanted == "mps" and getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def evaluate_run(run_dir: str | Path, reporter: Callable | None = None, cancel=None,
+                 which: str = "best", device: str | None = None, write: bool = True) -> dict:
+    """Score the run's `which` checkpoint on its validation and test splits; write metrics.json.
+
+    Returns {"format", "version", "checkpoint", "epoch", "classes", "val": score | None,
+    "test": score | None, "unreadable": [{"path", "error"}]} (a split with no examples is None).
+    `device` None means the run's own device when this machine has it, else the CPU.
+    """
+    from ..data import load_splits
+    from ..inference import Predictor
+
+    run_dir = Path(run_dir)
+    say = reporter or (lambda msg: None)
+    say(protocol.Status(phase="evaluating", detail="Scoring the best model on the validation and test splits"))
+    predictor = Predictor.from_run(run_dir, which=which, device=device or _run_device(run_dir))
+    ds = load_splits(run_dir)
+    if list(ds.classes) != predictor.classes:
+        raise DataError(f"The classes in {run_dir}/splits.json differ from the model's; the run is damaged, so train it again.")
+    out: dict = {"format": METRICS_FORMAT, "version": METRICS_VERSION, "checkpoint": which,
+                 "classes": predictor.classes, "unreadable": []}
+    state_path = checkpoint_dir(run_dir, which) / "state.json"
+    if state_path.is_file():
+        out["epoch"] = read_json(state_path).get("epoch")
+    for split in ("val", "test"):
+        items = ds.split(split)
+        if not items:
+            out[split] = None
+            continue
+        say(protocol.Log(level="info", text=f"Evaluating {len(items)} {split} examples"))
+        out[split], bad = _score_items(predictor, items, [e.label for e in items], reporter, cancel)
+        out["unreadable"] += [dict(b, split=split) for b in bad]
+    if write:
+        write_json(run_dir / "metrics.json", out)
+    return out
+
+
+def evaluate_folder(model: str | Path, data: list[str], reporter: Callable | None = None, cancel=None,
+                    split: str = "all", device: str = "cpu") -> dict:
+    """Re-score a bundle (or run) on a labeled folder: every example counts unless `split` picks one.
+
+    Class folders must carry names the model knows; a subset of its classes is fine.
+    Returns {"format", "version", "model", "data", "split", "folder": score, "unreadable"}.
+    """
+    from ..data import scan
+    from ..inference import Predictor
+
+    predictor = Predictor.open(model, device=device)
+    ds = scan([str(d) for d in data], val_fraction=0.0, test_fraction=0.0, reporter=reporter, cancel=cancel)
+    where = ", ".join(str(d) for d in data)
+    if ds.modality != predictor.modality:
+        raise DataError(f"{where} holds {ds.modality} data but the model reads {predictor.modality}; "
+                        f"point --data at a folder of {predictor.modality} examples.")
+    unknown = [c for c in ds.classes if c not in predictor.classes]
+    if unknown:
+        raise DataError(f"{where} has class(es) {', '.join(repr(c) for c in unknown)} that the model does not know "
+                        f"(it knows {', '.join(predictor.classes)}); rename or remove those class folders.")
+    items = list(ds.items) if split == "all" else ds.split(split)
+    if not items:
+        raise DataError(f"{where} has no usable {'' if split == 'all' else split + ' '}examples to score.")
+    index = {c: predictor.classes.index(c) for c in ds.classes}
+    labels = [index[ds.classes[e.label]] for e in items]
+    if reporter is not None:
+        reporter(protocol.Status(phase="evaluating", detail=f"Scoring {len(items)} examples from {where}"))
+    result, unreadable = _score_items(predictor, items, labels, reporter, cancel)
+    return {"format": METRICS_FORMAT, "version": METRICS_VERSION, "model": str(model),
+            "data": [str(d) for d in data], "split": split, "folder": result, "unreadable": unreadable}

@@ -1,0 +1,183 @@
+"""Predictions from a trained run or a saved bundle, one code path for both.
+
+Inputs become arrays through `engine.bundle.preprocessing` — the same functions the
+bundle's standalone predict.py carries — so the app, the CLI and the exported model
+agree on every pixel and token. A file that cannot be read becomes an error entry for
+that file; it never stops the batch.
+"""
+from __future__ import annotations
+
+import inspect
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from .bundle import preprocessing as pre
+from .errors import BundleError, Cancelled
+
+TEXT_INPUT_ORDER = ("input_ids", "attention_mask", "token_type_ids")
+
+
+def text_input_names(model, tokenizer_input_names: Iterable[str] | None = None) -> list[str]:
+    """Which of input_ids / attention_mask / token_type_ids the model takes (in that order)."""
+    params = inspect.signature(model.forward).parameters
+    wanted = set(tokenizer_input_names or TEXT_INPUT_ORDER) | {"input_ids", "attention_mask"}
+    return [n for n in TEXT_INPUT_ORDER if n in params and n in wanted]
+
+
+def _extensions(modality: str):
+    if modality == "image":
+        from .data.images import IMAGE_EXTS
+
+        return IMAGE_EXTS
+    from .data.text import TEXT_EXTS
+
+    return TEXT_EXTS
+
+
+class Predictor:
+    """A model ready to score inputs: `.classes`, `.modality`, `.predict_proba`, `.predict_paths`."""
+
+    def __init__(self, model, classes: list[str], modality: str, preprocess: dict, *,
+                 tokenizer=None, origin: str = "", device: str = "cpu", batch_size: int = 32):
+        import torch
+
+        self.model = model.eval().to(device)
+        self.classes = list(classes)
+        self.modality = modality
+        self.preprocess = dict(preprocess)  # image: input_size, mean, std, interpolation, crop_pct
+        self.tokenizer = tokenizer  # tokenizers.Tokenizer (text only)
+        self.origin = origin
+        self.device = torch.device(device)
+        self.batch_size = int(batch_size)
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_run(cls, run_dir: str | Path, which: str = "best", device: str = "cpu") -> "Predictor":
+        from .modelio import load_model_from_run
+
+        model, meta = load_model_from_run(run_dir, which)
+        return cls.from_model_meta(model, meta, origin=str(run_dir), device=device)
+
+    @classmethod
+    def from_model_meta(cls, model, meta: dict, origin: str = "", device: str = "cpu") -> "Predictor":
+        """From what `modelio.load_model_from_run` returned (text: meta carries the tokenizer)."""
+        pp = dict(meta.get("preprocess") or {})
+        tokenizer = None
+        if meta["modality"] == "text":
+            tok_json = Path(meta["tokenizer_dir"]) / "tokenizer.json"
+            if not tok_json.is_file():
+                raise BundleError(f"{meta['tokenizer_dir']} has no tokenizer.json (a fast tokenizer is needed); "
+                                  "train the run again.")
+            tokenizer = pre.load_tokenizer(str(tok_json))
+            pp = text_preprocess(model, meta["tokenizer"], pp)
+        return cls(model, meta["classes"], meta["modality"], pp, tokenizer=tokenizer, origin=origin, device=device)
+
+    @classmethod
+    def from_bundle(cls, path: str | Path, device: str = "cpu") -> "Predictor":
+        from .bundle import load_bundle
+
+        return load_bundle(path, device=device)
+
+    @classmethod
+    def open(cls, path: str | Path, device: str = "cpu") -> "Predictor":
+        """A bundle folder (has manifest.json) or a run directory (has model.json)."""
+        p = Path(path)
+        if (p / "manifest.json").is_file():
+            return cls.from_bundle(p, device=device)
+        if (p / "model.json").is_file():
+            return cls.from_run(p, device=device)
+        raise BundleError(f"{path} is neither a saved model bundle nor a training run; "
+                          "pick a .tsbundle folder or a folder under runs/.")
+
+    # ------------------------------------------------------------------ scoring
+    def _forward(self, arrays: dict[str, np.ndarray]) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            if self.modality == "image":
+                x = torch.from_numpy(arrays["pixel_values"]).to(self.device)
+                logits = self.model(x)
+            else:
+                inputs = {k: torch.from_numpy(v).to(self.device) for k, v in arrays.items()}
+                logits = self.model(**inputs).logits
+        return pre.softmax(logits.float().cpu().numpy())
+
+    def _prepare(self, item: Any):
+        """An Example or a path -> pixel array (image) or the text string (text)."""
+        if self.modality == "image":
+            from .data.images import load_image
+
+            return pre.preprocess_image(load_image(str(getattr(item, "path", item))), self.preprocess)
+        from .data.text import read_text
+
+        return read_text(item)
+
+    def predict_detailed(self, items: list, reporter: Callable | None = None,
+                         cancel=None) -> tuple[np.ndarray, dict[int, str]]:
+        """(probabilities (n, classes) with NaN rows for failures, {index: error sentence})."""
+        from . import protocol
+
+        n = len(items)
+        probs = np.full((n, len(self.classes)), np.nan, dtype=np.float64)
+        errors: dict[int, str] = {}
+        steps = max(1, -(-n // self.batch_size))
+        t0 = time.monotonic()
+        for b, start in enumerate(range(0, n, self.batch_size), 1):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("Evaluation was cancelled.")
+            good, prepared = [], []
+            for i in range(start, min(n, start + self.batch_size)):
+                try:
+                    prepared.append(self._prepare(items[i]))
+                    good.append(i)
+                except Exception as exc:  # one unreadable input is reported, not fatal
+                    errors[i] = f"could not read it ({type(exc).__name__}: {exc})"
+            if good:
+                if self.modality == "image":
+                    arrays = {"pixel_values": np.stack(prepared)}
+                else:
+                    arrays = pre.encode_texts(self.tokenizer, prepared, self.preprocess)
+                probs[good] = self._forward(arrays)
+            if reporter is not None:
+                done = min(n, start + self.batch_size)
+                rate = done / max(1e-9, time.monotonic() - t0)
+                reporter(protocol.Progress(step=b, steps=steps, global_step=b, total_steps=steps,
+                                           samples_per_s=rate, eta_s=(n - done) / rate if rate else None,
+                                           phase="eval"))
+        return probs, errors
+
+    def predict_proba(self, items: list, reporter: Callable | None = None, cancel=None) -> np.ndarray:
+        """Class probabilities (n, len(classes)); rows of unreadable inputs are NaN."""
+        return self.predict_detailed(items, reporter, cancel)[0]
+
+    def predict_texts(self, texts: list[str]) -> np.ndarray:
+        """Probabilities for raw strings (text models only)."""
+        if self.modality != "text":
+            raise BundleError("This is an image model; give it image files, not text.")
+        from .data.text import clean_text
+
+        return self._forward(pre.encode_texts(self.tokenizer, [clean_text(t) for t in texts], self.preprocess))
+
+    def predict_paths(self, paths: list[str], top_k: int = 3, reporter: Callable | None = None,
+                      cancel=None) -> list[dict]:
+        """[{"path", "top": [[label, p], ...]} | {"path", "error"}] for files and folders."""
+        files, problems = pre.collect_inputs([str(p) for p in paths], _extensions(self.modality))
+        probs, errors = self.predict_detailed(files, reporter, cancel)
+        out: list[dict] = []
+        for i, path in enumerate(files):
+            if i in errors:
+                out.append({"path": path, "error": errors[i]})
+            else:
+                out.append({"path": path, "top": pre.top_k(probs[i], self.classes, top_k)})
+        return out + problems
+
+
+def text_preprocess(model, hf_tokenizer, pp: dict) -> dict:
+    """Text preprocess dict: max_length, pad_id and the model's input names."""
+    max_length = int(pp.get("max_length") or getattr(hf_tokenizer, "model_max_length", 128) or 128)
+    pad_id = hf_tokenizer.pad_token_id if hf_tokenizer.pad_token_id is not None else 0
+    return {"max_length": max_length, "pad_id": int(pad_id),
+            "input_names": text_input_names(model, getattr(hf_tokenizer, "model_input_names", None))}
