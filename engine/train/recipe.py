@@ -102,6 +102,10 @@ def resolve(config: RunConfig, spec, dataset, device: str) -> RunConfig:
     if warm is None:
         warm = not linear_probe
         changes["head_warmup"] = warm
+    if config.freeze_bn_stats is None:
+        # small data: batch statistics of a few dozen images are noisier than ImageNet's, and
+        # train-mode BN would shift the very features the warmed-up head was fitted on
+        changes["freeze_bn_stats"] = bool(warm and n_train < 20000)
     if config.lr is None:
         # after the head is fitted (LP-FT) the fine-tune needs only a gentle learning rate
         changes["lr"] = 3e-3 if linear_probe else (5e-4 if warm else 1e-3)

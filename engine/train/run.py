@@ -47,6 +47,16 @@ def _class_weights(train_examples, n_classes: int, device) -> torch.Tensor:
     return w.to(device)
 
 
+def _after_train_mode(model, spec, k: int, freeze_bn_stats: bool | None, set_frozen_eval) -> None:
+    """Frozen stages stay in eval mode; with freeze_bn_stats every BatchNorm keeps its statistics
+    (its scale and shift still learn)."""
+    set_frozen_eval(model, spec, k)
+    if freeze_bn_stats:
+        for m in model.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                m.eval()
+
+
 def _audit_train(run_dir: Path, meta: dict, stopped: str) -> None:
     """One audit record per finished run: what it read and wrote, as hashes (never contents)."""
     from .. import audit
@@ -229,7 +239,7 @@ def train(config: RunConfig, reporter=None, cancel=None, resume_from: str | None
     loop = Loop(model=model, head_fn=head_fn, optimizer=optimizer, base_lrs=base_lrs, cfg=cfg, device=device,
                 train=splits["train"], val=splits["val"], report=report, cancel=cancel, save_last=save_last,
                 save_best=save_best, amp_dtype=amp_dtype, channels_last=channels_last, class_weights=class_weights)
-    loop.after_train_mode = lambda: set_frozen_eval(model, spec, k)
+    loop.after_train_mode = lambda: _after_train_mode(model, spec, k, cfg.freeze_bn_stats, set_frozen_eval)
     report(protocol.Status(phase="training", detail=f"{cfg.epochs} epochs, batch {state.batch_size}"))
     speed = contextlib.nullcontext()
     if linear_probe:  # epochs on cached features take milliseconds: see probe_speed.py
