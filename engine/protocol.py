@@ -222,6 +222,52 @@ class Shutdown(Message):
     pass
 
 
+# ---------------------------------------------------------------- model library (issue 6)
+# Requests handled by engine.library.requests.handle_library_request.
+@message("list_library")
+class ListLibrary(Message):
+    """Ask for the library's entries; `scan` also looks for weights in torch hub / HF caches."""
+
+    scan: bool = False
+    verify: bool = False  # re-hash every file (slower) so each item's hashes_ok is True/False
+
+
+@message("import_weights")
+class ImportWeights(Message):
+    """Import a weights file, a Hugging Face folder or a model pack into the library."""
+
+    path: str = ""
+    backbone: str | None = None  # registry id; None = infer from file names / config
+    replace: bool = False  # replace an entry already in the library
+
+
+@message("remove_from_library")
+class RemoveFromLibrary(Message):
+    id: str = ""
+
+
+# Replies.
+@message("library_items")
+class LibraryItems(Message):
+    """items: [{id, backbone, display_name, kind, source, size_bytes, license, imported_at,
+    builtin, hashes_ok (True|False|None = not checked), problem}]; found: candidates in
+    caches [{path, kind, backbone, size_bytes, in_library}] (only when scan was asked)."""
+
+    root: str = ""
+    items: list = field(default_factory=list)
+    found: list = field(default_factory=list)
+    request_seq: int | None = None
+
+
+@message("imported")
+class Imported(Message):
+    """entries: the library items created (a pack gives several); skipped: [{id, reason}]."""
+
+    entries: list = field(default_factory=list)
+    skipped: list = field(default_factory=list)
+    request_seq: int | None = None
+
+
 # ---------------------------------------------------------------- framing
 ENVELOPE = ("v", "type", "run_id", "seq", "t")
 

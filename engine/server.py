@@ -26,7 +26,7 @@ from pathlib import Path
 
 from . import __version__, protocol, runtime
 from .config import ConfigError, RunConfig
-from .errors import Cancelled, EngineError
+from .errors import Cancelled, DataError, EngineError
 from .runlog import RunLog
 
 log = logging.getLogger("engine.server")
@@ -34,6 +34,7 @@ log = logging.getLogger("engine.server")
 HEARTBEAT_S = 2.0
 STOP_GRACE_S = 60.0  # how long a cancelled run may take to save its checkpoint on exit
 DESCRIBE_NUM_CLASSES = 2  # head size used to count a backbone's parameters
+SHOW_HIDDEN_ENV = "TRANSFER_STUDIO_SHOW_HIDDEN"  # "1": list the hidden test backbones too
 
 
 class _ProtocolOut:
@@ -273,12 +274,13 @@ class Server:
                 self._request_busy = False
 
     def list_backbones(self, msg: protocol.ListBackbones) -> protocol.Backbones:
+        """Every registry entry with `weights_available`; hidden test entries only when
+        TRANSFER_STUDIO_SHOW_HIDDEN=1 (the GUI tests train the tiny ones through the window)."""
         from .backbones import all_specs, locate_weights
 
+        show_hidden = os.environ.get(SHOW_HIDDEN_ENV) == "1"
         items = []
-        for spec in all_specs():
-            if spec.hidden:
-                continue
+        for spec in all_specs(include_hidden=show_hidden):
             try:
                 available = spec.weights.kind == "random" or locate_weights(spec) is not None
             except EngineError:
@@ -292,12 +294,19 @@ class Server:
         return self._describe_cache[msg.backbone]
 
     def inspect_data(self, msg: protocol.InspectData) -> protocol.DataReport:
+        """The health report, also for data that cannot be trained on (its `fatal` says why), so
+        the app can show the classes and skipped files beside the fatal sentence. Only a path
+        that does not exist is an error: there is nothing to report on."""
         if not msg.paths:
             raise ConfigError("No data given: name at least one folder of labeled examples.")
-        from .data import scan
+        paths = [str(p) for p in msg.paths]
+        for p in paths:
+            full = os.path.abspath(os.path.expanduser(p))
+            if not os.path.exists(full):
+                raise DataError(f"{full} does not exist; check the path for typos or choose the folder again.")
+        from .data import health_report
 
-        ds = scan([str(p) for p in msg.paths], reporter=self.send, cancel=self._request_cancel)
-        return protocol.DataReport(report=ds.report.to_dict())
+        return protocol.DataReport(report=health_report(paths, reporter=self.send, cancel=self._request_cancel))
 
     def predict(self, msg: protocol.Predict) -> protocol.Predictions:
         from .inference import Predictor

@@ -49,6 +49,30 @@ def _input_size(spec: dict) -> str:
     return "–"
 
 
+def missing_weights_reason(spec: dict) -> str:
+    """How to fix a backbone whose weights are not on this computer, naming the file to bring."""
+    w = spec.get("weights") if isinstance(spec.get("weights"), dict) else {}
+    files = [str(f) for f in w.get("filenames") or []]
+    repos = [str(r) for r in w.get("hf_repos") or []]
+    if files:
+        what = f"the file {files[0]}" + (f" (or {', '.join(files[1:])})" if files[1:] else "")
+    elif repos:
+        what = f"the Hugging Face folder of {repos[0]}"
+    else:
+        what = "its weights file"
+    return (f"Its pretrained weights are not on this computer and are never downloaded. Bring in {what} "
+            "on a USB stick or from another computer, then click Import… in this row (or Manage weights…) "
+            "and choose it.")
+
+
+def native_input_size(spec: dict | None) -> int | None:
+    """The image side the backbone was trained at (its preprocess input_size), None for text."""
+    size = ((spec or {}).get("preprocess") or {}).get("input_size")
+    if isinstance(size, (list, tuple)):
+        size = size[-1] if size else None
+    return int(size) if isinstance(size, (int, float)) and size > 0 else None
+
+
 class BackboneModel:
     def __init__(self, show_hidden: bool = False) -> None:
         self.show_hidden = show_hidden
@@ -84,8 +108,7 @@ class BackboneModel:
                 reason = (f"Made for {MODALITY_TITLES.get(modality, modality).lower()}; "
                           f"your data is {MODALITY_TITLES.get(self.data_modality, self.data_modality).lower()}.")
             elif not weights:
-                reason = ("Its pretrained weights are not on this machine; bring them in with "
-                          "'transfer-studio library import'.")
+                reason = missing_weights_reason(s)
             out.append(BackboneChoice(
                 id=str(s["id"]), name=str(s.get("display_name") or s["id"]), modality=modality,
                 params=int(s.get("num_params") or 0), input_size=_input_size(s),
@@ -102,6 +125,9 @@ class BackboneModel:
         order = sorted(by, key=lambda m: (m != self.data_modality, m))
         return [(MODALITY_TITLES.get(m, m.capitalize()), sorted(by[m], key=lambda c: (not c.enabled, c.params)))
                 for m in order]
+
+    def spec(self, backbone_id: str | None) -> dict | None:
+        return next((s for s in self.specs if s.get("id") == backbone_id), None) if backbone_id else None
 
     def choice(self, backbone_id: str | None) -> BackboneChoice | None:
         return next((c for c in self.choices() if c.id == backbone_id), None)

@@ -123,12 +123,15 @@ class DataModel:
         """Enough to move on to the Model step."""
         return bool(self.report) and not self.fatal and not self.error and len(self.classes) >= 2
 
-    def findings(self) -> list[Finding]:
-        """The report's findings (worst first); skipped files and a fatal problem always appear."""
+    def findings(self, include_fatal: bool = True) -> list[Finding]:
+        """The report's findings (worst first); skipped files and a fatal problem always appear
+        (the fatal one is left out with include_fatal=False, for views that show it on its own)."""
         report = self.report or {}
         raw = [f for f in report.get("findings") or [] if isinstance(f, dict)]
+        if not include_fatal:
+            raw = [f for f in raw if f.get("code") != "fatal"]
         found: list[Finding] = []
-        if self.fatal and not any(f.get("code") == "fatal" for f in raw):
+        if include_fatal and self.fatal and not any(f.get("code") == "fatal" for f in raw):
             found.append(Finding("error", "This data cannot be used yet", str(self.fatal),
                                  "Fix the folder as described, then drop it again."))
         for f in raw:

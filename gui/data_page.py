@@ -1,6 +1,8 @@
 """Step 1, Data: drop folders, see classes, samples and the health report."""
 from __future__ import annotations
 
+from html import escape
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (QFrame, QGridLayout, QHBoxLayout, QLabel, QListWidget, QMenu, QProgressBar,
@@ -31,7 +33,8 @@ class FindingCard(QFrame):
         super().__init__(parent)
         color = LEVEL_COLORS.get(f.severity, LEVEL_COLORS["info"])
         self.setObjectName("finding")
-        self.setStyleSheet(f"#finding {{ border-left: 4px solid {color}; padding-left: 6px; }}")
+        # Qt draws a lone border-left only after "border: none"
+        self.setStyleSheet(f"#finding {{ border: none; border-left: 4px solid {color}; padding-left: 6px; }}")
         lay = QVBoxLayout(self)
         lay.setContentsMargins(8, 4, 4, 4)
         lay.setSpacing(2)
@@ -60,6 +63,7 @@ class DataPage(QWidget):
     openRequested = Signal()
     demoRequested = Signal(str)  # "images" | "text"
     nextRequested = Signal()
+    recheckRequested = Signal()  # read the same folders again (after fixing them)
 
     def __init__(self, model: DataModel, thumbnails, demo_choices: list[str], parent=None):
         super().__init__(parent)
@@ -97,6 +101,23 @@ class DataPage(QWidget):
         self.progress.setMaximumHeight(self.fontMetrics().height() // 2 + 2)
         self.progress.hide()
         outer.addWidget(self.progress)
+        self.fatal_box = QFrame()
+        self.fatal_box.setObjectName("fatal")
+        self.fatal_box.setStyleSheet(f"#fatal {{ border: 1px solid {LEVEL_COLORS['error']}; border-left: 5px solid "
+                                     f"{LEVEL_COLORS['error']}; border-radius: 4px; }}")
+        fatal_row = QHBoxLayout(self.fatal_box)
+        fatal_row.setContentsMargins(10, 6, 8, 6)
+        self.fatal_label = QLabel()
+        self.fatal_label.setWordWrap(True)
+        self.fatal_label.setTextFormat(Qt.TextFormat.RichText)
+        self.fatal_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.recheck_button = QPushButton("&Check again")
+        self.recheck_button.setToolTip("Read the same folder again after fixing it")
+        self.recheck_button.clicked.connect(self.recheckRequested)
+        fatal_row.addWidget(self.fatal_label, 1)
+        fatal_row.addWidget(self.recheck_button, 0, Qt.AlignmentFlag.AlignVCenter)
+        self.fatal_box.hide()
+        outer.addWidget(self.fatal_box)
 
         self.stack = QStackedWidget()
         outer.addWidget(self.stack, 1)
@@ -108,23 +129,28 @@ class DataPage(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         body = QWidget()
-        grid = QGridLayout(body)
-        grid.setColumnStretch(0, 1)
-        grid.setColumnStretch(1, 1)
-        grid.addWidget(heading("Classes", 1.1), 0, 0)
-        grid.addWidget(heading("Health check", 1.1), 0, 1)
+        page = QVBoxLayout(body)
+        columns = QHBoxLayout()
+        self.left, right = QVBoxLayout(), QVBoxLayout()  # each column flows on its own
+        columns.addLayout(self.left, 1)
+        columns.addLayout(right, 1)
+        page.addLayout(columns)
+        self.left.addWidget(heading("Classes", 1.1))
         self.chart = BarChart()
-        grid.addWidget(self.chart, 1, 0, Qt.AlignmentFlag.AlignTop)
+        self.left.addWidget(self.chart)
+        right.addWidget(heading("Health check", 1.1))
         self.findings_box = QVBoxLayout()
-        fwrap = QWidget()
-        fwrap.setLayout(self.findings_box)
-        grid.addWidget(fwrap, 1, 1, Qt.AlignmentFlag.AlignTop)
-        grid.addWidget(heading("Examples", 1.1), 2, 0, 1, 2)
+        right.addLayout(self.findings_box)
+        right.addStretch(1)
+        self.wide = QVBoxLayout()  # full width below both columns
+        page.addLayout(self.wide)
+        page.addStretch(1)
+        self.examples_heading = heading("Examples", 1.1)
         self.samples_grid = QGridLayout()
-        swrap = QWidget()
-        swrap.setLayout(self.samples_grid)
-        grid.addWidget(swrap, 3, 0, 1, 2)
-        grid.setRowStretch(4, 1)
+        self.samples_wrap = QWidget()
+        self.samples_wrap.setLayout(self.samples_grid)
+        self.left.addStretch(1)
+        self._place_examples(text=False)
         scroll.setWidget(body)
         self.stack.addWidget(scroll)
 
@@ -144,6 +170,10 @@ class DataPage(QWidget):
         self.summary.setText(m.summary())
         self.progress.setVisible(m.scanning)
         self.next_button.setEnabled(m.ready)
+        self.fatal_box.setVisible(bool(m.fatal) and not m.scanning)
+        self.fatal_label.setText(f"<b style='color:{LEVEL_COLORS['error']}'>This data cannot be used yet.</b> "
+                                 f"{escape(m.fatal or '')} Training stays off until it is fixed; then check "
+                                 "again.")
         if m.report is None:
             self.stack.setCurrentIndex(0)
             self._clear(self.findings_box)
@@ -152,8 +182,8 @@ class DataPage(QWidget):
         self.stack.setCurrentIndex(1)
         self.chart.set_items([(c.name, c.count) for c in m.classes])
         self._clear(self.findings_box)
-        findings = m.findings()
-        if not findings:
+        findings = m.findings(include_fatal=False)  # the fatal one has its own box above
+        if not findings and not m.fatal:
             ok = QLabel("No problems found: no unreadable files, duplicates or leaks, and the classes are balanced.")
             ok.setWordWrap(True)
             self.findings_box.addWidget(ok)
@@ -178,10 +208,22 @@ class DataPage(QWidget):
                 out.append(w.finding.title)
         return out
 
+    def _place_examples(self, text: bool) -> None:
+        """Image thumbnails fit under the class chart, so a long health check does not push them
+        down; text snippets are wide and take the full width below both columns."""
+        target = self.wide if text else self.left
+        for w in (self.examples_heading, self.samples_wrap):
+            self.left.removeWidget(w)
+            self.wide.removeWidget(w)
+        at = target.count() - (0 if text else 1)  # above the left column's stretch
+        target.insertWidget(at, self.examples_heading)
+        target.insertWidget(at + 1, self.samples_wrap)
+
     def _show_samples(self) -> None:
         self._clear(self.samples_grid)
         self.thumb_labels = {}
         text = self.model.modality == "text"
+        self._place_examples(text)
         samples = self.model.sample_paths(per_class=4 if text else 6)
         names = list(samples)[:MAX_CLASS_ROWS]
         for row, name in enumerate(names):

@@ -43,7 +43,7 @@ def number(x: float | None, digits: int = 3) -> str:
 def bytes_(n: int | None) -> str:
     if not n:
         return ""
-    for div, suffix in ((1 << 30, "GiB"), (1 << 20, "MiB")):
+    for div, suffix in ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
         if n >= div:
             return f"{n / div:.0f} {suffix}"
     return f"{n} B"

@@ -24,7 +24,7 @@ LOADING = "Reading the model library… (on the first start the starter models a
 
 
 def _size(n) -> str:
-    return fmt.bytes_(n) or (f"{n / 1024:.0f} KiB" if n else "–")
+    return fmt.bytes_(n) or "–"
 
 
 def _hashes(item: dict) -> str:
@@ -37,12 +37,15 @@ class LibraryPage(QWidget):
     """Lists library entries (id, source, size, licence, date, hash check) with Import and Remove."""
 
     libraryChanged = Signal()  # an import or removal finished: backbone lists may need a refresh
+    importedBackbones = Signal(list)  # registry ids of the backbones an import just made usable
 
     def __init__(self, client, parent=None):
         super().__init__(parent)
         self.client = client
         self.items: list[dict] = []
         self.found: list[dict] = []
+        self._preselect: str | None = None  # backbone to pick once the list of backbones arrives
+        self.status_level = "info"  # of the status line: info | success | error
         self._pending: dict[int, str] = {}
         client.reply.connect(self._on_reply)
 
@@ -82,7 +85,7 @@ class LibraryPage(QWidget):
         self.verify_button = QPushButton("Check hashes")
         self.remove_button = QPushButton("Remove")
         self.refresh_button = QPushButton("Refresh")
-        self.import_file_button.clicked.connect(self._import_file_clicked)
+        self.import_file_button.clicked.connect(lambda: self.import_file())
         self.import_folder_button.clicked.connect(self._import_folder_clicked)
         self.verify_button.clicked.connect(lambda: self.refresh(verify=True))
         self.remove_button.clicked.connect(self.remove_selected)
@@ -131,14 +134,23 @@ class LibraryPage(QWidget):
             self._send(protocol.ListBackbones(), "backbones")
         if verify:
             self._set_status("Checking the sha256 of every file…")
-        elif not self.items:
+        elif not self.items and not self.status.text():  # keep "Imported …" said by an import
             self._set_status(LOADING)
         return self._send(protocol.ListLibrary(scan=True, verify=verify), "verify" if verify else "list")
 
+    def preselect(self, backbone: str | None) -> None:
+        """Make the next import be for `backbone` (now, or when the backbone list arrives)."""
+        self._preselect = backbone
+        idx = self.backbone_combo.findData(backbone) if backbone else 0
+        if idx >= 0:
+            self.backbone_combo.setCurrentIndex(idx)
+            if backbone:
+                self._preselect = None
+
     def import_path(self, path: str, backbone: str | None = None, replace: bool | None = None) -> int:
         """Ask the engine to import `path` (file, HF folder or model pack)."""
-        if backbone is None:
-            backbone = self.backbone_combo.currentData()
+        if backbone is None:  # the list's choice, or the preselected one if the list has not arrived yet
+            backbone = self._preselect or self.backbone_combo.currentData()
         replace = self.replace_box.isChecked() if replace is None else replace
         self._set_status(f"Importing {path} — checking every tensor, this can take a minute…")
         return self._send(protocol.ImportWeights(path=path, backbone=backbone, replace=replace), "import")
@@ -171,10 +183,10 @@ class LibraryPage(QWidget):
                                       f"Delete {entry_id} and its files from the model library?")
         return answer == QMessageBox.StandardButton.Yes
 
-    def _import_file_clicked(self) -> None:
+    def import_file(self) -> int | None:
+        """Ask for a weights file and import it for the backbone chosen in the list."""
         path = self.choose_file()
-        if path:
-            self.import_path(path)
+        return self.import_path(path) if path else None
 
     def _import_folder_clicked(self) -> None:
         path = self.choose_folder()
@@ -202,7 +214,10 @@ class LibraryPage(QWidget):
         elif isinstance(msg, protocol.Imported):
             done = ", ".join(e["id"] for e in msg.entries) or "nothing"
             skipped = "; ".join(f"{s['id']}: {s['reason']}" for s in msg.skipped)
-            self._set_status(f"Imported {done}." + (f" Skipped {skipped}." if skipped else ""), "success")
+            names = [e.get("display_name") or e["id"] for e in msg.entries]
+            usable = f" {', '.join(names)} can now be chosen in step 2, Model." if names else ""
+            self._set_status(f"Imported {done}." + (f" Skipped {skipped}." if skipped else "") + usable, "success")
+            self.importedBackbones.emit([e.get("backbone") or e["id"] for e in msg.entries])
             self.libraryChanged.emit()
             self.refresh()
         elif isinstance(msg, protocol.Backbones):
@@ -247,13 +262,19 @@ class LibraryPage(QWidget):
         for b in items:
             if not b.get("hidden"):
                 self.backbone_combo.addItem(f"{b.get('display_name') or b['id']} ({b['id']})", b["id"])
-        idx = self.backbone_combo.findData(current)
+        idx = self.backbone_combo.findData(self._preselect or current)
         self.backbone_combo.setCurrentIndex(max(idx, 0))
+        if idx >= 0:
+            self._preselect = None
 
     # ------------------------------------------------------------------ state
     def selected_item(self) -> dict | None:
         rows = self.table.selectionModel().selectedRows()
         return self.items[rows[0].row()] if rows and rows[0].row() < len(self.items) else None
+
+    def listing(self) -> bool:
+        """A list of the entries has been asked for and not answered yet."""
+        return any(k in ("list", "verify") for k in self._pending.values())
 
     def busy(self) -> bool:
         return any(k in ("import", "remove") for k in self._pending.values())
@@ -269,6 +290,7 @@ class LibraryPage(QWidget):
         self.import_found_button.setEnabled(not busy and bool(self.found_table.selectionModel().selectedRows()))
 
     def _set_status(self, text: str, level: str = "info") -> None:
+        self.status_level = level
         color = LEVEL_COLORS.get(level, "")
         self.status.setStyleSheet(f"color: {color};" if level in ("error", "success") else "")
         self.status.setText(text)

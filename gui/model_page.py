@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QPushButton, QSlider,
                                QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
@@ -17,12 +18,21 @@ class ModelPage(QWidget):
     backboneChosen = Signal(str)
     freezeChanged = Signal(int)
     nextRequested = Signal()
+    libraryRequested = Signal(str)  # "" = just open the model library; an id = import weights for it
 
     def __init__(self, model: BackboneModel, parent=None):
         super().__init__(parent)
         self.model = model
+        self.auto_size: int | None = None  # what Auto input size means for the data (see train_model)
         outer = QVBoxLayout(self)
-        outer.addWidget(heading("Starting model"))
+        top = QHBoxLayout()
+        top.addWidget(heading("Starting model"), 1)
+        self.library_button = QPushButton("&Manage weights…")
+        self.library_button.setToolTip("Open the model library: see the pretrained weights on this computer "
+                                       "and import files you brought in (Ctrl+L)")
+        self.library_button.clicked.connect(lambda: self.libraryRequested.emit(""))
+        top.addWidget(self.library_button)
+        outer.addLayout(top)
         outer.addWidget(hint("A backbone is a network already trained on millions of examples. "
                              "Yours only has to teach it your classes."))
         self.tree = QTreeWidget()
@@ -37,6 +47,8 @@ class ModelPage(QWidget):
         self.tree.currentItemChanged.connect(self._on_current)
         self.tree.setToolTip("Greyed-out backbones cannot be used here; hover one to see why.")
         outer.addWidget(self.tree, 1)
+        self.missing_hint = hint("")
+        outer.addWidget(self.missing_hint)
         self.details = hint("")
         outer.addWidget(self.details)
 
@@ -82,6 +94,7 @@ class ModelPage(QWidget):
     def refresh(self) -> None:
         self.tree.blockSignals(True)
         self.tree.clear()
+        self.import_links: dict[str, QLabel] = {}
         current = None
         for title, choices in self.model.groups():
             group = QTreeWidgetItem([title])
@@ -91,9 +104,9 @@ class ModelPage(QWidget):
             group.setFont(0, f)
             self.tree.addTopLevelItem(group)
             for c in choices:
-                status = "ready" if c.enabled else (
-                    "weights missing" if c.modality == self.model.data_modality else
-                    f"for {c.modality} data")
+                other_kind = self.model.data_modality and c.modality != self.model.data_modality
+                missing = not c.weights_available and not other_kind
+                status = "ready" if c.enabled else ("" if missing else f"for {c.modality} data")
                 item = QTreeWidgetItem([c.name, fmt.count(c.params), c.input_size, c.license, status])
                 item.setData(0, ID_ROLE, c.id)
                 tip = c.description or c.name
@@ -103,14 +116,34 @@ class ModelPage(QWidget):
                 for col in range(len(COLUMNS)):
                     item.setToolTip(col, tip)
                 group.addChild(item)
+                if missing:
+                    self.tree.setItemWidget(item, len(COLUMNS) - 1, self._import_link(c.id, tip))
                 if c.id == self.model.selected:
                     current = item
             group.setExpanded(True)
         if current is not None:
             self.tree.setCurrentItem(current)
         self.tree.blockSignals(False)
+        self.missing_hint.setText(
+            "Greyed-out models with “weights missing” need their pretrained weights file: click Import… in "
+            "the row and choose the file you brought in. Nothing is downloaded." if self.import_links else "")
+        self.missing_hint.setVisible(bool(self.import_links))
         self._show_details()
         self.refresh_freeze()
+
+    def _import_link(self, backbone: str, tip: str) -> QLabel:
+        """'weights missing · Import…' for a row whose weights are not on this computer."""
+        dim = self.palette().color(QPalette.ColorRole.PlaceholderText).name()
+        link = QLabel(f'<span style="color:{dim}">weights missing</span> · <a href="{backbone}">Import…</a>')
+        link.setTextFormat(Qt.TextFormat.RichText)
+        link.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse
+                                     | Qt.TextInteractionFlag.LinksAccessibleByKeyboard)
+        link.setContentsMargins(3, 0, 0, 0)
+        link.setToolTip(tip)
+        link.setAccessibleName(f"Import weights for {backbone}")
+        link.linkActivated.connect(self.libraryRequested.emit)
+        self.import_links[backbone] = link
+        return link
 
     def _on_current(self, item, _previous) -> None:
         backbone = item.data(0, ID_ROLE) if item is not None else None
@@ -136,8 +169,15 @@ class ModelPage(QWidget):
             self.details.setText("No backbone fits this data yet." if self.model.specs else
                                  "Waiting for the engine to list the backbones on this machine…")
             return
-        self.details.setText(f"<b>{c.name}</b> · {fmt.count(c.params)} parameters · input {c.input_size} · "
+        auto = f" (auto: {self.auto_size} px for your images)" if self.auto_size and \
+            f"{self.auto_size} px" != c.input_size else ""
+        self.details.setText(f"<b>{c.name}</b> · {fmt.count(c.params)} parameters · input {c.input_size}{auto} · "
                              f"licence {c.license}<br>{c.description}")
+
+    def set_auto_input_size(self, size: int | None) -> None:
+        if size != self.auto_size:
+            self.auto_size = size
+            self._show_details()
 
     # ---------------------------------------------------------------- freezing
     def refresh_freeze(self) -> None:

@@ -35,7 +35,7 @@ class LivePlots(QWidget):
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         self.loss_plot = self._plot("Loss", "lower is better")
-        self.acc_plot = self._plot("Accuracy", "higher is better")
+        self.acc_plot = self._plot("Accuracy", "higher is better", legend_at_bottom=True)  # curves rise to the top
         self.lr_plot = self._plot("Learning rate", "", legend=False)
         lay.addWidget(self.loss_plot, 3)
         lay.addWidget(self.acc_plot, 2)
@@ -66,7 +66,7 @@ class LivePlots(QWidget):
         self.timer.timeout.connect(self.redraw)
         self.timer.start()
 
-    def _plot(self, title: str, subtitle: str, legend: bool = True):
+    def _plot(self, title: str, subtitle: str, legend: bool = True, legend_at_bottom: bool = False):
         w = pg.PlotWidget()
         w.setBackground(self.palette().color(QPalette.ColorRole.Base))
         item = w.getPlotItem()
@@ -75,8 +75,10 @@ class LivePlots(QWidget):
         item.showGrid(x=True, y=True, alpha=0.2)
         item.setDownsampling(auto=True, mode="peak")
         item.setClipToView(True)
-        if legend:
-            item.addLegend(offset=(-5, 5), labelTextSize="8pt")
+        if legend:  # in the corner the curves usually leave free, on a see-through backing
+            backing = self.palette().color(QPalette.ColorRole.Base)
+            backing.setAlpha(210)
+            item.addLegend(offset=(-5, -5 if legend_at_bottom else 5), labelTextSize="8pt", brush=pg.mkBrush(backing))
         item.setMenuEnabled(False)
         w.setMinimumSize(160, 140)
         w.setToolTip(f"{title}. Drag to pan, scroll to zoom, right-drag to stretch, double-click the "

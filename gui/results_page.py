@@ -173,7 +173,8 @@ class ResultsPage(QWidget):
         self.current_cell = (row, col)
         item = self.matrix.item(row, col)
         count = item.text() if item else "?"
-        self.gallery_title.setText(f"True {classes[row]}, predicted {classes[col]}: {count} file(s)")
+        noun = "file" if count == "1" else "files"
+        self.gallery_title.setText(f"True {classes[row]}, predicted {classes[col]}: {count} {noun}")
         if not self.model.has_cell_files() and count != "0":
             files = self.model.split_files()
             if files:

@@ -59,6 +59,7 @@ class Session(QObject):
         self.on_ready_once: list[Callable] = []
         self.closing = False
         self.cancel_requested = False
+        self.prefer_backbone: str | None = None  # select this one once a backbone list shows it usable
         c = client
         c.ready.connect(self._on_ready)
         c.reply.connect(self._on_reply)
@@ -201,10 +202,8 @@ class Session(QObject):
     def _on_report(self, reply) -> None:
         data = self.w.data
         if data.paths and getattr(reply, "report", None) is not None:
-            data.set_report(reply.report)
+            data.set_report(reply.report)  # a fatal problem is shown on the Data page itself
             self.w.backbones.set_data_modality(data.modality)
-            if data.fatal:
-                self.notify.emit(f"This data cannot be used yet: {data.fatal}", "error", "")
         self.changed.emit("data")
         self.changed.emit("backbones")
         self._describe_selected()
@@ -215,9 +214,17 @@ class Session(QObject):
         self.changed.emit("data")
 
     # ---------------------------------------------------------------- backbones
+    def refresh_backbones(self) -> None:
+        """Ask again which backbones have their weights (after a library import or removal)."""
+        self.request(P.ListBackbones(), self._on_backbones)
+
     def _on_backbones(self, reply) -> None:
         bm = self.w.backbones
         bm.set_backbones(list(getattr(reply, "items", []) or []))
+        preferred = bm.choice(self.prefer_backbone)
+        if preferred is not None and preferred.enabled:
+            bm.select(preferred.id)
+            self.prefer_backbone = None
         bm.set_data_modality(self.w.data.modality)
         self.changed.emit("backbones")
         self._describe_selected()

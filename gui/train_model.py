@@ -6,6 +6,7 @@ steps' choices into a validated RunConfig dict for the protocol's Start message.
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -69,6 +70,25 @@ class TrainSettings:
 
 
 _AUTO_TYPES = {"epochs": int, "lr": float, "batch_size": int, "input_size": int}  # None = Auto
+BUSY_PHASES = ("loading_model", "evaluating", "saving", "scanning")  # no countable progress: a busy bar
+
+
+def auto_input_size(report: dict | None, native: int | None, min_size: int | None = None) -> int | None:
+    """The image side the engine's auto recipe will pick for this data, or None if unknown.
+
+    A copy of engine/train/recipe.py `choose_input_size` (the GUI may not import engine.train):
+    about 4x the median short side, rounded up to a multiple of 32, at most the backbone's
+    own size and at least max(min_size, 64). Keep the two in step.
+    """
+    img = (report or {}).get("image")
+    if not native or not isinstance(img, dict):
+        return None
+    sides = [float(v["median"]) for v in (img.get("width"), img.get("height"))
+             if isinstance(v, dict) and isinstance(v.get("median"), (int, float)) and v["median"] > 0]
+    if not sides:
+        return int(native)
+    size = int(math.ceil(min(sides) * 4 / 32) * 32)
+    return int(max(min(size, int(native)), max(int(min_size or 32), 64)))
 
 
 def build_config(data: list[str], backbone: str, freeze: int | None, s: TrainSettings,
@@ -155,11 +175,27 @@ class RunState:
 
     @property
     def fraction(self) -> float:
+        """Share of the training steps done; 1.0 once the run completed (the engine's last
+        progress message may come a few steps early, and early stopping skips the rest)."""
+        if self.stopped == "completed":
+            return 1.0
         if self.total_steps:
             return min(1.0, self.global_step / self.total_steps)
         if self.epochs and self.steps:
             return min(1.0, ((self.epoch - 1) * self.steps + self.step) / (self.epochs * self.steps))
         return 0.0
+
+    def bar(self) -> tuple[float | None, str]:
+        """(fraction, label) for the progress bar; fraction None = busy without a count
+        (loading the model, evaluating, saving), so no stale number is shown."""
+        if not self.running:
+            return self.fraction, "%p%"
+        if self.phase == "caching_features":
+            frac = self.sub_done / self.sub_total if self.sub_total else None
+            return (None if frac is None else min(1.0, frac)), "Preparing features %p%"
+        if self.phase in BUSY_PHASES:
+            return None, PHASE_TEXT.get(self.phase, "")
+        return self.fraction, "%p%"
 
     def progress_text(self) -> str:
         phase = PHASE_TEXT.get(self.phase, self.phase.replace("_", " ").capitalize())
@@ -182,4 +218,4 @@ class RunState:
         return " · ".join(parts)
 
 
-__all__ = ["TrainSettings", "RunState", "build_config", "ConfigError", "PHASE_TEXT"]
+__all__ = ["TrainSettings", "RunState", "build_config", "auto_input_size", "ConfigError", "PHASE_TEXT"]

@@ -85,6 +85,11 @@ class TrainPage(QWidget):
         self.input_size = _auto_spin(1024, "Image side in pixels fed to the model; Auto adapts to your images.")
         self.input_size.setSuffix(" px")
         af.addRow("Input size", self.input_size)
+        self.auto_size = hint("")
+        self.auto_size.setWordWrap(False)
+        self.auto_size.setAccessibleName("Automatic input size")
+        self.auto_size.hide()
+        af.addRow("", self.auto_size)
         self.val_fraction = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=0.5, singleStep=0.05)
         self.val_fraction.setToolTip("Share of examples held out to choose the best epoch.")
         af.addRow("Validation share", self.val_fraction)
@@ -228,10 +233,30 @@ class TrainPage(QWidget):
         self.cancel_button.setEnabled(r.running)
         self.not_ready.setText("" if can_start or r.running else reason)
         self.status.setText(r.progress_text())
-        self.bar.setValue(int(1000 * r.fraction))
+        fraction, label = r.bar()
+        if fraction is None:
+            self.bar.setRange(0, 0)  # busy: Qt animates it; the status line says what happens
+        else:
+            self.bar.setRange(0, 1000)
+            self.bar.setValue(int(round(1000 * fraction)))
+        self.bar.setFormat(label)
         self.results_button.setVisible(r.stopped == "completed")
         for w in (self.epochs, self.lr, self.batch, self.augment, self.early, self.device, self.advanced):
             w.setEnabled(not r.running)
+        self.patience.setEnabled(not r.running and self.early.isChecked())
+
+    def set_auto_input_size(self, size: int | None, native: int | None = None) -> None:
+        """Say what "Auto" input size means for this data and backbone (hidden when unknown)."""
+        if not size:
+            self.auto_size.hide()
+            self.auto_size.setText("")
+            return
+        self.auto_size.setText(f"auto: {size} px for your data")
+        self.auto_size.setToolTip(
+            (f"The model was trained at {native} px. " if native and native != size else "")
+            + "Auto uses about 4 times your images' typical short side (a multiple of 32): enough detail, "
+              "and much faster than a larger size.")
+        self.auto_size.show()
 
     def append_log(self, level: str, text: str) -> None:
         prefix = {"warning": "⚠ ", "error": "✖ "}.get(level, "")

@@ -110,7 +110,7 @@ class BarChart(QWidget):
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         fm = self.fontMetrics()
         row = self._row()
-        label_w = min(max(fm.horizontalAdvance(n) for n, _ in self.items) + 12, self.width() // 3)
+        label_w = min(max(fm.horizontalAdvance(n) for n, _ in self.items) + 16, self.width() // 3)
         num_w = fm.horizontalAdvance("000000") + 8
         bar_w = max(10, self.width() - label_w - num_w)
         top = max(c for _, c in self.items) or 1
@@ -118,7 +118,7 @@ class BarChart(QWidget):
         for i, (name, n) in enumerate(self.items):
             y = i * row
             p.setPen(text)
-            elided = fm.elidedText(name, Qt.TextElideMode.ElideRight, label_w - 12)
+            elided = fm.elidedText(name, Qt.TextElideMode.ElideRight, label_w - 8)  # slack: shaping ≠ advance
             p.drawText(QRectF(0, y, label_w - 8, row), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, elided)
             w = bar_w * n / top
             p.setPen(Qt.PenStyle.NoPen)

@@ -15,7 +15,7 @@ from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMainWindow,
                                QMessageBox, QStackedWidget, QVBoxLayout, QWidget)
 
-from .backbone_model import BackboneModel
+from .backbone_model import BackboneModel, native_input_size
 from .data_model import DataModel, usable_drop_paths
 from .data_page import DataPage
 from .model_page import ModelPage
@@ -24,7 +24,7 @@ from .results_page import ResultsPage
 from .session import Session
 from .settings import Settings, runs_dir
 from .thumbnails import ThumbnailLoader
-from .train_model import RunState, TrainSettings
+from .train_model import RunState, TrainSettings, auto_input_size
 from .train_page import TrainPage
 from .try_page import SavePage, TryPage
 from .widgets import MessageBar
@@ -59,6 +59,8 @@ class MainWindow(QMainWindow):
         self.data, self.backbones = DataModel(), BackboneModel(show_hidden=show_hidden)
         self.run, self.results = RunState(), ResultsModel()
         self.thumbnails = ThumbnailLoader(self)
+        self.library: "LibraryDialog | None" = None  # the model library window, made on first use
+        self._wanted_backbone: str | None = None  # the row whose weights are being imported
 
         self.data_page = DataPage(self.data, self.thumbnails, demo_choices())
         self.model_page = ModelPage(self.backbones)
@@ -121,9 +123,11 @@ class MainWindow(QMainWindow):
         self.data_page.openRequested.connect(self.open_folder_dialog)
         self.data_page.demoRequested.connect(self.open_demo)
         self.data_page.nextRequested.connect(lambda: self.go(MODEL))
+        self.data_page.recheckRequested.connect(lambda: self.load_data(list(self.data.paths)))
         self.model_page.backboneChosen.connect(s.choose_backbone)
         self.model_page.freezeChanged.connect(lambda _k: self._refresh_steps())
         self.model_page.nextRequested.connect(lambda: self.go(TRAIN))
+        self.model_page.libraryRequested.connect(lambda b: self.open_library(b or None, choose_file=bool(b)))
         self.train_page.startRequested.connect(self.start_training)
         self.train_page.cancelRequested.connect(s.cancel)
         self.train_page.resultsRequested.connect(lambda: self.go(RESULTS))
@@ -142,6 +146,8 @@ class MainWindow(QMainWindow):
             self._action(file_menu, "Open &demo data", "Ctrl+D", lambda _checked=False: self.open_demo(demo_choices()[0]))
         self.recent_menu = file_menu.addMenu("&Recent folders")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
+        file_menu.addSeparator()
+        self._action(file_menu, "Model &library…", "Ctrl+L", lambda _checked=False: self.open_library())
         file_menu.addSeparator()
         self._action(file_menu, "&Save model…", QKeySequence.StandardKey.Save, self.save_dialog)
         file_menu.addSeparator()
@@ -187,7 +193,7 @@ class MainWindow(QMainWindow):
             on = self.step_enabled(i)
             flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable if on else Qt.ItemFlag.NoItemFlags
             item.setFlags(flags)
-            item.setText(f"{i + 1}   {STEPS[i]}{'  ✓' if done.get(i) else ''}")
+            item.setText(f"{i + 1}   {STEPS[i]}{'  ✓' if on and done.get(i) else ''}")
 
     def _on_changed(self, what: str) -> None:
         if what == "engine":
@@ -222,6 +228,11 @@ class MainWindow(QMainWindow):
         elif not self.backbones.ready:
             reason = "First choose a model in step 2."
         self.train_page.refresh(can_start=not reason, reason=reason)
+        spec = self.backbones.spec(self.backbones.selected)
+        auto = auto_input_size(self.data.report, native_input_size(spec), (spec or {}).get("min_input_size")) \
+            if self.data.modality == "image" else None
+        self.train_page.set_auto_input_size(auto, native_input_size(spec))
+        self.model_page.set_auto_input_size(auto)
 
     # ---------------------------------------------------------------- actions
     def notify(self, text: str, level: str = "error", action: str = "") -> None:
@@ -248,6 +259,23 @@ class MainWindow(QMainWindow):
         self.settings.add_recent_folders(paths)
         self.session.load_data(paths)
         self.go(DATA)
+
+    def open_library(self, backbone: str | None = None, choose_file: bool = False) -> None:
+        """Show the model library; for a backbone whose weights are missing, import for it and
+        select it on the Model step once its weights are in."""
+        if self.library is None:
+            from .library_dialog import LibraryDialog
+
+            self.library = LibraryDialog(self.session.client, self)
+            self.library.page.importedBackbones.connect(self._on_imported)
+            self.library.page.libraryChanged.connect(self.session.refresh_backbones)
+        self._wanted_backbone = backbone
+        self.library.open_for(backbone, choose_file=choose_file)
+
+    def _on_imported(self, backbones: list) -> None:
+        if self._wanted_backbone in backbones:
+            self.session.prefer_backbone = self._wanted_backbone
+            self._wanted_backbone = None
 
     def open_demo(self, kind: str) -> None:
         self.load_data([str(resources_dir() / "demo" / kind)])

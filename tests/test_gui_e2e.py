@@ -29,20 +29,19 @@ def _folder(root: Path) -> Path:
 def test_real_engine_workflow(qtbot, tmp_path, monkeypatch, no_network):
     monkeypatch.setenv("TRANSFER_STUDIO_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.setenv("TRANSFER_STUDIO_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("TRANSFER_STUDIO_SHOW_HIDDEN", "1")  # the engine lists, the window shows the test backbone
     from gui.engine_client import EngineClient
 
     folder = _folder(tmp_path / "colors")
     client = EngineClient()
-    w = MainWindow(client, settings=Settings().load(), show_hidden=True)
+    w = MainWindow(client, settings=Settings().load())
     w.confirm_quit = lambda: True
     qtbot.addWidget(w)
     w.show()
     with qtbot.waitSignal(client.ready, timeout=60000):
         w.session.start_engine()
     qtbot.waitUntil(lambda: bool(w.backbones.specs), timeout=60000)
-    # the registry lists no hidden entries, so the test backbone is added the way a spec arrives
-    w.backbones.specs.append({"id": "test_tiny_cnn", "display_name": "Test tiny CNN", "modality": "image",
-                              "hidden": True, "weights_available": True, "num_params": 1})
+    assert w.backbones.spec("test_tiny_cnn")["hidden"]
 
     drop_paths(w, [folder])
     qtbot.waitUntil(lambda: w.data.report is not None or w.data.error is not None, timeout=60000)

@@ -89,6 +89,8 @@ class FakeEngine(QObject):
         self.timer.timeout.connect(self._tick)
         self.script: list = []
         self.run_dir = ""
+        self.weights = {b["id"]: b["weights_available"] for b in BACKBONES}  # what ListBackbones says
+        self.library: list[dict] = []  # entries the model library lists
 
     # ------------------------------------------------------------ client API
     def start(self):
@@ -142,7 +144,11 @@ class FakeEngine(QObject):
     # ------------------------------------------------------------ canned replies
     def answer(self, msg):
         if isinstance(msg, P.ListBackbones):
-            return P.Backbones(items=[dict(b) for b in BACKBONES])
+            return P.Backbones(items=[dict(b, weights_available=self.weights[b["id"]]) for b in BACKBONES])
+        if isinstance(msg, P.ListLibrary):
+            return P.LibraryItems(root="/fake/library", items=[dict(e) for e in self.library])
+        if isinstance(msg, P.ImportWeights):
+            return self._import(msg)
         if isinstance(msg, P.DescribeBackbone):
             return P.BackboneInfo(backbone=msg.backbone, stages=[dict(s) for s in TINY_STAGES],
                                   total_params=1030, recommended_freeze=1)
@@ -165,8 +171,20 @@ class FakeEngine(QObject):
             return P.Saved(path=str(out), model_card=card)
         return P.Error(kind="internal", message=f"the fake cannot answer {msg.TYPE}")
 
+    def _import(self, msg):
+        spec = next((b for b in BACKBONES if b["id"] == msg.backbone), None)
+        if spec is None or not os.path.isfile(msg.path):
+            return P.Error(kind="weights", message=f"Could not import {msg.path}: choose the backbone it is for.")
+        self.weights[spec["id"]] = True
+        entry = {"id": spec["id"], "backbone": spec["id"], "display_name": spec["display_name"],
+                 "kind": "safetensors", "source": f"file: {Path(msg.path).name}",
+                 "size_bytes": os.path.getsize(msg.path), "license": spec["license"],
+                 "imported_at": "2026-01-02T03:04:05+00:00", "builtin": False, "hashes_ok": None, "problem": None}
+        self.library.append(entry)
+        return P.Imported(entries=[dict(entry)])
+
     def _inspect(self, paths):
-        classes, skipped = [], []
+        classes, skipped, widths, heights = [], [], [], []
         for root in paths:
             if not os.path.isdir(root):
                 return P.Error(kind="data", message=f"{root} is not a folder; choose a folder of labeled files.")
@@ -175,10 +193,13 @@ class FakeEngine(QObject):
                     continue
                 good = 0
                 for f in sorted(d.iterdir()):
-                    if QImage(str(f)).isNull():
+                    img = QImage(str(f))
+                    if img.isNull():
                         skipped.append({"path": str(f), "reason": "unreadable image"})
                     else:
                         good += 1
+                        widths.append(img.width())
+                        heights.append(img.height())
                 classes.append({"name": d.name, "count": good, "splits": {}})
         self.classes = [c["name"] for c in classes]
         findings = []
@@ -187,9 +208,14 @@ class FakeEngine(QObject):
                              "message": f"{len(skipped)} files could not be decoded and were left out.",
                              "advice": "Replace them with readable copies or delete them."})
         fatal = None if len(classes) >= 2 else f"{paths[0]} needs at least two class folders."
+        def stats(v):
+            v = sorted(v) or [0]
+            return {"min": v[0], "median": v[len(v) // 2], "max": v[-1]}
+
         return P.DataReport(report={"roots": list(paths), "modality": "image", "classes": classes,
                                     "imbalance_ratio": 1.0, "skipped": skipped, "findings": findings,
-                                    "fatal": fatal})
+                                    "fatal": fatal, "image": {"count": len(widths), "width": stats(widths),
+                                                              "height": stats(heights), "modes": {"RGB": len(widths)}}})
 
     # ------------------------------------------------------------ training script
     def _training_script(self, config):
@@ -198,8 +224,9 @@ class FakeEngine(QObject):
         for epoch in range(start_epoch, self.epochs + 1):
             for step in range(1, self.steps + 1):
                 g = (epoch - 1) * self.steps + step
-                yield P.Progress(epoch=epoch, epochs=self.epochs, step=step, steps=self.steps, global_step=g,
-                                 total_steps=self.epochs * self.steps, samples_per_s=50.0, eta_s=3.0)
+                if g < self.epochs * self.steps:  # like the real engine: throttled, the last step unreported
+                    yield P.Progress(epoch=epoch, epochs=self.epochs, step=step, steps=self.steps, global_step=g,
+                                     total_steps=self.epochs * self.steps, samples_per_s=50.0, eta_s=3.0)
                 yield P.Metric(global_step=g, epoch=epoch - 1 + step / self.steps,
                                values={"loss": 1.0 / g, "lr": 1e-3})
                 if self.fail_run and g == self.fail_run:
@@ -210,6 +237,7 @@ class FakeEngine(QObject):
                                                   "train_accuracy": 0.5 + 0.1 * epoch,
                                                   "val_accuracy": 0.45 + 0.1 * epoch}, best=True)
             yield P.Checkpoint(kind="last", path=f"{self.run_dir}/checkpoints/last", epoch=epoch)
+        yield P.Status(phase="evaluating", detail="Scoring the best model")
         n = len(self.classes)
         cm = [[3 if i == j else (1 if j == (i + 1) % n else 0) for j in range(n)] for i in range(n)]
         split = {"accuracy": 0.75, "balanced_accuracy": 0.75, "macro_f1": 0.74, "classes": self.classes,

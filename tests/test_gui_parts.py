@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import types
 from pathlib import Path
 
 import pytest
@@ -223,3 +224,60 @@ def test_build_config_and_run_state():
     assert run.run_dir == "/runs/r1" and not run.can_resume
     run.finish("crashed")
     assert run.can_resume and "unexpectedly" in run.progress_text()
+
+
+def _engine_recipe():
+    """engine/train/recipe.py loaded on its own (engine.train's package imports torch)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("engine.train.recipe", ROOT / "engine" / "train" / "recipe.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_auto_input_size_matches_the_engine_recipe():
+    from gui.train_model import auto_input_size
+
+    choose = _engine_recipe().choose_input_size
+    for w, h in [(28, 28), (20, 40), (500, 375), (64, 64), (17, 300), (1, 1), (100, 90)]:
+        report = {"image": {"width": {"min": w, "median": w, "max": w}, "height": {"min": h, "median": h, "max": h}}}
+        for native, low in [(224, 32), (240, 32), (64, 32), (224, 224), (32, 32)]:
+            assert auto_input_size(report, native, low) == choose(report, native, low), (w, h, native, low)
+    assert auto_input_size({"image": {"width": {"median": 28}, "height": {"median": 28}}}, 224) == 128
+    assert auto_input_size({"modality": "text"}, 224) is None and auto_input_size(None, 224) is None
+    assert auto_input_size({"image": {"width": {}, "height": {}}}, 240) == 240  # no sizes: the backbone's own
+
+
+def test_progress_bar_reaches_100_and_is_busy_while_evaluating(qtbot):
+    from gui.train_page import TrainPage
+
+    run = RunState()
+    page = TrainPage(run)
+    qtbot.addWidget(page)
+    run.start({})
+    run.on_status("loading_model", "ResNet-18 on cpu")
+    page.refresh(True, "")
+    assert page.bar.maximum() == 0  # busy, no number yet
+    run.on_status("training", "")
+    run.on_progress(types.SimpleNamespace(phase="train", epoch=3, epochs=3, step=7, steps=9, global_step=25,
+                                          total_steps=28, samples_per_s=10.0, eta_s=2.0))
+    page.refresh(True, "")
+    assert (page.bar.maximum(), page.bar.value()) == (1000, 893)  # 25 of 28: the last reported step
+    run.on_status("evaluating", "Scoring the best model")
+    page.refresh(True, "")
+    assert page.bar.maximum() == 0 and "Measuring" in page.status.text()
+    run.on_status("caching_features", "")
+    run.on_progress(types.SimpleNamespace(phase="cache", step=3, steps=4))
+    page.refresh(True, "")
+    assert (page.bar.maximum(), page.bar.value()) == (1000, 750) and page.bar.text().startswith("Preparing")
+    run.finish("completed", "/runs/r")
+    page.refresh(True, "")
+    assert (page.bar.maximum(), page.bar.value(), page.bar.text()) == (1000, 1000, "100%")
+    assert page.status.text() == "Finished."
+    run.start({})
+    run.on_progress(types.SimpleNamespace(phase="train", epoch=1, epochs=3, step=3, steps=9, global_step=3,
+                                          total_steps=27, samples_per_s=10.0, eta_s=2.0))
+    run.finish("cancelled")
+    page.refresh(True, "")
+    assert page.bar.value() == 111  # a cancelled run keeps where it stopped

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QFileDialog
 from gui.window import DATA, MODEL, RESULTS, SAVE, TRAIN, TRY, MainWindow
 from gui.settings import Settings
 
+from engine import protocol as P
 from tests.test_gui_fakes import FakeEngine, drop_paths, make_image_folder
 
 pytestmark = pytest.mark.timeout(120)
@@ -83,6 +84,8 @@ def test_whole_workflow(qtbot, env, monkeypatch):
     assert w.go(TRAIN)
     assert w.train_page.start_button.isEnabled()
     w.train_page.epochs.setValue(3)
+    bar_seen = []  # (phase, bar maximum, value) right after the window handled each status
+    fake.status.connect(lambda st: bar_seen.append((st.phase, w.train_page.bar.maximum(), w.train_page.bar.value())))
     qtbot.mouseClick(w.train_page.start_button, Qt.MouseButton.LeftButton)
     config = fake.runs[-1]["config"]
     assert config["backbone"] == "tiny_image" and config["freeze"] == 2 and config["epochs"] == 3
@@ -93,6 +96,11 @@ def test_whole_workflow(qtbot, env, monkeypatch):
         pass
     qtbot.waitUntil(lambda: w.train_page.plots.point_counts()["val_acc"][1] == 3, timeout=5000)
     assert w.run.stopped == "completed" and not w.train_page.cancel_button.isEnabled()
+    # the last step went unreported (as with the real engine); evaluation showed a busy bar, the end 100%
+    assert any(ph == "evaluating" and mx == 0 for ph, mx, _ in bar_seen), bar_seen
+    assert w.run.global_step < w.run.total_steps  # so the full bar below is not just the last progress
+    assert (w.train_page.bar.maximum(), w.train_page.bar.value()) == (1000, 1000)
+    assert w.train_page.bar.text() == "100%" and w.train_page.status.text() == "Finished."
 
     # 4. results: the window moves on by itself and shows the metrics
     assert w.stack.currentIndex() == RESULTS
@@ -193,7 +201,7 @@ def test_corrupt_files_are_reported_not_fatal(qtbot, env):
 
 
 def test_bad_drop_and_not_a_dataset(qtbot, env):
-    w, _ = open_window(qtbot)
+    w, fake = open_window(qtbot)
     single = env / "one.txt"
     single.write_text("hello")
     drop_paths(w, [single])  # a lone file before any model exists: explained, not loaded
@@ -201,8 +209,84 @@ def test_bad_drop_and_not_a_dataset(qtbot, env):
     assert w.data.report is None
     lonely = make_image_folder(env / "lonely", classes=("only",))
     load_folder(qtbot, w, lonely)
-    assert not w.data.ready and not w.step_enabled(MODEL)
-    assert "two class" in w.message.label.text()
+    # the report is shown (class table) with the fatal sentence in its own box; nothing can be trained
+    assert not w.data.ready and not w.step_enabled(MODEL) and not w.step_enabled(TRAIN)
+    assert w.data_page.stack.currentIndex() == 1 and w.data_page.chart.items == [("only", 4)]
+    assert w.data_page.fatal_box.isVisible() and "two class" in w.data_page.fatal_label.text()
+    assert "cannot be used yet" in w.data_page.fatal_label.text()
+    assert not w.data_page.next_button.isEnabled() and not w.train_page.start_button.isEnabled()
+    assert not any("cannot be used" in t for t in w.data_page.finding_titles())  # not said twice
+    # fixed on disk, then checked again from the same box
+    make_image_folder(lonely, classes=("other",))
+    n = len(fake.sent)
+    w.data_page.recheck_button.click()
+    qtbot.waitUntil(lambda: w.data.report is not None and w.data.ready, timeout=5000)
+    assert fake.sent[n].paths == [str(lonely)]
+    assert not w.data_page.fatal_box.isVisible() and w.step_enabled(MODEL)
+
+
+def test_missing_weights_row_imports_through_the_library(qtbot, env, monkeypatch):
+    from gui.library_page import LibraryPage
+
+    carried = env / "usb" / "absent-1234.pth"
+    carried.parent.mkdir()
+    carried.write_bytes(b"x" * 2048)
+    monkeypatch.setattr(LibraryPage, "choose_file", lambda self: str(carried))
+    w, fake = open_window(qtbot)
+    load_folder(qtbot, w, make_image_folder(env / "d"))
+    assert w.go(MODEL)
+    qtbot.waitUntil(lambda: w.backbones.ready, timeout=5000)
+    link = w.model_page.import_links["absent_image"]
+    assert link.isVisible() and "Import" in link.text() and "weights missing" in link.text()
+    assert "never downloaded" in link.toolTip() and "Import" in w.backbones.choice("absent_image").reason
+    assert w.model_page.missing_hint.isVisible()
+
+    link.linkActivated.emit("absent_image")  # what a click on "Import…" does
+    qtbot.waitUntil(lambda: w.library is not None and w.library.isVisible(), timeout=5000)
+    qtbot.waitUntil(lambda: any(isinstance(m, P.ImportWeights) for m in fake.sent), timeout=5000)
+    sent = [m for m in fake.sent if isinstance(m, P.ImportWeights)]
+    assert [(m.path, m.backbone) for m in sent] == [(str(carried), "absent_image")]
+    # the backbone becomes ready at once and, since its row asked for it, is selected
+    qtbot.waitUntil(lambda: w.backbones.selected == "absent_image" and w.backbones.ready, timeout=5000)
+    assert "absent_image" not in w.model_page.import_links
+    assert w.model_page.tree.currentItem().text(0) == "Absent weights net"
+    assert w.library.page.backbone_combo.currentData() == "absent_image"
+    page = w.library.page
+    qtbot.waitUntil(lambda: page.table.rowCount() == 1, timeout=5000)
+    row = [page.table.item(0, c).text() for c in range(page.table.columnCount())]
+    assert row[0].startswith("absent_image") and row[2] == "2 KiB" and row[3] == "BSD"
+    assert "Imported absent_image" in page.status.text()
+
+
+def test_library_opens_from_the_model_page_and_the_menu(qtbot, env, monkeypatch):
+    from gui.library_page import LibraryPage
+
+    monkeypatch.setattr(LibraryPage, "choose_file", lambda self: pytest.fail("no file chooser unless asked"))
+    w, fake = open_window(qtbot)
+    load_folder(qtbot, w, make_image_folder(env / "d"))
+    assert w.go(MODEL)
+    qtbot.mouseClick(w.model_page.library_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: w.library is not None and w.library.isVisible(), timeout=5000)
+    qtbot.waitUntil(lambda: w.library.page.backbone_combo.count() > 1, timeout=5000)
+    assert w.library.page.backbone_combo.currentData() is None  # "Detect from the file name"
+    assert not any(isinstance(m, P.ImportWeights) for m in fake.sent)
+    w.library.close()
+    actions = {a.text(): a for a in w.findChildren(type(w.menuBar().actions()[0]))}
+    library_action = actions["Model &library…"]
+    assert library_action.shortcut().toString() == "Ctrl+L"
+    library_action.trigger()
+    assert w.library.isVisible()
+
+
+def test_auto_input_size_is_shown_for_the_data(qtbot, env):
+    w, _ = open_window(qtbot)
+    assert not w.train_page.auto_size.text()
+    ready_to_train(qtbot, w, make_image_folder(env / "d"))  # 8 px images; the tiny backbone is 32 px
+    w.train_page.advanced.set_expanded(True)
+    assert w.train_page.auto_size.isVisible()
+    assert w.train_page.auto_size.text() == "auto: 64 px for your data"
+    assert "trained at 32 px" in w.train_page.auto_size.toolTip()
+    assert "auto: 64 px" in w.model_page.details.text()
 
 
 def test_train_settings_errors_are_sentences(qtbot, env):

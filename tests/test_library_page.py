@@ -159,6 +159,32 @@ def test_first_listing_says_it_is_loading_until_the_reply(qtbot):
     assert not w.found_table.isVisibleTo(w) and "No other weights" in w.found_hint.text()
 
 
+def test_preselected_backbone_is_used_before_and_after_the_list_arrives(qtbot, monkeypatch):
+    client = FakeClient()
+    w = LibraryPage(client)
+    qtbot.addWidget(w)
+    w.preselect("resnet18")  # from the Model page's "Import…" on the ResNet-18 row, before any reply
+    w.refresh()
+    monkeypatch.setattr(w, "choose_file", lambda: "/usb/weights.pth")
+    w.import_file()  # the file chooser can come back before the backbone list does
+    _, msg = client.last(protocol.ImportWeights)
+    assert msg.backbone == "resnet18"
+    seq, _ = client.last(protocol.ListBackbones)
+    client.reply.emit(seq, protocol.Backbones(items=[{"id": "resnet50", "display_name": "ResNet-50"},
+                                                     {"id": "resnet18", "display_name": "ResNet-18"}],
+                                              request_seq=seq))
+    assert w.backbone_combo.currentData() == "resnet18"
+    seq, _ = client.last(protocol.ImportWeights)
+    order = []
+    w.importedBackbones.connect(lambda ids: order.append(("imported", ids)))
+    w.libraryChanged.connect(lambda: order.append(("changed", None)))
+    client.reply.emit(seq, protocol.Imported(entries=[ITEMS[1]], request_seq=seq))
+    assert order == [("imported", ["resnet18"]), ("changed", None)]
+    assert "ResNet-18 can now be chosen" in w.status.text()
+    w.preselect(None)
+    assert w.backbone_combo.currentData() is None
+
+
 @pytest.mark.slow  # a real engine process: starts torch, adds the starters, converts one file
 def test_real_engine_lists_starters_and_imports_a_carried_in_pth(qtbot, tmp_path, monkeypatch):
     import torch

@@ -308,3 +308,43 @@ def test_run_log_holds_lines_until_the_run_dir_exists_and_keeps_other_threads_ou
         assert expected in text
     assert "from another thread" not in text and "after the run" not in text
     assert text.index("early library warning") < text.index("later library info")
+
+
+def test_hidden_test_backbones_are_listed_only_when_asked(srv, monkeypatch):
+    monkeypatch.delenv(server.SHOW_HIDDEN_ENV, raising=False)
+    ids = {b["id"] for b in srv.list_backbones(protocol.ListBackbones()).items}
+    assert "efficientnet_lite0" in ids and "test_tiny_cnn" not in ids
+    monkeypatch.setenv(server.SHOW_HIDDEN_ENV, "1")
+    items = {b["id"]: b for b in srv.list_backbones(protocol.ListBackbones()).items}
+    assert items["test_tiny_cnn"]["hidden"] and items["test_tiny_cnn"]["weights_available"]
+    assert "efficientnet_lite0" in items
+
+
+def _png(path, color, size=12):
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (size, size), color).save(path)
+
+
+def test_inspect_data_reports_fatal_data_with_its_classes_and_skipped_files(srv, tmp_path):
+    for i in range(3):
+        _png(tmp_path / "d" / "cat" / f"c{i}.png", (200, 30 * i, 30))
+    _png(tmp_path / "d" / "dog" / "d0.png", (30, 30, 200))
+    (tmp_path / "d" / "dog" / "notes.png").write_bytes(b"this is a text file, not a picture")
+    srv.handle_line(line(protocol.InspectData(paths=[str(tmp_path / "d")]), seq=21))
+    reply = srv.out.wait_for(protocol.DataReport)
+    report = reply.report
+    assert reply.request_seq == 21
+    assert "dog" in report["fatal"] and "fewer than 2 usable examples" in report["fatal"]
+    assert {c["name"]: c["count"] for c in report["classes"]} == {"cat": 3, "dog": 1}
+    assert [s["path"] for s in report["skipped"]] == [str(tmp_path / "d" / "dog" / "notes.png")]
+    messages = {f["code"]: f["message"] for f in report["findings"]}
+    assert messages["not_image"] == "1 file has an image extension but no image inside and will be left out."
+
+
+def test_inspect_data_of_a_missing_folder_is_a_clear_error(srv, tmp_path):
+    srv.handle_line(line(protocol.InspectData(paths=[str(tmp_path / "nowhere")]), seq=22))
+    err = srv.out.wait_for(protocol.Error)
+    assert (err.kind, err.request_seq) == ("data", 22)
+    assert err.message.startswith(str(tmp_path / "nowhere")) and "does not exist" in err.message

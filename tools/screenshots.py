@@ -3,6 +3,9 @@ save a PNG of every step into docs/screenshots/.
 
 Runs under Xvfb (started here at 1366×768 when no DISPLAY is set), so it shows exactly
 what a person sees on a small laptop screen. Each shot is QWidget.grab() of the window.
+The model library is shown importing a ResNet-18 .pth made here from a random init
+(a subprocess builds it, so this process stays torch-free like the app); the data folder,
+library, settings and runs all live in a temporary folder.
 Usage: python tools/screenshots.py [--out DIR] [--backbone ID] [--epochs N] [--text]
 """
 from __future__ import annotations
@@ -50,6 +53,8 @@ def main(argv=None) -> int:
     work = Path(tempfile.mkdtemp(prefix="ts-shots-"))
     os.environ.setdefault("TRANSFER_STUDIO_CONFIG_DIR", str(work / "config"))
     os.environ.setdefault("TRANSFER_STUDIO_RUNS_DIR", str(work / "runs"))
+    os.environ.setdefault("TRANSFER_STUDIO_DATA", str(work / "data"))
+    os.environ.setdefault("TRANSFER_STUDIO_LIBRARY", str(work / "data" / "library"))
     try:
         return _walk(args, work)
     finally:
@@ -116,6 +121,7 @@ def _walk(args, work: Path) -> int:
     if w.run.stopped != "completed":
         raise SystemExit(f"the run ended as {w.run.stopped}: {w.message.label.text()}")
     w.go(TRAIN)
+    w.train_page.advanced.set_expanded(True)  # shows what Auto input size means for this data
     shot("04-train-finished")
 
     w.go(RESULTS)
@@ -168,6 +174,39 @@ def _walk(args, work: Path) -> int:
     wait(lambda: w.data.report is not None, "the messy data report")
     w.message.hide()
     shot("10-data-problems")
+
+    # data that cannot be trained on: one class has a single usable image
+    fatal = work / "fatal"
+    shutil.copytree(classes[0], fatal / classes[0].name, ignore=lambda _d, names: sorted(names)[12:])
+    shutil.copytree(classes[1], fatal / classes[1].name, ignore=lambda _d, names: sorted(names)[1:])
+    (fatal / classes[1].name / "scan_0002.png").write_bytes(b"not an image at all")
+    w.load_data([str(fatal)])
+    wait(lambda: w.data.report is not None, "the fatal data report")
+    shot("12-data-fatal")
+
+    # the model library: a carried-in ResNet-18 .pth imported from its "weights missing" row
+    pth = work / "usb" / "resnet18-f37072fd.pth"
+    pth.parent.mkdir()
+    subprocess.run([sys.executable, "-c", "import sys, torch, torchvision; torch.save(torchvision.models."
+                    "resnet18(weights=None, num_classes=1000).state_dict(), sys.argv[1])", str(pth)], check=True)
+    w.load_data([str(demo)])
+    wait(lambda: w.data.report is not None, "the data report")
+    w.go(MODEL)
+    w.open_library("resnet18")
+    w.library.page.import_path(str(pth))
+    page = w.library.page
+
+    def imported() -> bool:
+        if page.status_level == "error":
+            raise SystemExit(f"the library import failed: {page.status.text()}")
+        resnet = w.backbones.choice("resnet18")
+        return resnet is not None and resnet.enabled and not page.busy() and not page.listing()
+
+    wait(imported, "the library import", 900)
+    QTest.qWait(300)
+    w.library.grab().save(str(out / "11-library.png"))
+    print(f"wrote {out / '11-library.png'}")
+    w.library.close()
     w.close()
     app.processEvents()
     return 0

@@ -59,7 +59,7 @@ _SKIP_ADVICE = {
                   "Copy them again from the original source; a partial image would teach the model noise."),
     "too_large": ("{n} {files} {are} larger than the decompression-bomb limit and will be left out.",
                   "Such sizes are usually corrupt or malicious files; if they are real, shrink them first."),
-    "not_image": ("{n} {files} {have} an image extension but {are} not images and will be left out.",
+    "not_image": ("{n} {files} {have} an image extension but no image inside and will be left out.",
                   "Check what these files really are; rename or delete them."),
     "unreadable": ("{n} {files} could not be read and will be left out.",
                    "Open them in an image viewer or text editor; replace or delete the broken ones."),
