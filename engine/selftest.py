@@ -101,7 +101,7 @@ class EngineProcess:
 
 def demo_data() -> Path | None:
     for base in (Path(getattr(sys, "_MEIPASS", ROOT)), ROOT):
-        folder = base / "resources" / "demo"
+        folder = base / "resources" / "demo" / "images"  # demo/ also holds texts; one run takes one kind
         if folder.is_dir() and any(folder.iterdir()):
             return folder
     return None
