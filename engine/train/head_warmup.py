@@ -46,7 +46,9 @@ def warm_head(model, spec, dataset, meta: dict, cfg, device, *, amp_dtype, chann
     bs = min(cfg.batch_size or 32, len(y))
     epochs = max(1, math.ceil(HEAD_STEPS / math.ceil(len(y) / bs)))
     step, total = 0, epochs * math.ceil(len(y) / bs)
-    with torch.enable_grad():
+    from .probe_speed import single_thread_on_cpu
+
+    with torch.enable_grad(), single_thread_on_cpu(device):  # tiny matmuls: 1 thread is fastest
         for epoch in range(epochs):
             for xb, yb in feature_batches(x, y, bs, shuffle=True, seed=cfg.seed + 7919, epoch=epoch):
                 for g in opt.param_groups:
