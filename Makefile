@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv run test test-all screenshots bench package clean
+.PHONY: venv run test screenshots bench bench-accuracy package package-check clean
 
 venv: $(STAMP)
 
@@ -26,8 +26,14 @@ screenshots: venv    ## walk the workflow under Xvfb, write docs/screenshots/*.p
 bench: venv          ## speed benchmarks -> benchmarks/RESULTS.md
 	$(BIN)/python -m benchmarks
 
+bench-accuracy: venv ## auto recipe vs the ASSETS.md baselines -> benchmarks/ACCURACY.md (~1 h on 2 cores)
+	$(BIN)/python -m benchmarks.accuracy
+
 package: venv        ## PyInstaller one-folder build into dist/transfer-studio/
 	$(BIN)/python packaging/build.py
+
+package-check:       ## smoke test of the built folder (frozen engine self-test, frozen GUI offscreen)
+	$(BIN)/python packaging/smoke_test.py
 
 clean:
 	rm -rf build dist .pytest_cache

@@ -102,4 +102,7 @@ def test_import_train_evaluate_save_predict_with_network_blocked(tmp_path):
     (pred,) = out["preds"]
     assert "error" not in pred and {label for label, _ in pred["top"]} == {"red", "blue"}
     audit_log = [json.loads(line) for line in (tmp_path / "data-dir" / "audit.jsonl").read_text().splitlines()]
-    assert [r["event"] for r in audit_log][:1] == ["import"]
+    assert [r["event"] for r in audit_log] == ["import", "train", "export"]
+    export = audit_log[-1]
+    assert export["bundle"] == out["bundle"] and "model.onnx" in export["files"]
+    assert all(len(h) == 64 for h in export["files"].values())  # hashes, never contents

@@ -277,5 +277,9 @@ def save_bundle(run_dir: str | Path, out: str | Path, which: str = "best", repor
         write_json(tmp / MANIFEST, manifest)
         verify_bundle(tmp)
         _shareable(tmp)
+    from .. import audit
+
+    audit.record("export", bundle=str(out), run_dir=str(run_dir), checkpoint=which, backbone=spec["id"],
+                 files=manifest["files"])
     say(protocol.Log(level="info", text=f"Saved {out} (ONNX parity {onnx_info['parity']['max_abs_prob_diff']:.1e})"))
     return out

@@ -116,6 +116,11 @@ def prepare(config: RunConfig, report: RunReporter, cancel):
         spec = get_spec(choose_backbone(dataset.modality))
     _check_compatible(spec, dataset, config.freeze)
     weights = locate_weights(spec, config.weights)
+    if weights is not None:
+        from ..library.safe_copy import safe_weights
+
+        report.status("loading_model", "Checking the weights file")
+        weights = safe_weights(spec, weights)  # a pickle is converted in a separate process first
     if weights is None and spec.weights.kind != "random":
         from ..errors import WeightsError
 
