@@ -164,8 +164,9 @@ def test_minilm_builds_with_real_weights_only_classifier_new():
     assert model.classifier.out_features == 3 and next(model.parameters()).dtype == torch.float32
     raw = load_file(str(Path(info["path"]) / "model.safetensors"))
     sd = model.state_dict()
-    body = [k for k in sd if not k.startswith("classifier.")]
+    body = [k for k in sd if not k.startswith(("classifier.", "bert.encoder.layer.6.", "bert.pooler."))]
     assert body and all(torch.equal(sd[k], raw[k[len("bert."):]]) for k in body)
+    assert model.config.num_hidden_layers == 7  # + the mean-pooling layer (its own test: test_mean_pool.py)
     tok = build_tokenizer(spec)
     batch = tok(["a short text", "another one"], padding=True, return_tensors="pt")
     with torch.no_grad():
@@ -344,6 +345,6 @@ def test_hf_cache_snapshot_is_found(empty_caches):
 def test_model_from_config_without_files_matches_registry(backbone):
     spec = get_spec(backbone)
     with torch.device("meta"):
-        model = model_from_config(spec, 2)
+        model = model_from_config(spec, 2, pooling=False)  # the pretrained files' layout
     for key, value in spec.hf_config.items():
         assert getattr(model.config, key) == value, key

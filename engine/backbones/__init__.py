@@ -38,10 +38,10 @@ def build_tokenizer(spec, weights="auto"):
     return _impl(spec, weights)
 
 
-def model_from_config(spec, num_classes, hf_config=None):
+def model_from_config(spec, num_classes, hf_config=None, pooling=True):
     """See engine.backbones.build.model_from_config."""
     from .build import model_from_config as _impl
-    return _impl(spec, num_classes, hf_config)
+    return _impl(spec, num_classes, hf_config, pooling)
 
 
 def weights_info(model):

@@ -68,12 +68,15 @@ def _hf_config(spec: BackboneSpec, hf_config: dict | None, num_classes: int):
     return config
 
 
-def model_from_config(spec: BackboneSpec, num_classes: int, hf_config: dict | None = None) -> torch.nn.Module:
+def model_from_config(spec: BackboneSpec, num_classes: int, hf_config: dict | None = None,
+                      pooling: bool = True) -> torch.nn.Module:
     """The architecture with random init and a `num_classes` head; no files needed.
 
     Works under `with torch.device("meta"):` for cheap inspection of large entries.
     `hf_config` (a transformers config as a dict, e.g. a run's hf_config.json) overrides
-    the registry's architecture config for transformers entries.
+    the registry's architecture config for transformers entries and is taken as it is;
+    from the registry's config, entries with `pooling="mean"` get their mean-pooling layer
+    (engine.backbones.mean_pool) unless `pooling` is False (the pretrained files' layout).
     """
     _check_classes(num_classes)
     if spec.source == "timm":
@@ -84,7 +87,16 @@ def model_from_config(spec: BackboneSpec, num_classes: int, hf_config: dict | No
         return torchvision.models.get_model(spec.arch, weights=None, num_classes=num_classes)
     from transformers import AutoModelForSequenceClassification
     with _quiet_transformers():
-        return AutoModelForSequenceClassification.from_config(_hf_config(spec, hf_config, num_classes))
+        model = AutoModelForSequenceClassification.from_config(_hf_config(spec, hf_config, num_classes))
+    if pooling and hf_config is None:
+        _add_pooling(spec, model)
+    return model
+
+
+def _add_pooling(spec: BackboneSpec, model: torch.nn.Module) -> None:
+    if spec.pooling == "mean":
+        from .mean_pool import add_mean_pool_layer
+        add_mean_pool_layer(model)
 
 
 def _read_config(folder: Path) -> dict:
@@ -138,6 +150,7 @@ def _hf_pretrained(spec: BackboneSpec, folder: Path, num_classes: int) -> tuple[
     new = sorted(k for k in model.state_dict() if spec.head.covers(k))
     if set(new) - set(info.get("missing_keys", ())):
         _reinit(model, spec)  # a fine-tuned folder's old head: start the head afresh
+    _add_pooling(spec, model)
     return model, {"loaded": len(model.state_dict()) - len(new), "new_keys": new,
                    "ignored_keys": sorted(info.get("unexpected_keys", ()))}
 
@@ -166,8 +179,10 @@ def build_model(spec: BackboneSpec, num_classes: int, weights: str | os.PathLike
         if spec.source == "transformers" and is_hf_folder(path):
             model, loaded = _hf_pretrained(spec, path, num_classes)
         else:
-            model = model_from_config(spec, num_classes)
+            model = model_from_config(spec, num_classes, pooling=False)
             loaded = fit_state_dict(model, spec, read_state_dict(path), source=path.name)
+            if spec.source == "transformers":
+                _add_pooling(spec, model)
         info = {"kind": where, "path": str(path), **loaded}
     model.__dict__[INFO_ATTR] = info
     return model

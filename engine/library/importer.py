@@ -90,9 +90,9 @@ def expected_tensors(spec, hf_config: dict | None = None) -> list:
     num_classes = 1000 if spec.modality == "image" else 2
     try:
         with torch.device("meta"):
-            model = model_from_config(spec, num_classes, hf_config)
+            model = model_from_config(spec, num_classes, hf_config, pooling=False)
     except Exception:  # an architecture that cannot be built on meta: build it for real
-        model = model_from_config(spec, num_classes, hf_config)
+        model = model_from_config(spec, num_classes, hf_config, pooling=False)
     return [[k, list(v.shape), str(v.dtype).replace("torch.", "")] for k, v in model.state_dict().items()]
 
 
