@@ -29,6 +29,13 @@ def make_app(argv: list[str] | None = None):
     app.setOrganizationName("transfer-studio")
     app.setApplicationDisplayName("Transfer Studio")
     app.setStyle("Fusion")  # same look everywhere; follows the system's light/dark colour scheme
+    from PySide6.QtGui import QIcon
+
+    from .window import resources_dir
+
+    icon = resources_dir() / "icons" / "app.png"
+    if icon.is_file():
+        app.setWindowIcon(QIcon(str(icon)))  # title bar and task bar (Windows/Linux; the bundle has its own)
     return app
 
 

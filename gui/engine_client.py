@@ -149,6 +149,10 @@ class EngineClient(QObject):
         for k, v in {**ENGINE_ENV, **self.env}.items():
             env.insert(k, str(v))
         proc.setProcessEnvironment(env)
+        if sys.platform == "win32":  # the engine is a console program: no console window over the app
+            def no_window(args, _flag=0x08000000):  # CREATE_NO_WINDOW
+                args.flags |= _flag
+            proc.setCreateProcessArgumentsModifier(no_window)
         proc.readyReadStandardOutput.connect(self._on_stdout)
         proc.readyReadStandardError.connect(self._on_stderr)
         proc.finished.connect(self._on_finished)

@@ -6,12 +6,12 @@ predictions. Only the standard library is used (the GUI may call it).
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
 
 from ..errors import BundleError
+from ..library.manifest import sha256_file  # one definition (standard library only)
 
 BUNDLE_FORMAT = "transfer-studio-bundle"
 BUNDLE_VERSION = 1
@@ -20,14 +20,6 @@ MANIFEST = "manifest.json"
 FORBIDDEN_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib", ".npz", ".h5")
 # Clutter a file manager may leave in any folder; ignored by verification.
 IGNORED_NAMES = (".DS_Store", "Thumbs.db", "desktop.ini")
-
-
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def bundle_files(root: str | Path) -> list[str]:

@@ -99,7 +99,7 @@ def _recipe(training: dict, modality: str) -> str:
     cfg = training.get("config") or {}
     parts = []
     if cfg.get("epochs"):
-        parts.append(f"up to {cfg['epochs']} epochs")
+        parts.append(f"up to {cfg['epochs']} epoch{'' if cfg['epochs'] == 1 else 's'}")
     if training.get("epoch") is not None:
         monitor = str(training.get("monitor") or "validation score").replace("val_", "validation ").replace("_", " ")
         parts.append(f"weights kept from epoch {training['epoch']} (the best {monitor})")

@@ -34,8 +34,11 @@ def load_bundle(path: str | Path, device: str = "cpu"):
         return Predictor(model, classes, "image", pp, origin=str(root), device=device)
     from transformers import AutoModelForSequenceClassification
 
+    from ..backbones.build import _quiet_transformers
+
     try:
-        model = AutoModelForSequenceClassification.from_pretrained(str(root), local_files_only=True)
+        with _quiet_transformers():  # no load report or progress bar in the CLI's output
+            model = AutoModelForSequenceClassification.from_pretrained(str(root), local_files_only=True)
     except Exception as exc:
         raise BundleError(f"The text model in {root} could not be loaded ({exc}); re-export the model.") from exc
     tokenizer = pre.load_tokenizer(str(root / pp.get("tokenizer", "tokenizer.json")))
