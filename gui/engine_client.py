@@ -11,9 +11,7 @@ heartbeats; it does not kill), escalates a cancel the engine does not honour
 final bye) with the exit code and the last lines of the engine's stderr.
 
 Every `request()` gets exactly one `reply(request_seq, message)`: the engine's answer,
-or an `Error` (kind "engine_stopped") if the engine went away first.
-
-Imports no torch: only Qt and the engine's standard-library protocol module.
+or an `Error` (kind "engine_stopped") if the engine went away first. Imports no torch.
 """
 from __future__ import annotations
 
@@ -149,10 +147,8 @@ class EngineClient(QObject):
         for k, v in {**ENGINE_ENV, **self.env}.items():
             env.insert(k, str(v))
         proc.setProcessEnvironment(env)
-        if sys.platform == "win32":  # the engine is a console program: no console window over the app
-            def no_window(args, _flag=0x08000000):  # CREATE_NO_WINDOW
-                args.flags |= _flag
-            proc.setCreateProcessArgumentsModifier(no_window)
+        if sys.platform == "win32":  # the engine is a console program: no console window (CREATE_NO_WINDOW)
+            proc.setCreateProcessArgumentsModifier(lambda args: setattr(args, "flags", args.flags | 0x08000000))
         proc.readyReadStandardOutput.connect(self._on_stdout)
         proc.readyReadStandardError.connect(self._on_stderr)
         proc.finished.connect(self._on_finished)
