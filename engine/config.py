@@ -51,6 +51,7 @@ class RunConfig:
     feature_cache: bool = True  # frozen prefix runs once per example
     head_warmup: bool | None = None  # fit the head on frozen features before fine-tuning (LP-FT); None = auto
     freeze_bn_stats: bool | None = None  # BatchNorm keeps its pretrained statistics; None = auto
+    refit: bool | None = None  # then train again on train + validation for the epochs that won; None = auto
     # where and how
     device: str = "auto"
     num_workers: int | None = None  # DataLoader workers; None = auto

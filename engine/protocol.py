@@ -59,7 +59,7 @@ class Hello(Message):
 
 @message("status")
 class Status(Message):
-    phase: str = ""  # idle|scanning|loading_model|caching_features|training|evaluating|saving|done
+    phase: str = ""  # idle|scanning|loading_model|caching_features|training|refitting|evaluating|saving|done
     detail: str = ""
 
 
@@ -73,7 +73,7 @@ class Progress(Message):
     total_steps: int = 0
     samples_per_s: float = 0.0
     eta_s: float | None = None
-    phase: str = "train"  # train|val|cache|eval
+    phase: str = "train"  # train|refit|val|cache|eval
 
 
 @message("metric")

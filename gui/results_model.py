@@ -75,6 +75,13 @@ class ResultsModel:
             k for k, v in self.metrics.items() if isinstance(v, dict) and k not in ("test", "val")
             and ("accuracy" in v or "confusion_matrix" in v))
 
+    def split_title(self, split: str) -> str:
+        """The split's name; after a refit, validation was scored on the model selected before it."""
+        refit = self.metrics.get("refit") if isinstance(self.metrics.get("refit"), dict) else None
+        if split == "val" and refit:
+            return "Validation set (model before the final refit)"
+        return SPLIT_TITLES.get(split, split)
+
     def _m(self) -> dict:
         return self.metrics.get(self.split or "", {}) if self.split else {}
 

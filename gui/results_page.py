@@ -9,7 +9,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QGridLayout, QHBoxL
 
 from . import format as fmt
 from .data_model import read_snippet
-from .results_model import SPLIT_TITLES, Example, ResultsModel
+from .results_model import Example, ResultsModel
 from .widgets import heading, hint, is_dark
 
 
@@ -96,7 +96,7 @@ class ResultsPage(QWidget):
         self.split.blockSignals(True)
         self.split.clear()
         for s in self.model.splits():
-            self.split.addItem(SPLIT_TITLES.get(s, s), s)
+            self.split.addItem(self.model.split_title(s), s)
         self.split.setCurrentIndex(max(0, self.split.findData(self.model.split)))
         self.split.blockSignals(False)
         self._fill()

@@ -21,6 +21,7 @@ PHASE_TEXT = {
     "loading_model": "Loading the pretrained model",
     "caching_features": "Running the frozen layers once over every example",
     "training": "Training",
+    "refitting": "Training again on train + validation",
     "evaluating": "Measuring on held-out examples",
     "saving": "Saving",
     "done": "Finished",
@@ -142,6 +143,10 @@ class RunState:
 
     def on_progress(self, p) -> None:
         phase = getattr(p, "phase", "train") or "train"
+        if phase == "refit":  # the final model on train + validation: its own step count
+            self.sub_done, self.sub_total = int(p.global_step or 0), int(p.total_steps or 0)
+            self.phase = "refitting"
+            return
         if phase != "train":  # caching features, evaluating: a sub-progress, epochs untouched
             self.sub_done, self.sub_total = int(p.step or 0), int(p.steps or 0)
             if phase == "cache":
@@ -190,9 +195,10 @@ class RunState:
         (loading the model, evaluating, saving), so no stale number is shown."""
         if not self.running:
             return self.fraction, "%p%"
-        if self.phase == "caching_features":
+        if self.phase in ("caching_features", "refitting"):
             frac = self.sub_done / self.sub_total if self.sub_total else None
-            return (None if frac is None else min(1.0, frac)), "Preparing features %p%"
+            label = "Preparing features %p%" if self.phase == "caching_features" else "Training again %p%"
+            return (None if frac is None else min(1.0, frac)), label
         if self.phase in BUSY_PHASES:
             return None, PHASE_TEXT.get(self.phase, "")
         return self.fraction, "%p%"

@@ -67,6 +67,21 @@ def test_evaluate_folder_maps_class_names_and_refuses_unknown_ones(image_bundle,
         evaluate_folder(image_bundle, [str(data)])
 
 
+def test_evaluate_folder_accepts_one_class_and_one_example(image_bundle, tmp_path):
+    """Scoring needs no training minimum: a folder of one class with one image is a valid test."""
+    from engine.data import scan
+    from engine.evaluate import evaluate_folder
+
+    data = make_images(tmp_path / "labeled", per_class=1, seed=7)
+    shutil.rmtree(data / "blue")
+    shutil.rmtree(data / "green")
+    with pytest.raises(DataError, match="only one class"):  # training still refuses it
+        scan([str(data)])
+    out = evaluate_folder(image_bundle, [str(data)])
+    assert out["folder"]["n"] == 1
+    assert {c["name"]: c["support"] for c in out["folder"]["per_class"]} == {"blue": 0, "green": 0, "red": 1}
+
+
 def test_cli_evaluate_prints_tables_and_writes_json(image_bundle, tmp_path, capsys):
     data = make_images(tmp_path / "labeled", per_class=4, seed=6)
     assert main(["evaluate", "--model", str(image_bundle), "--data", str(data), "--out", str(tmp_path / "m.json")]) == 0

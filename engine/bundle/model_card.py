@@ -100,7 +100,13 @@ def _recipe(training: dict, modality: str) -> str:
     parts = []
     if cfg.get("epochs"):
         parts.append(f"up to {cfg['epochs']} epoch{'' if cfg['epochs'] == 1 else 's'}")
-    if training.get("epoch") is not None:
+    refit = training.get("refit") if isinstance(training.get("refit"), dict) else None
+    if refit and training.get("epoch") is not None:
+        n = int(training["epoch"])
+        parts.append(f"the epoch count ({n}) chosen on the validation split, then trained again from the start "
+                     f"on training + validation ({refit.get('examples')} examples) for {n} epoch{'' if n == 1 else 's'}; "
+                     "validation scores below are those of the model selected before that refit")
+    elif training.get("epoch") is not None:
         monitor = str(training.get("monitor") or "validation score").replace("val_", "validation ").replace("_", " ")
         parts.append(f"weights kept from epoch {training['epoch']} (the best {monitor})")
     if cfg.get("batch_size"):

@@ -138,7 +138,7 @@ def _training_info(run_dir: Path, meta: dict, spec: dict, metrics: dict, which: 
     """training.json: the resolved config, freezing, split hashes, data report and final metrics."""
     splits = read_json(run_dir / "splits.json")
     optional = {name: read_json(run_dir / f"{name}.json") if (run_dir / f"{name}.json").is_file() else {}
-                for name in ("data_report", "config")}
+                for name in ("data_report", "config", "refit")}
     state = meta.get("checkpoint_state") or {}
     return {"run": run_dir.resolve().name, "backbone": spec, "checkpoint": which, "epoch": state.get("epoch"),
             "global_step": state.get("global_step"), "monitor": state.get("monitor"),
@@ -147,7 +147,8 @@ def _training_info(run_dir: Path, meta: dict, spec: dict, metrics: dict, which: 
             "config": optional["config"], "splits": _split_summary(splits),
             "splits_json_sha256": hashlib.sha256((run_dir / "splits.json").read_bytes()).hexdigest(),
             "data_roots": splits.get("roots", []), "data_report": optional["data_report"],
-            "final_metrics": {k: metrics.get(k) for k in ("val", "test")}}
+            "final_metrics": {k: metrics.get(k) for k in ("val", "test")},
+            "refit": optional["refit"] if state.get("refit") else None}
 
 
 def _write_weights(folder: Path, model, meta: dict) -> None:

@@ -1,6 +1,7 @@
 """`transfer-studio train`: fine-tune from the command line, printing progress as it goes."""
 from __future__ import annotations
 
+import argparse
 import signal
 import sys
 import threading
@@ -27,6 +28,9 @@ def add_arguments(p) -> None:
     p.add_argument("--class-weighted", action="store_true", help="weight the loss by inverse class frequency")
     p.add_argument("--patience", type=int, default=3, help="early-stopping patience in epochs (0 = off)")
     p.add_argument("--monitor", default="val_accuracy")
+    p.add_argument("--refit", action=argparse.BooleanOptionalAction, default=None,
+                   help="after early stopping, train again on train + validation for the epochs that won "
+                        "(default: auto, on below 100 examples per class)")
     p.add_argument("--val-fraction", type=float, default=0.15)
     p.add_argument("--test-fraction", type=float, default=0.15)
     p.add_argument("--text-column")
@@ -49,7 +53,7 @@ def config_from_args(a) -> RunConfig:
         class_weighted=a.class_weighted, early_stopping_patience=a.patience or None, monitor=a.monitor,
         val_fraction=a.val_fraction, test_fraction=a.test_fraction, text_column=a.text_column,
         label_column=a.label_column, feature_cache=not a.no_feature_cache, device=a.device,
-        num_workers=a.workers, seed=a.seed, deterministic=a.deterministic, runs_root=a.runs_root, name=a.name)
+        refit=a.refit, num_workers=a.workers, seed=a.seed, deterministic=a.deterministic, runs_root=a.runs_root, name=a.name)
 
 
 class ConsolePrinter:
@@ -73,18 +77,19 @@ class ConsolePrinter:
             self.out.write(f"[{msg.phase}] {msg.detail}\n")
         elif isinstance(msg, protocol.Log):
             self.out.write(("" if msg.level == "info" else f"{msg.level.upper()}: ") + msg.text + "\n")
-        elif isinstance(msg, protocol.Progress) and msg.phase == "train" and now - self._last_line > 2.0:
+        elif isinstance(msg, protocol.Progress) and msg.phase in ("train", "refit") and now - self._last_line > 2.0:
             eta = f", ETA {msg.eta_s:.0f} s" if msg.eta_s else ""
-            self.out.write(f"  epoch {msg.epoch}/{msg.epochs} step {msg.step}/{msg.steps} "
-                           f"{msg.samples_per_s:.1f} samples/s{eta}\n")
+            self.out.write(f"  {'refit ' if msg.phase == 'refit' else ''}epoch {msg.epoch}/{msg.epochs} "
+                           f"step {msg.step}/{msg.steps} {msg.samples_per_s:.1f} samples/s{eta}\n")
             self._last_line = now
         elif isinstance(msg, protocol.EpochEnd):
             vals = " ".join(f"{k}={v:.4f}" for k, v in msg.values.items())
             self.out.write(f"epoch {msg.epoch}: {vals}{'  (best)' if msg.best else ''} [{msg.seconds:.1f} s]\n")
         elif isinstance(msg, protocol.Result):
-            test = (msg.metrics or {}).get("test") or (msg.metrics or {}).get("val") or {}
-            acc = test.get("accuracy")
-            self.out.write(f"Done: {msg.run_dir}" + (f"  accuracy {acc:.3f}" if acc is not None else "") + "\n")
+            m = msg.metrics or {}
+            split = "test" if m.get("test") else "validation"
+            acc = (m.get("test") or m.get("val") or {}).get("accuracy")
+            self.out.write(f"Done: {msg.run_dir}" + (f"  {split} accuracy {acc:.3f}" if acc is not None else "") + "\n")
         self.out.flush()
 
 

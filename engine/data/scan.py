@@ -96,7 +96,8 @@ def _class_folders(trees, tables) -> dict[str, list[str]]:
     return where
 
 
-def _fatal_layout(where: dict[str, list[str]], rep: HealthReport, modality: str | None, trees) -> None:
+def _fatal_layout(where: dict[str, list[str]], rep: HealthReport, modality: str | None, trees,
+                  for_scoring: bool = False) -> None:
     root = _where(rep)
     if not where and not trees:
         raise DataError(f"{root} has no rows with both a text and a label; fill in those columns (see the "
@@ -104,7 +105,7 @@ def _fatal_layout(where: dict[str, list[str]], rep: HealthReport, modality: str 
     if not where:
         raise DataError(f"{root} has no class folders; put each class's files in its own subfolder "
                         f"(for example {os.path.join(rep.roots[0], 'cats')} and {os.path.join(rep.roots[0], 'dogs')}).")
-    if len(where) == 1:
+    if len(where) == 1 and not for_scoring:
         only = next(iter(where))
         raise DataError(f"{root} has only one class ({only}); a classifier needs at least two, so add "
                         "examples of at least one more class.")
@@ -114,11 +115,14 @@ def _fatal_layout(where: dict[str, list[str]], rep: HealthReport, modality: str 
                         "to each class folder.")
 
 
-def _fatal_counts(rep: HealthReport, where: dict[str, list[str]], n_candidates: int) -> None:
+def _fatal_counts(rep: HealthReport, where: dict[str, list[str]], n_candidates: int,
+                  for_scoring: bool = False) -> None:
     root = _where(rep)
     if not any(c["count"] for c in rep.classes):
         raise DataError(f"None of the {n_candidates} files in {root} could be read; see the skipped list for "
                         "why, then replace the files with working copies.")
+    if for_scoring:  # scoring a model needs no minimum per class (one class, or one file, is fine)
+        return
     low = [c for c in rep.classes if c["count"] < 2]
     if low:
         names = ", ".join(f"'{c['name']}' ({c['count']} usable, in {where[c['name']][0]})" for c in low[:5])
@@ -134,7 +138,7 @@ def _fatal_counts(rep: HealthReport, where: dict[str, list[str]], n_candidates: 
 
 
 def _scan(paths, rep: HealthReport, val_fraction, test_fraction, seed, text_column, label_column,
-          reporter, cancel) -> Dataset:
+          reporter, cancel, for_scoring=False) -> Dataset:
     trees, tables = _open_roots(paths, rep, text_column, label_column, cancel)
     rep.presplit = any(t.presplit for t in trees)
     modality = _modality(trees, tables, rep)
@@ -144,7 +148,7 @@ def _scan(paths, rep: HealthReport, val_fraction, test_fraction, seed, text_colu
     for tab in tables:
         rep.skipped.extend(tab.skipped)
     where = _class_folders(trees, tables)
-    _fatal_layout(where, rep, modality, trees)
+    _fatal_layout(where, rep, modality, trees, for_scoring)
     candidates = [c for t in trees for c in t.candidates]
     checked = check_all(candidates, reporter, cancel)
     items: list[Item] = []
@@ -177,18 +181,19 @@ def _scan(paths, rep: HealthReport, val_fraction, test_fraction, seed, text_colu
         rep.text = text_summary([n for _, n, _ in facts], [(p, r) for p, _, r in facts])
         undecodable = [p for p, _, r in facts if r > 0]
     add_findings(rep, deduped, modality, undecodable)
-    _fatal_counts(rep, where, len(candidates) + sum(len(t.rows) for t in tables))
+    _fatal_counts(rep, where, len(candidates) + sum(len(t.rows) for t in tables), for_scoring)
     return Dataset(modality=modality, classes=classes, items=examples, report=rep, presplit=rep.presplit,
                    roots=list(rep.roots))
 
 
 def scan(paths, *, val_fraction: float = 0.15, test_fraction: float = 0.15, seed: int = 0,
          text_column: str | None = None, label_column: str | None = None, reporter=None,
-         cancel=None) -> Dataset:
+         cancel=None, for_scoring: bool = False) -> Dataset:
     """Check and split labeled data from folders and/or tables (see module docstring).
 
     Raises DataError (one sentence; `.report` holds the partial report dict) when the data
-    as a whole cannot be trained on, and errors.Cancelled when `cancel` is set.
+    as a whole cannot be trained on, and errors.Cancelled when `cancel` is set. With
+    for_scoring (evaluating a trained model) one class, or one example of a class, is enough.
     """
     if not (0 <= val_fraction < 1 and 0 <= test_fraction < 1 and val_fraction + test_fraction < 1):
         raise ConfigError(f"Validation and test fractions must each be in [0, 1) and sum to less than 1, "
@@ -196,7 +201,8 @@ def scan(paths, *, val_fraction: float = 0.15, test_fraction: float = 0.15, seed
     t0 = time.monotonic()
     rep = HealthReport()
     try:
-        return _scan(paths, rep, val_fraction, test_fraction, seed, text_column, label_column, reporter, cancel)
+        return _scan(paths, rep, val_fraction, test_fraction, seed, text_column, label_column, reporter, cancel,
+                     for_scoring)
     except DataError as exc:
         rep.seconds = time.monotonic() - t0
         rep.fatal = exc.message

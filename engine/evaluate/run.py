@@ -66,13 +66,21 @@ def evaluate_run(run_dir: str | Path, reporter: Callable | None = None, cancel=N
     state_path = checkpoint_dir(run_dir, which) / "state.json"
     if state_path.is_file():
         out["epoch"] = read_json(state_path).get("epoch")
+    refit = read_json(run_dir / "refit.json") if (run_dir / "refit.json").is_file() else None
+    scorers = {"val": predictor, "test": predictor}
+    if which == "best" and refit and refit.get("status") == "done" and (run_dir / "checkpoints" / "selected").is_dir():
+        # the refit model has trained on the validation examples: validation scores the model
+        # that was selected on them (checkpoints/selected); test scores the refit model
+        scorers["val"] = Predictor.from_run(run_dir, which="selected", device=device or _run_device(run_dir))
+        out["refit"] = {"epochs": refit.get("epochs"), "examples": refit.get("examples"),
+                        "val_checkpoint": "selected"}
     for split in ("val", "test"):
         items = ds.split(split)
         if not items:
             out[split] = None
             continue
         say(protocol.Log(level="info", text=f"Evaluating {len(items)} {split} examples"))
-        out[split], bad = _score_items(predictor, items, [e.label for e in items], reporter, cancel)
+        out[split], bad = _score_items(scorers[split], items, [e.label for e in items], reporter, cancel)
         out["unreadable"] += [dict(b, split=split) for b in bad]
     if write:
         write_json(run_dir / "metrics.json", out)
@@ -90,7 +98,8 @@ def evaluate_folder(model: str | Path, data: list[str], reporter: Callable | Non
     from ..inference import Predictor
 
     predictor = Predictor.open(model, device=device)
-    ds = scan([str(d) for d in data], val_fraction=0.0, test_fraction=0.0, reporter=reporter, cancel=cancel)
+    ds = scan([str(d) for d in data], val_fraction=0.0, test_fraction=0.0, reporter=reporter, cancel=cancel,
+              for_scoring=True)
     where = ", ".join(str(d) for d in data)
     if ds.modality != predictor.modality:
         raise DataError(f"{where} holds {ds.modality} data but the model reads {predictor.modality}; "

@@ -20,7 +20,9 @@ class TokenizedTexts(Dataset):
         from ..data import read_text
 
         texts = [read_text(e) for e in examples]
-        enc = tokenizer(texts, truncation=True, max_length=max_length)
+        # an empty split (a refit has no validation) is fine; the tokenizer itself refuses []
+        enc = tokenizer(texts, truncation=True, max_length=max_length) if texts else \
+            {"input_ids": [], "attention_mask": [], "token_type_ids": []}
         self.input_ids = enc["input_ids"]
         self.attention = enc["attention_mask"]
         self.token_types = enc.get("token_type_ids")

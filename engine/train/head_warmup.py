@@ -63,7 +63,8 @@ def warm_head(model, spec, dataset, meta: dict, cfg, device, *, amp_dtype, chann
         for name, (xs, ys) in feats.items():
             out[f"{name}_accuracy"] = float((head_fn(xs).argmax(1) == ys).float().mean())
     model.train(was_training)
+    which = "validation" if "val_accuracy" in out else "training"  # a refit has no validation split
+    acc = out.get("val_accuracy", out.get("train_accuracy", float("nan")))
     report(protocol.Log(level="info", text=(
-        f"Head fitted on frozen features first ({step} steps): validation accuracy "
-        f"{out.get('val_accuracy', float('nan')):.3f} before fine-tuning.")))
+        f"Head fitted on frozen features first ({step} steps): {which} accuracy {acc:.3f} before fine-tuning.")))
     return out

@@ -63,7 +63,8 @@ class Split:
 class Loop:
     def __init__(self, *, model, head_fn, optimizer, base_lrs, cfg, device, train: Split, val: Split,
                  report, cancel, save_last, save_best, amp_dtype=None, channels_last=False,
-                 class_weights=None, on_oom=None, checkpoint_every_s: float = 300.0):
+                 class_weights=None, on_oom=None, checkpoint_every_s: float = 300.0,
+                 stop_epoch: int | None = None):
         self.model, self.head_fn, self.opt, self.base_lrs = model, head_fn, optimizer, base_lrs
         self.cfg, self.device, self.train_split, self.val_split = cfg, device, train, val
         self.report, self.cancel = report, cancel
@@ -76,6 +77,8 @@ class Loop:
         self.checkpoint_every_s = checkpoint_every_s
         self.throughput = Throughput()
         self.monitor = cfg.monitor if len(val) else "train_loss"
+        # the learning-rate schedule spans cfg.epochs; a refit follows it and stops at stop_epoch
+        self.stop_epoch = int(stop_epoch or cfg.epochs)
 
     # ------------------------------------------------------------------ helpers
     def _batches(self, split: Split, *, shuffle: bool, epoch: int, skip: int, batch_size: int):
@@ -154,8 +157,8 @@ class Loop:
             correct += int((logits.argmax(1)[valid] == ys[valid]).sum())
             seen += nv
             self.throughput.add(b)
-            remaining = total_samples - ((epoch - 1) * n + state.samples_in_epoch)
-            progress = protocol.Progress(epoch=epoch, epochs=cfg.epochs, step=step, steps=steps,
+            remaining = self.stop_epoch * n - ((epoch - 1) * n + state.samples_in_epoch)
+            progress = protocol.Progress(epoch=epoch, epochs=self.stop_epoch, step=step, steps=steps,
                                          global_step=state.global_step,
                                          total_steps=state.global_step + math.ceil(remaining / state.batch_size),
                                          samples_per_s=round(self.throughput.rate(), 2),
@@ -203,7 +206,7 @@ class Loop:
     def fit(self, state: LoopState) -> str:
         cfg = self.cfg
         higher = HIGHER_IS_BETTER.get(self.monitor, False)
-        while state.epoch < cfg.epochs:
+        while state.epoch < self.stop_epoch:
             epoch = state.epoch + 1
             t0 = time.monotonic()
             values = self.run_oom_safe(state, epoch)

@@ -17,6 +17,7 @@ from ..config import RunConfig
 from ..errors import BackboneError
 
 AUTO_BACKBONE = {"image": "efficientnet_lite0", "text": "minilm_l6"}
+REFIT_BELOW_PER_CLASS = 100  # training examples per class
 
 
 def choose_backbone(modality: str) -> str:
@@ -108,6 +109,11 @@ def resolve(config: RunConfig, spec, dataset, device: str) -> RunConfig:
         # small data: batch statistics of a few dozen images are noisier than ImageNet's, and
         # train-mode BN would shift the very features the warmed-up head was fitted on
         changes["freeze_bn_stats"] = bool(warm and n_train < 20000)
+    if config.refit is None:
+        # the validation split's only job at this size is to pick the epoch count; the final model
+        # then learns from those examples too (benchmarks/ACCURACY.md)
+        n_val = len(dataset.split("val"))
+        changes["refit"] = bool(n_val and per_class < REFIT_BELOW_PER_CLASS)
     if config.lr is None:
         # after the head is fitted (LP-FT) the fine-tune needs only a gentle learning rate
         changes["lr"] = 3e-3 if linear_probe else (5e-4 if warm else 1e-3)

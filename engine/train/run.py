@@ -143,18 +143,19 @@ def prepare(config: RunConfig, report: RunReporter, cancel):
 
 
 def train(config: RunConfig, reporter=None, cancel=None, resume_from: str | None = None) -> dict:
-    """Train (or resume) a run; returns {"run_dir", "metrics", "stopped"}."""
-    from ..backbones import build_model, build_tokenizer, get_spec, model_from_config
+    """Train (or resume) a run, refit it when the recipe says so; returns {"run_dir", "metrics", "stopped"}."""
+    from ..backbones import build_tokenizer, get_spec
     from ..data import load_splits
-    from ..freezing import freeze_to, param_groups, set_frozen_eval, split_for_features
+    from . import refit
 
     t_start = time.monotonic()
     if resume_from:
         run_dir = Path(resume_from)
-        if not ckpt.has_checkpoint(run_dir / "checkpoints" / "last"):
+        info = refit.load(run_dir)
+        if not ckpt.has_checkpoint(run_dir / "checkpoints" / "last") and info is None:
             raise ConfigError(f"{run_dir} has no saved checkpoint to resume from; start a new run instead.")
         saved = RunConfig.from_dict(read_json(run_dir / "config.json"))
-        if config is not None and config.epochs and config.epochs != saved.epochs:
+        if config is not None and config.epochs and config.epochs != saved.epochs and info is None:
             saved = saved.replace(epochs=config.epochs)
             write_json(run_dir / "config.json", saved.to_dict())
         cfg, meta = saved, read_json(run_dir / "model.json")
@@ -166,103 +167,37 @@ def train(config: RunConfig, reporter=None, cancel=None, resume_from: str | None
         report = RunReporter(None, reporter)
         cfg, spec, dataset, run_dir, meta, device = prepare(config, report, cancel)
         report.events_path, report.run_id = run_dir / "events.jsonl", run_dir.name
+        info = None
     configure(device, cfg.deterministic)
-    torch.manual_seed(cfg.seed)
     report(protocol.Status(phase="loading_model", detail=f"{spec.display_name} on {device.type}"))
     report.log(f"Run directory: {run_dir}")
-    n_classes = len(meta["classes"])
     tokenizer = None
-    if resume_from:
-        hf_cfg = read_json(run_dir / "hf_config.json") if (run_dir / "hf_config.json").is_file() else None
-        model = model_from_config(spec, n_classes, hf_cfg)
-        ckpt.load_model_weights(run_dir / "checkpoints" / "last", model)
-        if meta["modality"] == "text":
+    if meta["modality"] == "text":
+        if resume_from:
             from transformers import AutoTokenizer
 
             tokenizer = AutoTokenizer.from_pretrained(str(run_dir / "tokenizer"), local_files_only=True)
-    else:
-        model = build_model(spec, n_classes, weights=cfg.weights or "auto")
-        _small_head_init(model, spec, n_classes)
-        if meta["modality"] == "text":
+        else:
             tokenizer = build_tokenizer(spec, cfg.weights or "auto")
             tokenizer.save_pretrained(str(run_dir / "tokenizer"))
-            write_json(run_dir / "hf_config.json", json.loads(model.config.to_json_string()))
-    k = int(cfg.freeze)
-    if not resume_from and k >= len(spec.stages):
-        from .probe_speed import zero_head
-
-        zero_head(model, spec)  # a linear probe converges in a few epochs from a zero head
-    freeze_to(model, spec, k)
-    channels_last = meta["modality"] == "image"
-    model.to(device)
-    if channels_last:
-        model.to(memory_format=torch.channels_last)
-    amp_dtype = amp_dtype_for(device)
-    pp = meta["preprocess"]
-    linear_probe = k >= len(spec.stages) and cfg.feature_cache
-    splits = {}
-    from .batches import make_dataset
-
-    for name in ("train", "val"):
-        examples = dataset.split(name)
-        ds, collate = make_dataset(examples, modality=meta["modality"], preprocess=pp,
-                                   train=(name == "train" and not linear_probe), augment=cfg.augment,
-                                   tokenizer=tokenizer)
-        splits[name] = Split(dataset=ds, collate=collate)
-    head_fn = None
-    if linear_probe:
-        head_fn = _cache_features(model, spec, splits, cfg, device, amp_dtype, channels_last, report, cancel,
-                                  split_for_features, meta, dataset)
-    if not resume_from and cfg.head_warmup and not linear_probe and k < len(spec.stages):
-        from .head_warmup import warm_head
-
-        warm_head(model, spec, dataset, meta, cfg, device, amp_dtype=amp_dtype, channels_last=channels_last,
-                  tokenizer=tokenizer, report=report, cancel=cancel, split_for_features=split_for_features)
-    groups = param_groups(model, spec, k, cfg.lr, cfg.lr_stage_decay, cfg.weight_decay)
-    base_lrs = [g["lr"] for g in groups]
-    optimizer = torch.optim.AdamW(groups, lr=cfg.lr)
-    state = LoopState(batch_size=cfg.batch_size)
-    if resume_from:
-        state = LoopState(**{k_: v for k_, v in ckpt.load_state(run_dir / "checkpoints" / "last")["loop"].items()})
-        ckpt.load_optimizer(run_dir / "checkpoints" / "last", optimizer)
-        report.log(f"Resuming after epoch {state.epoch}" + (
-            f" (+{state.samples_in_epoch} examples)" if state.samples_in_epoch else ""))
-
-    def save_last(st: LoopState, partial: bool) -> None:
-        path = ckpt.save_checkpoint(run_dir / "checkpoints" / "last", model,
-                                    {"epoch": st.epoch, "global_step": st.global_step, "partial": partial,
-                                     "loop": st.to_dict(), "monitor": loop.monitor}, optimizer)
-        report(protocol.Checkpoint(kind="last", path=str(path), epoch=st.epoch))
-
-    def save_best(st: LoopState) -> None:
-        path = ckpt.save_checkpoint(run_dir / "checkpoints" / "best", model,
-                                    {"epoch": st.epoch, "global_step": st.global_step, "best_score": st.best_score,
-                                     "monitor": loop.monitor, "metrics": st.history[-1] if st.history else {}})
-        report(protocol.Checkpoint(kind="best", path=str(path), epoch=st.epoch))
-
-    class_weights = _class_weights(dataset.split("train"), n_classes, device) if cfg.class_weighted else None
-    loop = Loop(model=model, head_fn=head_fn, optimizer=optimizer, base_lrs=base_lrs, cfg=cfg, device=device,
-                train=splits["train"], val=splits["val"], report=report, cancel=cancel, save_last=save_last,
-                save_best=save_best, amp_dtype=amp_dtype, channels_last=channels_last, class_weights=class_weights)
-    loop.after_train_mode = lambda: _after_train_mode(model, spec, k, cfg.freeze_bn_stats, set_frozen_eval)
-    report(protocol.Status(phase="training", detail=f"{cfg.epochs} epochs, batch {state.batch_size}"))
-    speed = contextlib.nullcontext()
-    if linear_probe:  # epochs on cached features take milliseconds: see probe_speed.py
-        from .probe_speed import DeferredSaves, single_thread_on_cpu
-
-        saves = DeferredSaves(save_last, save_best, model)
-        loop.save_last, loop.save_best = saves.last, saves.best
-        speed = single_thread_on_cpu(device)
+    phase = _Phase(cfg, spec, meta, run_dir, device, report, cancel, tokenizer)
+    stopped = "completed"
     try:
-        with speed:
-            stopped = loop.fit(state)
-        if linear_probe:
-            saves.flush()
+        if info is None:
+            state, stopped = phase.fit(dataset, last=run_dir / "checkpoints" / "last", resume=bool(resume_from))
+            if refit.wanted(cfg, state, len(dataset.split("val"))):
+                info = refit.begin(run_dir, state, len(refit.RefitView(dataset).split("train")))
+        if info is not None and info.get("status") == "running":
+            report.log(f"Training again on train + validation ({info['examples']} examples) for the "
+                       f"{info['epochs']} epoch{'s' if info['epochs'] != 1 else ''} that early stopping chose.")
+            refit_last = run_dir / "checkpoints" / refit.REFIT_LAST
+            sub = _Phase(cfg, spec, meta, run_dir, device, refit.RefitReporter(report), cancel, tokenizer,
+                         stop_epoch=info["epochs"])
+            sub.fit(refit.RefitView(dataset), last=refit_last, resume=ckpt.has_checkpoint(refit_last))
+            refit.finish(run_dir, sub.save_final)
     except Cancelled:
         report.log("Cancelled: the last state is saved in checkpoints/last; resume continues from there.")
         return {"run_dir": str(run_dir), "metrics": {}, "stopped": "cancelled"}
-    if not ckpt.has_checkpoint(run_dir / "checkpoints" / "best"):
-        save_best(state)
     from ..evaluate import evaluate_run
 
     report(protocol.Status(phase="evaluating", detail="Scoring the best checkpoint on validation and test"))
@@ -271,6 +206,126 @@ def train(config: RunConfig, reporter=None, cancel=None, resume_from: str | None
     report.log(f"Finished in {time.monotonic() - t_start:.1f} s ({stopped}).")
     report(protocol.Result(run_dir=str(run_dir), metrics=metrics))
     return {"run_dir": str(run_dir), "metrics": metrics, "stopped": stopped}
+
+
+class _Phase:
+    """One training phase: a model, its optimizer and the epoch loop over one view of the data.
+
+    The main phase selects the best epoch on validation (checkpoints/best); a refit phase
+    trains on train + validation along the same learning-rate schedule, stops after
+    `stop_epoch` (the epoch that won), and only its final state becomes the model.
+    """
+
+    def __init__(self, cfg, spec, meta, run_dir, device, report, cancel, tokenizer, stop_epoch: int | None = None):
+        self.cfg, self.spec, self.meta, self.run_dir = cfg, spec, meta, run_dir
+        self.device, self.report, self.cancel, self.tokenizer = device, report, cancel, tokenizer
+        self.stop_epoch, self.select = stop_epoch, stop_epoch is None
+        self.model = self.state = self.loop = None
+
+    def _model(self, last: Path, resume: bool):
+        from ..backbones import build_model, model_from_config
+
+        spec, n_classes = self.spec, len(self.meta["classes"])
+        torch.manual_seed(self.cfg.seed)
+        if resume:
+            hf_path = self.run_dir / "hf_config.json"
+            model = model_from_config(spec, n_classes, read_json(hf_path) if hf_path.is_file() else None)
+            ckpt.load_model_weights(last, model)
+            return model
+        model = build_model(spec, n_classes, weights=self.cfg.weights or "auto")
+        _small_head_init(model, spec, n_classes)
+        if self.meta["modality"] == "text" and not (self.run_dir / "hf_config.json").is_file():
+            write_json(self.run_dir / "hf_config.json", json.loads(model.config.to_json_string()))
+        if int(self.cfg.freeze) >= len(spec.stages):
+            from .probe_speed import zero_head
+
+            zero_head(model, spec)  # a linear probe converges in a few epochs from a zero head
+        return model
+
+    def fit(self, dataset, last: Path, resume: bool):
+        """Train to the end (or early stop); returns (LoopState, how it stopped). Raises Cancelled."""
+        from ..freezing import freeze_to, param_groups, set_frozen_eval, split_for_features
+        from .batches import make_dataset
+
+        cfg, spec, meta, report, device = self.cfg, self.spec, self.meta, self.report, self.device
+        self.model = model = self._model(last, resume)
+        k = int(cfg.freeze)
+        freeze_to(model, spec, k)
+        channels_last = meta["modality"] == "image"
+        model.to(device)
+        if channels_last:
+            model.to(memory_format=torch.channels_last)
+        amp_dtype = amp_dtype_for(device)
+        linear_probe = k >= len(spec.stages) and cfg.feature_cache
+        splits = {}
+        for name in ("train", "val"):
+            ds, collate = make_dataset(dataset.split(name), modality=meta["modality"], preprocess=meta["preprocess"],
+                                       train=(name == "train" and not linear_probe), augment=cfg.augment,
+                                       tokenizer=self.tokenizer)
+            splits[name] = Split(dataset=ds, collate=collate)
+        head_fn = None
+        if linear_probe:
+            head_fn = _cache_features(model, spec, splits, cfg, device, amp_dtype, channels_last, report,
+                                      self.cancel, split_for_features, meta, dataset)
+        if not resume and cfg.head_warmup and not linear_probe and k < len(spec.stages):
+            from .head_warmup import warm_head
+
+            warm_head(model, spec, dataset, meta, cfg, device, amp_dtype=amp_dtype, channels_last=channels_last,
+                      tokenizer=self.tokenizer, report=report, cancel=self.cancel,
+                      split_for_features=split_for_features)
+        groups = param_groups(model, spec, k, cfg.lr, cfg.lr_stage_decay, cfg.weight_decay)
+        base_lrs = [g["lr"] for g in groups]
+        self.optimizer = optimizer = torch.optim.AdamW(groups, lr=cfg.lr)
+        self.state = state = LoopState(batch_size=cfg.batch_size)
+        if resume:
+            self.state = state = LoopState(**ckpt.load_state(last)["loop"])
+            ckpt.load_optimizer(last, optimizer)
+            report.log(f"Resuming after epoch {state.epoch}" + (
+                f" (+{state.samples_in_epoch} examples)" if state.samples_in_epoch else ""))
+
+        def save_last(st: LoopState, partial: bool) -> None:
+            path = ckpt.save_checkpoint(last, model, {"epoch": st.epoch, "global_step": st.global_step,
+                                                      "partial": partial, "loop": st.to_dict(),
+                                                      "monitor": loop.monitor}, optimizer)
+            report(protocol.Checkpoint(kind="last", path=str(path), epoch=st.epoch))
+
+        class_weights = _class_weights(dataset.split("train"), len(meta["classes"]), device) \
+            if cfg.class_weighted else None
+        self.loop = loop = Loop(model=model, head_fn=head_fn, optimizer=optimizer, base_lrs=base_lrs, cfg=cfg,
+                                device=device, train=splits["train"], val=splits["val"], report=report,
+                                cancel=self.cancel, save_last=save_last,
+                                save_best=self.save_best if self.select else (lambda st: None),
+                                amp_dtype=amp_dtype, channels_last=channels_last, class_weights=class_weights,
+                                stop_epoch=self.stop_epoch)
+        loop.after_train_mode = lambda: _after_train_mode(model, spec, k, cfg.freeze_bn_stats, set_frozen_eval)
+        report(protocol.Status(phase="training" if self.select else "refitting",
+                               detail=f"{loop.stop_epoch} epoch{'s' if loop.stop_epoch != 1 else ''}, "
+                                      f"batch {state.batch_size}"))
+        speed = contextlib.nullcontext()
+        if linear_probe:  # epochs on cached features take milliseconds: see probe_speed.py
+            from .probe_speed import DeferredSaves, single_thread_on_cpu
+
+            saves = DeferredSaves(save_last, loop.save_best, model)
+            loop.save_last, loop.save_best = saves.last, saves.best
+            speed = single_thread_on_cpu(device)
+        with speed:
+            stopped = loop.fit(state)
+        if linear_probe:
+            saves.flush()
+        if self.select and not ckpt.has_checkpoint(self.run_dir / "checkpoints" / "best"):
+            self.save_best(state)
+        return state, stopped
+
+    def save_best(self, st: LoopState) -> None:
+        path = ckpt.save_checkpoint(self.run_dir / "checkpoints" / "best", self.model,
+                                    {"epoch": st.epoch, "global_step": st.global_step, "best_score": st.best_score,
+                                     "monitor": self.loop.monitor, "metrics": st.history[-1] if st.history else {},
+                                     "refit": not self.select})
+        self.report(protocol.Checkpoint(kind="best", path=str(path), epoch=st.epoch))
+
+    def save_final(self) -> None:
+        """The refit model as it is after its last epoch."""
+        self.save_best(self.state)
 
 
 def _cache_features(model, spec, splits, cfg, device, amp_dtype, channels_last, report, cancel,
@@ -289,20 +344,38 @@ def _cache_features(model, spec, splits, cfg, device, amp_dtype, channels_last, 
               "channels_last": channels_last, "torch": torch.__version__}
     store = FeatureStore(Path(cfg.runs_root) / ".feature-cache",
                          cache_key(spec.id, weights_fingerprint(model, tuple(spec.head.prefixes)), key_pp))
+    from torch.utils.data import Subset
+
+    from .batches import make_loader
+    from .refit import RefitView
+
+    refit = isinstance(dataset, RefitView)
+    base = dataset.base if refit else dataset
     for name, split in splits.items():
-        report(protocol.Status(phase="caching_features", detail=f"Computing backbone features ({name})"))
-        from .batches import make_loader
+        # a refit's training view is train + val in that order: each part hits the cache on its own
+        parts = (["train", "val"] if name == "train" else []) if refit else [name]
+        feats, labels, offset = [], [], 0
+        for part in parts:
+            examples = base.split(part)
+            if not examples:
+                continue
+            report(protocol.Status(phase="caching_features", detail=f"Computing backbone features ({part})"))
+            rows = Subset(split.dataset, range(offset, offset + len(examples)))
+            offset += len(examples)
+            loader = make_loader(rows, split.collate, batch_size=64, shuffle=False,
+                                 num_workers=cfg.num_workers or 0, seed=cfg.seed)
+            total, done = len(examples), [0]
 
-        loader = make_loader(split.dataset, split.collate, batch_size=64, shuffle=False,
-                             num_workers=cfg.num_workers or 0, seed=cfg.seed)
-        total, done = len(split.dataset), [0]
+            def on_batch(n, total=total, done=done):
+                done[0] += n
+                report(protocol.Progress(step=done[0], steps=total, phase="cache"))
 
-        def on_batch(n, name=name, total=total, done=done):
-            done[0] += n
-            report(protocol.Progress(step=done[0], steps=total, phase="cache"))
-
-        feats, labels = store.get_or_compute(
-            name, dataset.split(name), lambda: extract(features_fn, loader, device, channels_last=channels_last,
-                                      amp_dtype=amp_dtype, cancel=cancel, on_batch=on_batch))
-        split.features, split.labels = feats.to(device), labels.to(device)
+            f, y = store.get_or_compute(
+                part, examples, lambda loader=loader, on_batch=on_batch: extract(
+                    features_fn, loader, device, channels_last=channels_last, amp_dtype=amp_dtype, cancel=cancel,
+                    on_batch=on_batch))
+            feats.append(f)
+            labels.append(y)
+        if feats:
+            split.features, split.labels = torch.cat(feats).to(device), torch.cat(labels).to(device)
     return head_fn

@@ -1,0 +1,117 @@
+"""Refit on train + validation: decision, files, honest validation scores, cancel and resume."""
+import json
+import threading
+
+import pytest
+import torch
+
+from engine import protocol
+from tests.test_train import _weights, make_images, tiny_config
+
+
+def _refit_run(tmp_path, name, reporter=None, cancel=None, **kw):
+    from engine.train import train
+
+    data = tmp_path / "data"
+    if not data.exists():
+        make_images(data)
+    kw.setdefault("early_stopping_patience", 2)
+    return train(tiny_config(tmp_path, data, name=name, **kw), reporter=reporter, cancel=cancel)
+
+
+def test_refit_trains_on_train_plus_val_for_the_chosen_epochs(tmp_path):
+    from engine.data import load_splits
+    from engine.evaluate import evaluate_run
+    from engine.inference import Predictor
+
+    seen = []
+    out = _refit_run(tmp_path, "r", refit=None, epochs=4, reporter=seen.append)  # auto: 4 per class < 100
+    run = tmp_path / "runs" / "r"
+    info = json.loads((run / "refit.json").read_text())
+    assert json.loads((run / "config.json").read_text())["refit"] is True
+    ds = load_splits(run)
+    assert info["status"] == "done"
+    assert info["examples"] == len(ds.split("train")) + len(ds.split("val"))
+    assert 1 <= info["epochs"] == info["selected"]["epoch"] <= 4
+    best = json.loads((run / "checkpoints" / "best" / "state.json").read_text())
+    assert best["refit"] is True and best["epoch"] == info["epochs"]
+    assert not (run / "checkpoints" / "refit").exists()
+    # the refit model differs from the one selected on validation, which is kept
+    assert any(not torch.equal(a, _weights(run, "selected")[k]) for k, a in _weights(run, "best").items())
+    # validation is scored with the selected model (the refit one has seen those examples), test with the refit one
+    metrics = out["metrics"]
+    assert metrics["refit"]["val_checkpoint"] == "selected"
+    val = ds.split("val")
+    sel = Predictor.from_run(run, which="selected").predict_proba(val).argmax(1)
+    assert metrics["val"]["accuracy"] == pytest.approx(float((sel == [e.label for e in val]).mean()))
+    test = ds.split("test")
+    fin = Predictor.from_run(run).predict_proba(test).argmax(1)
+    assert metrics["test"]["accuracy"] == pytest.approx(float((fin == [e.label for e in test]).mean()))
+    assert evaluate_run(run, write=False)["val"] == metrics["val"]
+    # the live plots get no second set of epoch curves; the refit shows as its own progress
+    phases = [m.phase for m in seen if isinstance(m, protocol.Status)]
+    assert phases.index("refitting") < phases.index("evaluating")
+    epochs_ended = [m.epoch for m in seen if isinstance(m, protocol.EpochEnd)]
+    assert epochs_ended == sorted(epochs_ended) and len(epochs_ended) == len(set(epochs_ended))
+    assert any(isinstance(m, protocol.Progress) and m.phase == "refit" for m in seen)
+    # the saved model says how it was trained, and which model its validation scores belong to
+    from engine.bundle import save_bundle
+
+    bundle = save_bundle(run, tmp_path / "r.tsbundle")
+    card = (bundle / "MODEL_CARD.md").read_text()
+    assert f"trained again from the start on training + validation ({info['examples']} examples)" in card
+    assert json.loads((bundle / "training.json").read_text())["refit"]["epochs"] == info["epochs"]
+
+
+def test_no_refit_when_turned_off_or_without_validation(tmp_path):
+    _refit_run(tmp_path, "off", refit=False)
+    _refit_run(tmp_path, "noval", refit=True, val_fraction=0.0)
+    for name in ("off", "noval"):
+        run = tmp_path / "runs" / name
+        assert not (run / "refit.json").exists() and not (run / "checkpoints" / "selected").exists()
+
+
+def test_cancelled_refit_keeps_a_loadable_model_and_resumes_to_the_same_weights(tmp_path):
+    from engine.inference import Predictor
+    from engine.train import train
+
+    _refit_run(tmp_path, "straight", refit=True, early_stopping_patience=None)
+    cancel = threading.Event()
+
+    def stop_in_refit(msg):  # after the refit's head warm-up, before its first step (an exact resume point)
+        if isinstance(msg, protocol.Status) and msg.phase == "refitting":
+            cancel.set()
+
+    first = _refit_run(tmp_path, "split", refit=True, early_stopping_patience=None, reporter=stop_in_refit,
+                       cancel=cancel)
+    assert first["stopped"] == "cancelled"
+    run = tmp_path / "runs" / "split"
+    assert json.loads((run / "refit.json").read_text())["status"] == "running"
+    assert (run / "checkpoints" / "refit" / "state.json").is_file()
+    Predictor.from_run(run)  # the selected model stays loadable as "best" while the refit is unfinished
+    assert not json.loads((run / "checkpoints" / "best" / "state.json").read_text()).get("refit")
+
+    again = train(None, resume_from=str(run))
+    assert again["stopped"] == "completed"
+    assert json.loads((run / "refit.json").read_text())["status"] == "done"
+    straight, resumed = _weights(tmp_path / "runs" / "straight", "best"), _weights(run, "best")
+    assert straight.keys() == resumed.keys()
+    for k in straight:
+        assert torch.allclose(straight[k], resumed[k], atol=1e-6), k
+
+
+def test_text_refit_runs_with_an_empty_validation_view(tmp_path):
+    """Text splits are tokenized up front; the refit's empty validation split must not trip the tokenizer."""
+    from engine.train import train
+
+    words = {"sport": "goal match team score", "food": "bread soup salt cook", "law": "court judge case rule"}
+    for label, vocab in words.items():
+        (tmp_path / "texts" / label).mkdir(parents=True)
+        for i in range(6):
+            (tmp_path / "texts" / label / f"{i}.txt").write_text(f"{vocab} {i} " * 3, encoding="utf-8")
+    out = train(tiny_config(tmp_path, tmp_path / "texts", backbone="test_tiny_bert", input_size=None, lr=1e-3,
+                            early_stopping_patience=2, refit=True))
+    run = tmp_path / "runs" / "run"
+    assert out["stopped"] in ("completed", "early_stopping")
+    assert json.loads((run / "refit.json").read_text())["status"] == "done"
+    assert out["metrics"]["test"]["n"] == 6 and out["metrics"]["refit"]["val_checkpoint"] == "selected"
