@@ -13,6 +13,7 @@ from pathlib import Path
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 TEXT_EXTS = {".txt", ".md", ".text"}
 SPLIT_DIRS = ("train", "val", "valid", "validation", "test")
+REFIT_BELOW_PER_CLASS = 100  # a copy of engine/train/recipe.py's (the GUI may not import engine.train)
 DATA_FILE_EXTS = {".csv", ".tsv", ".jsonl"}
 
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
@@ -172,8 +173,10 @@ class DataModel:
         splits = {k: sum(int((c.splits or {}).get(k) or 0) for c in self.classes) for k in ("train", "val", "test")}
         if any(splits.values()):
             how = "from your train/val/test folders" if r.get("presplit") else "at random, the same way every time"
-            out.append(f"Split {how}: {splits['train']} to train on, {splits['val']} to pick the best epoch, "
-                       f"{splits['test']} kept aside for the final score.")
+            # engine/train/recipe.py REFIT_BELOW_PER_CLASS: small data also learns from validation at the end
+            refit = splits["val"] and splits["train"] < REFIT_BELOW_PER_CLASS * max(1, len(self.classes))
+            out.append(f"Split {how}: {splits['train']} to train on, {splits['val']} to pick the best epoch"
+                       f"{' (then learned from too)' if refit else ''}, {splits['test']} kept aside for the final score.")
         img = r.get("image") if isinstance(r.get("image"), dict) else {}
         w, h = img.get("width") or {}, img.get("height") or {}
         if isinstance(w, dict) and w.get("median"):

@@ -111,6 +111,18 @@ def test_text_with_image_is_mixed(tmp_path):
         scan([tmp_path / "t", tmp_path / "i"])
 
 
+def test_a_stray_text_file_in_a_small_image_set_is_ignored_and_listed(tmp_path):
+    from PIL import Image
+    for cls in ("a", "b"):
+        (tmp_path / cls).mkdir()
+        for i in range(3):
+            Image.new("RGB", (4, 4), (i, 0, ord(cls))).save(tmp_path / cls / f"{i}.png")
+    (tmp_path / "a" / "notes.txt").write_text("where these came from")
+    ds = scan([tmp_path], val_fraction=0.0, test_fraction=0.0)
+    assert ds.modality == "image" and len(ds.items) == 6
+    assert [i["code"] for i in ds.report.to_dict()["ignored"] if i["path"].endswith("notes.txt")] == ["other_modality"]
+
+
 def test_empty_table_is_fatal(tmp_path):
     f = tmp_path / "e.csv"
     f.write_text("")

@@ -115,3 +115,10 @@ def test_text_refit_runs_with_an_empty_validation_view(tmp_path):
     assert out["stopped"] in ("completed", "early_stopping")
     assert json.loads((run / "refit.json").read_text())["status"] == "done"
     assert out["metrics"]["test"]["n"] == 6 and out["metrics"]["refit"]["val_checkpoint"] == "selected"
+
+
+def test_gui_and_recipe_agree_on_when_to_refit():
+    from engine.train.recipe import REFIT_BELOW_PER_CLASS
+    from gui import data_model
+
+    assert data_model.REFIT_BELOW_PER_CLASS == REFIT_BELOW_PER_CLASS

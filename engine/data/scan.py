@@ -24,6 +24,7 @@ from .tabular import TABLE_EXTS, TableRows, read_table
 from .types import Dataset, HealthReport
 
 MIXED_MINORITY = 0.10  # a few stray files of the other kind are ignored; more is a mixed data set
+MIXED_STRAY_MAX = 3  # up to this many (a README.txt, notes.txt) are strays whatever the proportion
 
 
 def _where(rep: HealthReport) -> str:
@@ -68,7 +69,11 @@ def _modality(trees: list[RootScan], tables: list[TableRows], rep: HealthReport)
         return None
     modality = "image" if n_img >= n_txt else "text"
     minority = min(n_img, n_txt)
-    if minority and minority >= MIXED_MINORITY * max(n_img, n_txt):
+    other = "text" if modality == "image" else "image"
+    # a dropped folder (or table) holding only the other kind is a deliberate mix, never a stray
+    whole_root = any(t.candidates and all(c.kind == other for c in t.candidates) for t in trees) or \
+        (other == "text" and any(t.rows for t in tables))
+    if minority and (whole_root or (minority > MIXED_STRAY_MAX and minority >= MIXED_MINORITY * max(n_img, n_txt))):
         raise DataError(f"The data in {_where(rep)} mixes images ({n_img}) and texts ({n_txt}); one run learns "
                         "from one kind of data, so put them in separate folders and train separate models.")
     for t in trees:
