@@ -13,7 +13,7 @@ from pathlib import Path
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 TEXT_EXTS = {".txt", ".md", ".text"}
 SPLIT_DIRS = ("train", "val", "valid", "validation", "test")
-REFIT_BELOW_PER_CLASS = 100  # a copy of engine/train/recipe.py's (the GUI may not import engine.train)
+REFIT_BELOW_PER_CLASS = 40  # a copy of engine/train/recipe.py's (the GUI may not import engine.train)
 DATA_FILE_EXTS = {".csv", ".tsv", ".jsonl"}
 
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}

@@ -25,7 +25,7 @@ def test_refit_trains_on_train_plus_val_for_the_chosen_epochs(tmp_path):
     from engine.inference import Predictor
 
     seen = []
-    out = _refit_run(tmp_path, "r", refit=None, epochs=4, reporter=seen.append)  # auto: 4 per class < 100
+    out = _refit_run(tmp_path, "r", refit=None, epochs=4, reporter=seen.append)  # auto: 4 per class < 40
     run = tmp_path / "runs" / "r"
     info = json.loads((run / "refit.json").read_text())
     assert json.loads((run / "config.json").read_text())["refit"] is True

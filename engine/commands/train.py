@@ -30,7 +30,7 @@ def add_arguments(p) -> None:
     p.add_argument("--monitor", default="val_accuracy")
     p.add_argument("--refit", action=argparse.BooleanOptionalAction, default=None,
                    help="after early stopping, train again on train + validation for the epochs that won "
-                        "(default: auto, on below 100 examples per class)")
+                        "(default: auto, on below 40 training examples per class)")
     p.add_argument("--val-fraction", type=float, default=0.15)
     p.add_argument("--test-fraction", type=float, default=0.15)
     p.add_argument("--text-column")
