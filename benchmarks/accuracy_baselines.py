@@ -38,6 +38,21 @@ def _timed(fn):
             "cpu_s": round(time.process_time() - c0, 1)}
 
 
+def _fit_steps(model, lr: float, steps: int, batch: int, n: int, seed: int, loss_of) -> None:
+    """Plain AdamW on random batches (with replacement): the fine-tune baselines' whole recipe."""
+    import torch
+
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    g = torch.Generator().manual_seed(seed)
+    model.train()
+    for _ in range(steps):
+        loss = loss_of(torch.randint(n, (min(batch, n),), generator=g))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+
+
 def _logreg(xtr, ytr, xte, yte) -> float:
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -96,16 +111,8 @@ def image_finetune(train_dir: Path, test_dir: Path, seed: int = 0) -> dict:
         torch.manual_seed(seed)
         spec, model = _image_model(len(classes))
         x, y = _image_tensors(tr, spec)
-        opt = torch.optim.AdamW(model.parameters(), lr=IMAGE_LR, weight_decay=0.01)
-        g = torch.Generator().manual_seed(seed)
-        model.train()
-        for step in range(IMAGE_STEPS):
-            idx = torch.randint(len(y), (min(IMAGE_BATCH, len(y)),), generator=g)
-            loss = torch.nn.functional.cross_entropy(model(x[idx]), y[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        model.eval()
+        _fit_steps(model, IMAGE_LR, IMAGE_STEPS, IMAGE_BATCH, len(y), seed,
+                   lambda idx: torch.nn.functional.cross_entropy(model(x[idx]), y[idx]))
         xt, yt = _image_tensors(te, spec)
         with torch.inference_mode():
             pred = torch.cat([model(b).argmax(1) for b in xt.split(64)])
@@ -117,6 +124,11 @@ def image_finetune(train_dir: Path, test_dir: Path, seed: int = 0) -> dict:
 # ------------------------------------------------------------------------------ text
 def _texts(items) -> tuple[list[str], np.ndarray]:
     return [p.read_text(encoding="utf-8", errors="replace") for p, _ in items], np.array([y for _, y in items])
+
+
+def _batches(tok, texts: list[str], size: int = 32):
+    for i in range(0, len(texts), size):
+        yield tok(texts[i:i + size], padding=True, truncation=True, max_length=TEXT_MAX_LENGTH, return_tensors="pt")
 
 
 def _minilm_dir() -> str:
@@ -141,9 +153,7 @@ def text_probe(train_dir: Path, test_dir: Path, seed: int = 0) -> dict:
             texts, ys = _texts(items)
             out = []
             with torch.inference_mode():
-                for i in range(0, len(texts), 32):
-                    enc = tok(texts[i:i + 32], padding=True, truncation=True, max_length=TEXT_MAX_LENGTH,
-                              return_tensors="pt")
+                for enc in _batches(tok, texts):
                     h = model(**enc).last_hidden_state
                     m = enc["attention_mask"].unsqueeze(-1).float()
                     out.append(((h * m).sum(1) / m.sum(1).clamp(min=1)).numpy())
@@ -168,25 +178,15 @@ def text_finetune(train_dir: Path, test_dir: Path, seed: int = 0) -> dict:
         model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=len(classes),
                                                                    local_files_only=True)
         texts, ys = _texts(tr)
-        opt = torch.optim.AdamW(model.parameters(), lr=TEXT_LR, weight_decay=0.01)
-        g = torch.Generator().manual_seed(seed)
-        model.train()
-        for step in range(TEXT_STEPS):
-            idx = torch.randint(len(ys), (min(TEXT_BATCH, len(ys)),), generator=g).tolist()
-            enc = tok([texts[i] for i in idx], padding=True, truncation=True, max_length=TEXT_MAX_LENGTH,
-                      return_tensors="pt")
-            loss = model(**enc, labels=torch.tensor(ys[idx])).loss
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        model.eval()
+
+        def loss_of(idx):
+            enc = next(_batches(tok, [texts[i] for i in idx.tolist()], size=len(idx)))
+            return model(**enc, labels=torch.tensor(ys[idx.numpy()])).loss
+
+        _fit_steps(model, TEXT_LR, TEXT_STEPS, TEXT_BATCH, len(ys), seed, loss_of)
         tt, yt = _texts(te)
-        preds = []
         with torch.inference_mode():
-            for i in range(0, len(tt), 32):
-                enc = tok(tt[i:i + 32], padding=True, truncation=True, max_length=TEXT_MAX_LENGTH,
-                          return_tensors="pt")
-                preds.append(model(**enc).logits.argmax(1).numpy())
+            preds = [model(**enc).logits.argmax(1).numpy() for enc in _batches(tok, tt)]
         return float((np.concatenate(preds) == yt).mean())
 
     return _timed(run)

@@ -22,6 +22,11 @@ class ConfigError(ValueError):
     """A setting that cannot work; the message is one sentence a person can act on."""
 
 
+# the auto recipe refits below this many training examples per class (benchmarks/ACCURACY.md:
+# it helped at 10 per class and cost Fortunes 2.6 points at 50); the GUI's data page reads it too
+REFIT_BELOW_PER_CLASS = 40
+
+
 @dataclass
 class RunConfig:
     # what to learn from

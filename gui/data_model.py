@@ -10,10 +10,11 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine.config import REFIT_BELOW_PER_CLASS
+
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 TEXT_EXTS = {".txt", ".md", ".text"}
 SPLIT_DIRS = ("train", "val", "valid", "validation", "test")
-REFIT_BELOW_PER_CLASS = 40  # a copy of engine/train/recipe.py's (the GUI may not import engine.train)
 DATA_FILE_EXTS = {".csv", ".tsv", ".jsonl"}
 
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
@@ -173,7 +174,7 @@ class DataModel:
         splits = {k: sum(int((c.splits or {}).get(k) or 0) for c in self.classes) for k in ("train", "val", "test")}
         if any(splits.values()):
             how = "from your train/val/test folders" if r.get("presplit") else "at random, the same way every time"
-            # engine/train/recipe.py REFIT_BELOW_PER_CLASS: small data also learns from validation at the end
+            # the auto recipe's refit: small data also learns from validation at the end
             refit = splits["val"] and splits["train"] < REFIT_BELOW_PER_CLASS * max(1, len(self.classes))
             out.append(f"Split {how}: {splits['train']} to train on, {splits['val']} to pick the best epoch"
                        f"{' (then learned from too)' if refit else ''}, {splits['test']} kept aside for the final score.")

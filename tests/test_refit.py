@@ -118,7 +118,8 @@ def test_text_refit_runs_with_an_empty_validation_view(tmp_path):
 
 
 def test_gui_and_recipe_agree_on_when_to_refit():
-    from engine.train.recipe import REFIT_BELOW_PER_CLASS
+    from engine.config import REFIT_BELOW_PER_CLASS
+    from engine.train import recipe
     from gui import data_model
 
-    assert data_model.REFIT_BELOW_PER_CLASS == REFIT_BELOW_PER_CLASS
+    assert data_model.REFIT_BELOW_PER_CLASS == REFIT_BELOW_PER_CLASS == recipe.REFIT_BELOW_PER_CLASS

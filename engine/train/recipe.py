@@ -13,11 +13,10 @@ from __future__ import annotations
 import math
 import os
 
-from ..config import RunConfig
+from ..config import REFIT_BELOW_PER_CLASS, RunConfig
 from ..errors import BackboneError
 
 AUTO_BACKBONE = {"image": "efficientnet_lite0", "text": "minilm_l6"}
-REFIT_BELOW_PER_CLASS = 40  # training examples per class (benchmarks/ACCURACY.md: helped at 10, cost text at 50)
 
 
 def choose_backbone(modality: str) -> str:

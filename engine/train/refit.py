@@ -29,17 +29,17 @@ class RefitView:
     """The dataset with validation folded into training (and no validation split)."""
 
     def __init__(self, dataset):
-        self._ds = self.base = dataset
+        self.base = dataset
 
     def split(self, name: str):
         if name == "train":
-            return list(self._ds.split("train")) + list(self._ds.split("val"))
+            return list(self.base.split("train")) + list(self.base.split("val"))
         if name == "val":
             return []
-        return self._ds.split(name)
+        return self.base.split(name)
 
     def __getattr__(self, name):
-        return getattr(self._ds, name)
+        return getattr(self.base, name)
 
 
 class RefitReporter:
@@ -69,10 +69,11 @@ def wanted(cfg, state, n_val: int) -> bool:
     return bool(cfg.refit) and n_val > 0 and state.best_epoch >= 1
 
 
-def begin(run_dir: Path, state, n_examples: int) -> dict:
+def begin(run_dir: Path, state, dataset) -> dict:
     """Record the decision before any refit work, so a resume knows which phase it is in."""
     best = next((h for h in state.history if h.get("epoch") == state.best_epoch), {})
-    info = {"status": "running", "epochs": int(state.best_epoch), "examples": int(n_examples),
+    n_examples = len(dataset.split("train")) + len(dataset.split("val"))
+    info = {"status": "running", "epochs": int(state.best_epoch), "examples": n_examples,
             "selected": {"epoch": int(state.best_epoch), "monitor_score": state.best_score,
                          "metrics": best}}
     write_json(Path(run_dir) / REFIT_FILE, info)

@@ -186,7 +186,7 @@ def train(config: RunConfig, reporter=None, cancel=None, resume_from: str | None
         if info is None:
             state, stopped = phase.fit(dataset, last=run_dir / "checkpoints" / "last", resume=bool(resume_from))
             if refit.wanted(cfg, state, len(dataset.split("val"))):
-                info = refit.begin(run_dir, state, len(refit.RefitView(dataset).split("train")))
+                info = refit.begin(run_dir, state, dataset)
         if info is not None and info.get("status") == "running":
             report.log(f"Training again on train + validation ({info['examples']} examples) for the "
                        f"{info['epochs']} epoch{'s' if info['epochs'] != 1 else ''} that early stopping chose.")
@@ -196,7 +196,7 @@ def train(config: RunConfig, reporter=None, cancel=None, resume_from: str | None
             sub.fit(refit.RefitView(dataset), last=refit_last, resume=ckpt.has_checkpoint(refit_last))
             refit.finish(run_dir, sub.save_final)
     except Cancelled:
-        report.log("Cancelled: the last state is saved in checkpoints/last; resume continues from there.")
+        report.log("Cancelled: the last state is saved under checkpoints/; resume continues from there.")
         return {"run_dir": str(run_dir), "metrics": {}, "stopped": "cancelled"}
     from ..evaluate import evaluate_run
 
@@ -219,8 +219,13 @@ class _Phase:
     def __init__(self, cfg, spec, meta, run_dir, device, report, cancel, tokenizer, stop_epoch: int | None = None):
         self.cfg, self.spec, self.meta, self.run_dir = cfg, spec, meta, run_dir
         self.device, self.report, self.cancel, self.tokenizer = device, report, cancel, tokenizer
-        self.stop_epoch, self.select = stop_epoch, stop_epoch is None
+        self.stop_epoch = stop_epoch
         self.model = self.state = self.loop = None
+
+    @property
+    def select(self) -> bool:
+        """The main phase selects on validation; a refit (stop_epoch set) does not."""
+        return self.stop_epoch is None
 
     def _model(self, last: Path, resume: bool):
         from ..backbones import build_model, model_from_config
