@@ -45,7 +45,9 @@ class ResultsPage(QWidget):
         grid.addWidget(heading("Confusion matrix", 1.05), 0, 1)
         self.table = QTableWidget(0, 5)
         self.table.setHorizontalHeaderLabels(["Class", "Precision", "Recall", "F1", "Examples"])
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)  # numbers take what they need,
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)  # class names get the rest
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setToolTip("Precision: of the files predicted as this class, the share that were right.\n"

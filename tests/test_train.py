@@ -144,3 +144,18 @@ def test_cancel_keeps_a_resumable_checkpoint(tmp_path):
     done = train(None, resume_from=r["run_dir"])
     assert done["stopped"] == "completed"
     assert json.loads((tmp_path / "runs" / "run" / "checkpoints" / "last" / "state.json").read_text())["epoch"] == 2
+
+
+def test_training_names_the_files_it_left_out(tmp_path):
+    from engine.train import train
+
+    data = make_images(tmp_path / "data")
+    (data / "class_0" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n cut off")
+    (data / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    seen = []
+    out = train(tiny_config(tmp_path, data, epochs=1), reporter=seen.append)
+    assert out["stopped"] == "completed"
+    warnings = [m.text for m in seen if isinstance(m, protocol.Log) and m.level == "warning"]
+    assert any(w.startswith("Left out 1 file that could not be used") and str(data / "class_0" / "broken.png") in w
+               for w in warnings), warnings
+    assert any(w.startswith("Left out 1 file that is not data") and str(data / ".DS_Store") in w for w in warnings)

@@ -98,6 +98,18 @@ def _check_freeze(spec, freeze: int | None) -> None:
                           f"stages, so choose 0 (train everything) to {len(spec.stages)} (train only the head).")
 
 
+def _log_left_out(rep, report: RunReporter, show: int = 5) -> None:
+    """Name the files the scan left out, so a headless run says what it did not learn from."""
+    for items, one, many in ((rep.skipped, "could not be used", "could not be used"),
+                             (rep.ignored, "is not data", "are not data")):
+        if items:
+            names = "; ".join(f"{i['path']} ({i['reason']})" for i in items[:show])
+            more = f"; and {len(items) - show} more" if len(items) > show else ""
+            report.log(f"Left out {len(items)} file{'s' if len(items) != 1 else ''} that "
+                       f"{one if len(items) == 1 else many} (all listed in data_report.json): {names}{more}.",
+                       level="warning")
+
+
 def prepare(config: RunConfig, report: RunReporter, cancel):
     """Validate, scan, resolve the recipe and create the run directory. Nothing heavy yet."""
     from ..backbones import get_spec, locate_weights
@@ -112,6 +124,7 @@ def prepare(config: RunConfig, report: RunReporter, cancel):
     dataset = scan(config.data, val_fraction=config.val_fraction, test_fraction=config.test_fraction,
                    seed=config.seed, text_column=config.text_column, label_column=config.label_column,
                    reporter=report, cancel=cancel)
+    _log_left_out(dataset.report, report)
     if spec is None:
         spec = get_spec(choose_backbone(dataset.modality))
     _check_compatible(spec, dataset, config.freeze)
@@ -200,7 +213,6 @@ def train(config: RunConfig, reporter=None, cancel=None, resume_from: str | None
         return {"run_dir": str(run_dir), "metrics": {}, "stopped": "cancelled"}
     from ..evaluate import evaluate_run
 
-    report(protocol.Status(phase="evaluating", detail="Scoring the best checkpoint on validation and test"))
     metrics = evaluate_run(str(run_dir), reporter=report)
     _audit_train(run_dir, meta, stopped)
     report.log(f"Finished in {time.monotonic() - t_start:.1f} s ({stopped}).")
