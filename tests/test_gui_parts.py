@@ -271,6 +271,12 @@ def test_progress_bar_reaches_100_and_is_busy_while_evaluating(qtbot):
     run.on_progress(types.SimpleNamespace(phase="cache", step=3, steps=4))
     page.refresh(True, "")
     assert (page.bar.maximum(), page.bar.value()) == (1000, 750) and page.bar.text().startswith("Preparing")
+    run.on_status("refitting", "2 epochs, batch 8")  # the final model on train + validation: its own count
+    run.on_progress(types.SimpleNamespace(phase="refit", epoch=1, epochs=2, step=3, steps=4, global_step=3,
+                                          total_steps=8, samples_per_s=10.0, eta_s=1.0))
+    page.refresh(True, "")
+    assert (page.bar.maximum(), page.bar.value()) == (1000, 375) and page.bar.text().startswith("Training again")
+    assert "Training again on train + validation" in page.status.text()
     run.finish("completed", "/runs/r")
     page.refresh(True, "")
     assert (page.bar.maximum(), page.bar.value(), page.bar.text()) == (1000, 1000, "100%")
