@@ -123,13 +123,27 @@ class Predictor:
         n = len(items)
         probs = np.full((n, len(self.classes)), np.nan, dtype=np.float64)
         errors: dict[int, str] = {}
-        steps = max(1, -(-n // self.batch_size))
+        order, texts = list(range(n)), {}
+        if self.modality == "text":
+            # texts are read up front and batched shortest first: a batch pads to its longest text,
+            # and in real text a few long entries would otherwise pad most batches
+            for i in range(n):
+                try:
+                    texts[i] = self._prepare(items[i])
+                except Exception as exc:
+                    errors[i] = f"could not read it ({type(exc).__name__}: {exc})"
+            order = sorted(texts, key=lambda i: len(texts[i]))
+        steps = max(1, -(-len(order) // self.batch_size))
         t0 = time.monotonic()
-        for b, start in enumerate(range(0, n, self.batch_size), 1):
+        for b, start in enumerate(range(0, len(order), self.batch_size), 1):
             if cancel is not None and cancel.is_set():
                 raise Cancelled("Evaluation was cancelled.")
             good, prepared = [], []
-            for i in range(start, min(n, start + self.batch_size)):
+            for i in order[start:start + self.batch_size]:
+                if i in texts:
+                    prepared.append(texts[i])
+                    good.append(i)
+                    continue
                 try:
                     prepared.append(self._prepare(items[i]))
                     good.append(i)
@@ -142,10 +156,10 @@ class Predictor:
                     arrays = pre.encode_texts(self.tokenizer, prepared, self.preprocess)
                 probs[good] = self._forward(arrays)
             if reporter is not None:
-                done = min(n, start + self.batch_size)
+                done = min(len(order), start + self.batch_size)
                 rate = done / max(1e-9, time.monotonic() - t0)
                 reporter(protocol.Progress(step=b, steps=steps, global_step=b, total_steps=steps,
-                                           samples_per_s=rate, eta_s=(n - done) / rate if rate else None,
+                                           samples_per_s=rate, eta_s=(len(order) - done) / rate if rate else None,
                                            phase="eval"))
         return probs, errors
 

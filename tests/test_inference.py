@@ -1,4 +1,6 @@
 """Predictor and the shared preprocessing: same inputs as training, per-file errors, folders."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -116,8 +118,11 @@ def test_text_predictor_matches_hugging_face_pipeline(text_run, tmp_path):
     # files are read like training reads them (UTF-16 with a BOM, surrounding space dropped)
     (tmp_path / "a.txt").write_text(texts[0] + "\n", encoding="utf-8")
     (tmp_path / "b.txt").write_bytes(b"\xff\xfe" + texts[1].encode("utf-16-le"))
+    (tmp_path / "c.txt").write_text(texts[2], encoding="utf-8")
+    pred.batch_size = 2  # texts run shortest first, over two batches; results come back in file order
     out = pred.predict_paths([str(tmp_path)], top_k=3)
-    for row, p in zip(out, ours[:2]):
+    assert [Path(r["path"]).name for r in out] == ["a.txt", "b.txt", "c.txt"]
+    for row, p in zip(out, ours):
         assert [c for c, _ in row["top"]] == [TEXT_CLASSES[i] for i in np.argsort(-p)]
         assert row["top"][0][1] == pytest.approx(p.max(), abs=1e-6)
 

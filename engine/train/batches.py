@@ -27,6 +27,7 @@ class TokenizedTexts(Dataset):
         self.attention = enc["attention_mask"]
         self.token_types = enc.get("token_type_ids")
         self.labels = [e.label for e in examples]
+        self.lengths = [len(ids) for ids in self.input_ids]
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -64,6 +65,49 @@ def epoch_order(n: int, seed: int, epoch: int) -> list[int]:
     return torch.randperm(n, generator=gen).tolist()
 
 
+# Mega-batches of 4 batches: on Fortunes-like text, 1.4 padded tokens per real token instead
+# of 2.8, while each epoch's batches still differ (50, as Hugging Face uses for big data,
+# fixes small data's batches by length band every epoch). On Fortunes 50/class, seeds 0 / 1:
+# 74.0 / 73.2 % grouped vs 77.2 / 71.2 % random, at about half the CPU time.
+LENGTH_GROUP_BATCHES = 4
+
+
+def length_grouped_order(lengths, batch_size: int, seed: int, epoch: int) -> list[int]:
+    """A shuffled order whose consecutive batches hold texts of similar length.
+
+    Batches pad to their longest text; in random batches of real text (a few long entries
+    among many short ones) most of the compute goes to padding (Fortunes: 2.8 tokens per
+    real token). As in Hugging Face's `group_by_length`, the epoch's random order is cut
+    into mega-batches of a few batches, each sorted by length and cut into batches; the full
+    batches are then shuffled and a short last batch goes last, so the DataLoader's
+    sequential batching (and a mid-epoch resume's `skip`) lines up with them. Depends only
+    on (seed, epoch).
+    """
+    n, bs = len(lengths), max(1, int(batch_size))
+    order = epoch_order(n, seed, epoch)
+    mega = LENGTH_GROUP_BATCHES * bs
+    batches = []
+    for i in range(0, n, mega):
+        chunk = sorted(order[i:i + mega], key=lambda j: -lengths[j])
+        batches += [chunk[k:k + bs] for k in range(0, len(chunk), bs)]
+    tail = [b for b in batches if len(b) < bs]
+    full = [b for b in batches if len(b) == bs]
+    gen = torch.Generator()
+    gen.manual_seed(int(seed) * 100003 + int(epoch) + 7919)
+    full = [full[k] for k in torch.randperm(len(full), generator=gen).tolist()]
+    return [j for b in full + tail for j in b]
+
+
+def _lengths(ds):
+    """Token counts per example (texts), following Subsets; None for images."""
+    if hasattr(ds, "lengths"):
+        return ds.lengths
+    inner = getattr(ds, "dataset", None)
+    if inner is not None and hasattr(inner, "lengths"):
+        return [inner.lengths[i] for i in ds.indices]
+    return None
+
+
 def make_dataset(examples, *, modality: str, preprocess: dict, train: bool, augment: str,
                  tokenizer=None):
     """A torch Dataset over `examples` plus the collate function its batches need."""
@@ -80,13 +124,33 @@ def make_loader(ds, collate, *, batch_size: int, shuffle: bool, num_workers: int
                 epoch: int = 0, skip: int = 0, pin_memory: bool = False) -> DataLoader:
     """A DataLoader whose order depends only on (seed, epoch), so resume is exact.
 
-    `skip` drops the first examples of the epoch's order (resuming mid-epoch).
+    `skip` drops the first examples of the epoch's order (resuming mid-epoch). Texts come
+    in batches of similar length (shuffled: `length_grouped_order`; not shuffled: sorted
+    by length); `loader.order[i]` is the example the i-th yielded row belongs to, so a
+    caller that needs rows in example order puts them back (`in_example_order`).
     """
-    order = epoch_order(len(ds), seed, epoch) if shuffle else list(range(len(ds)))
+    lengths = _lengths(ds)
+    if lengths is None:
+        order = epoch_order(len(ds), seed, epoch) if shuffle else list(range(len(ds)))
+    elif shuffle:
+        order = length_grouped_order(lengths, batch_size, seed, epoch)
+    else:
+        order = sorted(range(len(ds)), key=lambda j: lengths[j])
     if num_workers > 0 and hasattr(ds, "fill") and not ds.complete:
         ds.fill(num_workers)  # decode once here, so every (forked) worker starts with the cache
-    return DataLoader(ds, batch_size=batch_size, sampler=order[skip:], num_workers=num_workers,
-                      collate_fn=collate, pin_memory=pin_memory, drop_last=False)
+    loader = DataLoader(ds, batch_size=batch_size, sampler=order[skip:], num_workers=num_workers,
+                        collate_fn=collate, pin_memory=pin_memory, drop_last=False)
+    loader.order = order[skip:]
+    return loader
+
+
+def in_example_order(rows: torch.Tensor, order: list[int]) -> torch.Tensor:
+    """Rows a loader yielded in `order` put back in example order."""
+    if order == list(range(len(order))):
+        return rows
+    out = torch.empty_like(rows)
+    out[torch.as_tensor(order, dtype=torch.long)] = rows
+    return out
 
 
 def to_device(inputs, labels, device: torch.device, channels_last: bool = False):

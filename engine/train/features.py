@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from .batches import to_device
+from .batches import in_example_order, to_device
 
 
 PIPELINE_VERSION = 2  # bump when decoding/transforms change what features an image gives
@@ -41,7 +41,7 @@ def cache_key(spec_id: str, weights_origin: str, preprocess: dict) -> str:
 @torch.inference_mode()
 def extract(features_fn, loader, device, *, channels_last=False, amp_dtype=None, cancel=None,
             on_batch=None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Features and labels for every example the loader yields (bad files keep label -1)."""
+    """Features and labels for every example, in example order (bad files keep label -1)."""
     feats, labels = [], []
     for inputs, ys in loader:
         if cancel is not None and cancel.is_set():
@@ -55,7 +55,11 @@ def extract(features_fn, loader, device, *, channels_last=False, amp_dtype=None,
         labels.append(ys.to("cpu"))
         if on_batch is not None:
             on_batch(len(ys))
-    return torch.cat(feats), torch.cat(labels)
+    f, y = torch.cat(feats), torch.cat(labels)
+    order = getattr(loader, "order", None)
+    if order is not None:  # a text loader yields by length
+        f, y = in_example_order(f, order), in_example_order(y, order)
+    return f, y
 
 
 class FeatureStore:

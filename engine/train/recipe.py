@@ -60,11 +60,28 @@ def choose_batch_size(n_train: int, device: str, modality: str) -> int:
     return int(max(4, min(base, 2 ** int(math.log2(max(n_train // 4, 4))))))
 
 
-def choose_epochs(n_train: int, batch_size: int, linear_probe: bool) -> int:
-    """Aim for a few hundred optimizer steps (many more when the backbone is cached)."""
+# On a CPU, a fine-tune passes about this many training examples through the network in all
+# (the auto recipe's CPU time then stays near a plain full fine-tune's: ASSETS.md's baseline
+# passes 100 x 32 images / 60 x 16 texts). Measured on Fashion-MNIST 200/class (seed 0):
+# 6 epochs 89.1 % in 365 CPU s, 3 epochs 86.6 % in 169 s; the full fine-tune baseline 82.4 %
+# in 156 s, frozen features + logistic regression 85.5 %. Small data stays under the budget.
+CPU_EXAMPLE_BUDGET = {"image": 5000, "text": 2000}
+
+
+def choose_epochs(n_train: int, batch_size: int, linear_probe: bool, *, device: str = "cpu",
+                  modality: str = "image") -> int:
+    """Aim for a few hundred optimizer steps (many more when the backbone is cached).
+
+    On a CPU a fine-tune also keeps within CPU_EXAMPLE_BUDGET (never under 2 epochs); a
+    probe runs on cached features and a GPU is fast enough for the full count.
+    """
     steps_per_epoch = max(1, math.ceil(n_train / batch_size))
     target = 1500 if linear_probe else 300
-    return int(max(3, min(60 if linear_probe else 25, math.ceil(target / steps_per_epoch))))
+    epochs = max(3, min(60 if linear_probe else 25, math.ceil(target / steps_per_epoch)))
+    if not linear_probe and not device.startswith("cuda"):
+        budget = CPU_EXAMPLE_BUDGET.get(modality, CPU_EXAMPLE_BUDGET["image"])
+        epochs = min(epochs, max(2, round(budget / max(1, n_train))))
+    return int(epochs)
 
 
 def choose_freeze(spec, modality: str, per_class: float) -> int:
@@ -99,7 +116,7 @@ def resolve(config: RunConfig, spec, dataset, device: str) -> RunConfig:
     bs = config.batch_size or choose_batch_size(n_train, device, dataset.modality)
     changes["batch_size"] = bs
     if config.epochs is None:
-        changes["epochs"] = choose_epochs(n_train, bs, linear_probe)
+        changes["epochs"] = choose_epochs(n_train, bs, linear_probe, device=device, modality=dataset.modality)
     warm = config.head_warmup
     if warm is None:
         warm = not linear_probe
