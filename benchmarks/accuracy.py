@@ -161,7 +161,7 @@ def main(argv=None) -> int:
                     print(f"{modality:5} {n:4}/class seed {seed}  ours {r['accuracy']:5.1f}%  {base}"
                           f"wall {r['wall_s']:.0f} s  (freeze {r['freeze']}, {r['epochs']} epochs, "
                           f"size {r['input_size'] or r['max_length']})", flush=True)
-    Path(a.out).write_text(json.dumps(rows, indent=2) + "\n")
+                    Path(a.out).write_text(json.dumps(rows, indent=2) + "\n")  # a long run keeps what it measured
     if a.md:
         Path(a.md).write_text(render_markdown(rows, extra))
     return 0

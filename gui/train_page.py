@@ -42,7 +42,9 @@ class TrainPage(QWidget):
                             "you have a reason."))
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        self.epochs = _auto_spin(1000, "How many times the model sees every training example.")
+        self.epochs = _auto_spin(1000, "How many times the model sees every training example. Auto: a few "
+                                 "hundred steps, kept near a plain fine-tune's time on a CPU; early "
+                                 "stopping may end sooner.")
         form.addRow("&Epochs", self.epochs)
         self.lr = QComboBox()
         self.lr.setEditable(True)
