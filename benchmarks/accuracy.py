@@ -147,8 +147,13 @@ def main(argv=None) -> int:
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="RunConfig overrides (JSON values)")
     p.add_argument("--out", default="benchmarks/accuracy.json")
     p.add_argument("--md", default="benchmarks/ACCURACY.md", help="markdown table of the same rows ('' = none)")
+    p.add_argument("--render", action="store_true",
+                   help="measure nothing: write --md again from the rows in --out (after editing ACCURACY_NOTES.md)")
     a = p.parse_args(argv)
     extra = {k: json.loads(v) for k, v in (s.split("=", 1) for s in a.set)}
+    if a.render:
+        Path(a.md).write_text(render_markdown(json.loads(Path(a.out).read_text()), extra))
+        return 0
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for modality, sizes in (("image", a.image), ("text", a.text)):
@@ -191,7 +196,7 @@ def render_markdown(rows: list[dict], extra: dict) -> str:
         lines += [f"Overrides: `{json.dumps(extra)}`", ""]
     lines += ["| data | N/class | seeds | ours % (min-max) | frozen + logreg % | full fine-tune % | "
               "ours / better baseline | seeds ours >= better | ASSETS.md logreg / FT % | ours CPU s | "
-              "fine-tune CPU s | recipe |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+              "fine-tune CPU s | CPU ours / fine-tune | recipe |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for s in summarise(rows):
         data = "Fashion-MNIST (10 classes)" if s["modality"] == "image" else "Fortunes (8 topics)"
         r = s["recipe"]
@@ -200,9 +205,9 @@ def render_markdown(rows: list[dict], extra: dict) -> str:
         if "better" in s:
             measured = (f"{s['probe']} | {s['finetune']} | {s['accuracy'] / s['better']:.3f} | "
                         f"{s['wins']}/{len(s['seeds'])}")
-            ft_cpu = f"{s['finetune_cpu_s']:.0f}"
+            ft_cpu = f"{s['finetune_cpu_s']:.0f} | {s['cpu_s'] / max(1e-9, s['finetune_cpu_s']):.2f}"
         else:
-            measured, ft_cpu = "- | - | - | -", "-"
+            measured, ft_cpu = "- | - | - | -", "- | -"
         lines.append(f"| {data} | {s['per_class']} | {len(s['seeds'])} | **{s['accuracy']:.1f}** "
                      f"({s['min_accuracy']:.1f}-{s['max_accuracy']:.1f}) | {measured} | "
                      f"{s['assets'][0]} / {s['assets'][1]} | {s['cpu_s']:.0f} | {ft_cpu} | {recipe} |")
