@@ -6,7 +6,7 @@ balanced held-out test set. For every row and seed, the two ASSETS.md baselines 
 features + logistic regression" and "full fine-tune") are measured in the same run on the
 same files (accuracy_baselines.py); the ASSETS.md figures are shown beside them.
 
-    python -m benchmarks.accuracy --image 10 50 200 --text 10 50 150 --seeds 0 1 2
+    python -m benchmarks.accuracy --image 10 50 200 --text 10 50 150 --seeds 0 1 2   # ~50 min on 2 cores
 """
 from __future__ import annotations
 
@@ -141,7 +141,7 @@ def main(argv=None) -> int:
     p.add_argument("--text", type=int, nargs="*", default=[10, 50, 150])
     p.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2],
                    help="data samples (and engine seeds) per row; the small rows vary most between samples")
-    p.add_argument("--big-seeds", type=int, default=1, metavar="K",
+    p.add_argument("--big-seeds", type=int, default=3, metavar="K",
                    help="rows above 20 per class use only the first K seeds (they vary less and cost 5-50x more)")
     p.add_argument("--no-baselines", action="store_true", help="skip measuring the baselines (ours only)")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="RunConfig overrides (JSON values)")
