@@ -140,12 +140,8 @@ class Predictor:
                 raise Cancelled("Evaluation was cancelled.")
             good, prepared = [], []
             for i in order[start:start + self.batch_size]:
-                if i in texts:
-                    prepared.append(texts[i])
-                    good.append(i)
-                    continue
                 try:
-                    prepared.append(self._prepare(items[i]))
+                    prepared.append(texts[i] if i in texts else self._prepare(items[i]))
                     good.append(i)
                 except Exception as exc:  # one unreadable input is reported, not fatal
                     errors[i] = f"could not read it ({type(exc).__name__}: {exc})"
