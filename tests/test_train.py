@@ -159,3 +159,15 @@ def test_training_names_the_files_it_left_out(tmp_path):
     assert any(w.startswith("Left out 1 file that could not be used") and str(data / "class_0" / "broken.png") in w
                for w in warnings), warnings
     assert any(w.startswith("Left out 1 file that is not data") and str(data / ".DS_Store") in w for w in warnings)
+
+
+def test_reported_learning_rate_is_the_one_set_not_an_earlier_stages(tmp_path):
+    """The plot's learning rate follows --lr (the head's); early stages learn at a fraction of it."""
+    from engine.train import train
+
+    data = make_images(tmp_path / "data")
+    events = []
+    train(tiny_config(tmp_path, data, epochs=2, freeze=1, lr=1e-3, lr_stage_decay=0.1), reporter=events.append)
+    lrs = [m.values["lr"] for m in events if isinstance(m, protocol.Metric) and "lr" in m.values]
+    assert lrs and max(lrs) <= 1e-3 * (1 + 1e-9)
+    assert max(lrs) > 0.5e-3  # the warmed-up peak is near --lr, not --lr x 0.1 ** stages

@@ -104,7 +104,8 @@ class Loop:
         f = lr_factor(progress, self.cfg.warmup_fraction)
         for g, base in zip(self.opt.param_groups, self.base_lrs):
             g["lr"] = base * f
-        return self.opt.param_groups[-1]["lr"]
+        # the head's (first group): the learning rate the user set; earlier stages get fractions of it
+        return self.opt.param_groups[0]["lr"]
 
     def _check_cancel(self, state: LoopState) -> None:
         if self.cancel is not None and self.cancel.is_set():
