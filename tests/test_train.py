@@ -159,6 +159,8 @@ def test_training_names_the_files_it_left_out(tmp_path):
     assert any(w.startswith("Left out 1 file that could not be used") and str(data / "class_0" / "broken.png") in w
                for w in warnings), warnings
     assert any(w.startswith("Left out 1 file that is not data") and str(data / ".DS_Store") in w for w in warnings)
+    logged = [json.loads(line) for line in (tmp_path / "runs" / "run" / "events.jsonl").read_text().splitlines()]
+    assert sum(e["type"] == "log" and e["text"].startswith("Left out 1 file") for e in logged) == 2
 
 
 def test_reported_learning_rate_is_the_one_set_not_an_earlier_stages(tmp_path):

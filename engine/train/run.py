@@ -124,7 +124,6 @@ def prepare(config: RunConfig, report: RunReporter, cancel):
     dataset = scan(config.data, val_fraction=config.val_fraction, test_fraction=config.test_fraction,
                    seed=config.seed, text_column=config.text_column, label_column=config.label_column,
                    reporter=report, cancel=cancel)
-    _log_left_out(dataset.report, report)
     if spec is None:
         spec = get_spec(choose_backbone(dataset.modality))
     _check_compatible(spec, dataset, config.freeze)
@@ -180,6 +179,7 @@ def train(config: RunConfig, reporter=None, cancel=None, resume_from: str | None
         report = RunReporter(None, reporter)
         cfg, spec, dataset, run_dir, meta, device = prepare(config, report, cancel)
         report.events_path, report.run_id = run_dir / "events.jsonl", run_dir.name
+        _log_left_out(dataset.report, report)  # once the run's log exists, so the run keeps the list too
         info = None
     configure(device, cfg.deterministic)
     report(protocol.Status(phase="loading_model", detail=f"{spec.display_name} on {device.type}"))
