@@ -32,6 +32,7 @@ class TrainPage(QWidget):
         super().__init__(parent)
         self.run = run
         self.plots = None
+        self.text_mode = False  # set by the window from the data: augmentation and input size are image-only
         outer = QHBoxLayout(self)
 
         # ------------------------------------------------ left: the form
@@ -245,6 +246,8 @@ class TrainPage(QWidget):
         self.results_button.setVisible(r.stopped == "completed")
         for w in (self.epochs, self.lr, self.batch, self.augment, self.early, self.device, self.advanced):
             w.setEnabled(not r.running)
+        for w in (self.augment, self.input_size):  # texts are neither augmented nor resized
+            w.setEnabled(not r.running and not self.text_mode)
         self.patience.setEnabled(not r.running and self.early.isChecked())
 
     def set_auto_input_size(self, size: int | None, native: int | None = None) -> None:

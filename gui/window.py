@@ -204,7 +204,8 @@ class MainWindow(QMainWindow):
             self.engine_label.setText(text)
         elif what == "data":
             self.data_page.refresh()
-            self.results_page.text_mode = self.try_page.text_mode = self.data.modality == "text"
+            self.results_page.text_mode = self.try_page.text_mode = self.train_page.text_mode = \
+                self.data.modality == "text"
         elif what in ("backbones", "freeze"):
             self.model_page.refresh() if what == "backbones" else self.model_page.refresh_freeze()
         elif what == "results":

@@ -287,3 +287,21 @@ def test_progress_bar_reaches_100_and_is_busy_while_evaluating(qtbot):
     run.finish("cancelled")
     page.refresh(True, "")
     assert page.bar.value() == 111  # a cancelled run keeps where it stopped
+
+
+def test_image_only_settings_are_greyed_out_for_text(qtbot):
+    from gui.train_page import TrainPage
+
+    run = RunState()
+    page = TrainPage(run)
+    qtbot.addWidget(page)
+    page.refresh(True, "")
+    assert page.augment.isEnabled() and page.input_size.isEnabled()
+    page.text_mode = True  # the window sets it from the data's modality
+    page.refresh(True, "")
+    assert not page.augment.isEnabled() and not page.input_size.isEnabled()
+    assert page.epochs.isEnabled() and page.lr.isEnabled()
+    page.text_mode = False
+    run.start({})
+    page.refresh(True, "")
+    assert not page.augment.isEnabled()  # and everything is locked while a run goes
