@@ -26,7 +26,7 @@ screenshots: venv    ## walk the workflow under Xvfb, write docs/screenshots/*.p
 bench: venv          ## speed benchmarks -> benchmarks/RESULTS.md
 	$(BIN)/python -m benchmarks
 
-bench-accuracy: venv ## auto recipe vs the ASSETS.md baselines -> benchmarks/ACCURACY.md (~50 min on 2 cores)
+bench-accuracy: venv ## auto recipe vs the ASSETS.md baselines -> benchmarks/ACCURACY.md (~75 min on 2 cores)
 	$(BIN)/python -m benchmarks.accuracy
 
 package: venv        ## PyInstaller one-folder build into dist/transfer-studio/

@@ -6,7 +6,12 @@ balanced held-out test set. For every row and seed, the two ASSETS.md baselines 
 features + logistic regression" and "full fine-tune") are measured in the same run on the
 same files (accuracy_baselines.py); the ASSETS.md figures are shown beside them.
 
-    python -m benchmarks.accuracy --image 10 50 200 --text 10 50 150 --seeds 0 1 2   # ~50 min on 2 cores
+    python -m benchmarks.accuracy            # every row, ~75 min on 2 cores
+    python -m benchmarks.accuracy --image 10 --text --seeds 3 4 5 --merge   # add samples to the table
+
+Rows at 10 per class use six samples, larger rows three (--big-seeds): at 10 per class the
+mean of three samples moved by about 2 points between two sets of seeds, more than any
+recipe change measured there.
 """
 from __future__ import annotations
 
@@ -90,13 +95,14 @@ def run_one(modality: str, per_class: int, work: Path, extra: dict, seed: int = 
 
     make = fashion_split if modality == "image" else fortunes_split
     train_dir, test_dir = make(work / f"{modality}-{per_class}-s{seed}", per_class, seed=seed)
-    cfg = RunConfig(data=[str(train_dir)], test_fraction=0.0, val_fraction=0.15, seed=seed,
-                    runs_root=str(work / "runs"), name=f"{modality}-{per_class}-s{seed}", **extra)
+    cfg = RunConfig(data=[str(train_dir)], test_fraction=0.0, seed=seed, runs_root=str(work / "runs"),
+                    name=f"{modality}-{per_class}-s{seed}", **{"val_fraction": 0.15, **extra})
     t0, c0 = time.monotonic(), time.process_time()
     result = train(cfg)
     wall, cpu = time.monotonic() - t0, time.process_time() - c0
     acc = held_out_accuracy(result["run_dir"], test_dir)
     resolved = json.loads((Path(result["run_dir"]) / "config.json").read_text())
+    last = json.loads((Path(result["run_dir"]) / "checkpoints" / "last" / "state.json").read_text())
     probe, ft = BASELINES.get((modality, per_class), (None, None))
     measured = {}
     if baselines:
@@ -109,6 +115,7 @@ def run_one(modality: str, per_class: int, work: Path, extra: dict, seed: int = 
             "wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "measured": measured,
             "baseline_probe": probe, "baseline_finetune": ft,
             "backbone": resolved["backbone"], "freeze": resolved["freeze"], "epochs": resolved["epochs"],
+            "epochs_run": last["loop"]["epoch"], "best_epoch": last["loop"]["best_epoch"],
             "input_size": resolved.get("input_size"), "max_length": resolved.get("max_length"), "lr": resolved["lr"]}
 
 
@@ -140,12 +147,14 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--image", type=int, nargs="*", default=[10, 50, 200])
     p.add_argument("--text", type=int, nargs="*", default=[10, 50, 150])
-    p.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2],
+    p.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2, 3, 4, 5],
                    help="data samples (and engine seeds) per row; the small rows vary most between samples")
     p.add_argument("--big-seeds", type=int, default=3, metavar="K",
                    help="rows above 20 per class use only the first K seeds (they vary less and cost 5-50x more)")
     p.add_argument("--no-baselines", action="store_true", help="skip measuring the baselines (ours only)")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="RunConfig overrides (JSON values)")
+    p.add_argument("--merge", action="store_true",
+                   help="keep the rows already in --out and replace only the samples measured now")
     p.add_argument("--out", default="benchmarks/accuracy.json")
     p.add_argument("--md", default="benchmarks/ACCURACY.md", help="markdown table of the same rows ('' = none)")
     p.add_argument("--render", action="store_true",
@@ -155,6 +164,7 @@ def main(argv=None) -> int:
     if a.render:
         Path(a.md).write_text(render_markdown(json.loads(Path(a.out).read_text()), extra))
         return 0
+    kept = json.loads(Path(a.out).read_text()) if a.merge and Path(a.out).is_file() else []
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for modality, sizes in (("image", a.image), ("text", a.text)):
@@ -165,12 +175,23 @@ def main(argv=None) -> int:
                     base = (f"probe {m['probe']['accuracy']:5.1f}%  fine-tune {m['finetune']['accuracy']:5.1f}%  "
                             if m else "")
                     print(f"{modality:5} {n:4}/class seed {seed}  ours {r['accuracy']:5.1f}%  {base}"
-                          f"wall {r['wall_s']:.0f} s  (freeze {r['freeze']}, {r['epochs']} epochs, "
+                          f"wall {r['wall_s']:.0f} s  (freeze {r['freeze']}, {r['epochs']} epochs max, "
+                          f"best {r['best_epoch']} of {r['epochs_run']}, "
                           f"size {r['input_size'] or r['max_length']})", flush=True)
-                    Path(a.out).write_text(json.dumps(rows, indent=2) + "\n")  # a long run keeps what it measured
+                    # a long run keeps what it measured
+                    Path(a.out).write_text(json.dumps(merged(kept, rows), indent=2) + "\n")
     if a.md:
-        Path(a.md).write_text(render_markdown(rows, extra))
+        Path(a.md).write_text(render_markdown(merged(kept, rows), extra))
     return 0
+
+
+def merged(kept: list[dict], new: list[dict]) -> list[dict]:
+    """`kept` with every (data, N, seed) measured again replaced by its new row; sorted for the table."""
+    key = lambda r: (r["modality"], r["per_class"], r["seed"])  # noqa: E731
+    rows = {key(r): r for r in kept}
+    rows.update((key(r), r) for r in new)
+    order = {"image": 0, "text": 1}
+    return sorted(rows.values(), key=lambda r: (order.get(r["modality"], 2), r["per_class"], r["seed"]))
 
 
 def render_markdown(rows: list[dict], extra: dict) -> str:
@@ -182,7 +203,8 @@ def render_markdown(rows: list[dict], extra: dict) -> str:
 
     from .accuracy_baselines import IMAGE_SIZE, IMAGE_STEPS, TEXT_STEPS
 
-    measured_at = max((r.get("measured_at", "") for r in rows), default="") or "an unrecorded time"
+    times = sorted(r["measured_at"] for r in rows if r.get("measured_at"))
+    measured_at = (" to ".join(dict.fromkeys([times[0], times[-1]]))) if times else "an unrecorded time"
     lines = ["# Accuracy of the auto recipe vs the ASSETS.md baselines", "",
              f"Measured by `python -m benchmarks.accuracy` on {measured_at}; "
              f"{os.cpu_count()} CPU cores, torch {torch.__version__}, Python {platform.python_version()}, "
@@ -214,12 +236,13 @@ def render_markdown(rows: list[dict], extra: dict) -> str:
                      f"({s['min_accuracy']:.1f}-{s['max_accuracy']:.1f}) | {measured} | "
                      f"{s['assets'][0]} / {s['assets'][1]} | {s['cpu_s']:.0f} | {ft_cpu} | {recipe} |")
     lines += ["", "Per seed:", "", "| data | N/class | seed | ours % | logreg % | fine-tune % | ours CPU s | "
-              "logreg CPU s | fine-tune CPU s |", "|---|---|---|---|---|---|---|---|---|"]
+              "logreg CPU s | fine-tune CPU s | best epoch / epochs run |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         m = r["measured"]
         cells = (f"{m['probe']['accuracy']} | {m['finetune']['accuracy']} | {r['cpu_s']:.0f} | "
                  f"{m['probe']['cpu_s']:.0f} | {m['finetune']['cpu_s']:.0f}") if m else f"- | - | {r['cpu_s']:.0f} | - | -"
-        lines.append(f"| {r['modality']} | {r['per_class']} | {r['seed']} | {r['accuracy']} | {cells} |")
+        epochs = f"{r['best_epoch']} / {r['epochs_run']}" if r.get("epochs_run") else "-"
+        lines.append(f"| {r['modality']} | {r['per_class']} | {r['seed']} | {r['accuracy']} | {cells} | {epochs} |")
     notes = Path(__file__).with_name("ACCURACY_NOTES.md")
     if notes.is_file():
         lines += ["", notes.read_text().rstrip()]
