@@ -51,7 +51,7 @@ class RunConfig:
     augment: str = "light"
     input_size: int | None = None  # image side in pixels; None = auto from the data
     max_length: int | None = None  # text tokens; None = auto from the data
-    early_stopping_patience: int | None = 3  # epochs without improvement; None = off
+    early_stopping_patience: int | None = 3  # epochs without improvement (from half-way down the lr); None = off
     monitor: str = "val_accuracy"
     feature_cache: bool = True  # frozen prefix runs once per example
     head_warmup: bool | None = None  # fit the head on frozen features before fine-tuning (LP-FT); None = auto

@@ -64,7 +64,9 @@ class TrainPage(QWidget):
         self.patience = QSpinBox()
         self.patience.setRange(1, 100)
         self.patience.setSuffix(" epochs")
-        self.patience.setToolTip("How many epochs without improvement before stopping.")
+        self.patience.setToolTip("How many epochs without improvement before stopping. A run never stops before "
+                                 "its learning rate has fallen to half its peak: until then validation "
+                                 "scores swing from epoch to epoch.")
         self.early.toggled.connect(self.patience.setEnabled)
         form.addRow(self.early)
         form.addRow("   after", self.patience)

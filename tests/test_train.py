@@ -173,3 +173,21 @@ def test_reported_learning_rate_is_the_one_set_not_an_earlier_stages(tmp_path):
     lrs = [m.values["lr"] for m in events if isinstance(m, protocol.Metric) and "lr" in m.values]
     assert lrs and max(lrs) <= 1e-3 * (1 + 1e-9)
     assert max(lrs) > 0.5e-3  # the warmed-up peak is near --lr, not --lr x 0.1 ** stages
+
+
+def test_early_stopping_waits_until_the_learning_rate_has_halved(tmp_path):
+    """While the learning rate is high, validation swings; a run may stop only past the cosine's midpoint."""
+    from engine.train import train
+    from engine.train.loop import earliest_stop, lr_factor
+
+    assert [earliest_stop(e, 0.1) for e in (1, 3, 10, 22)] == [1, 2, 6, 13]
+    for epochs in (3, 10, 22):  # the first epoch allowed to stop is the first that ends below half the peak
+        first = earliest_stop(epochs, 0.1)
+        assert lr_factor(first / epochs, 0.1) <= 0.5 < lr_factor((first - 1) / epochs, 0.1)
+    data = make_images(tmp_path / "data")
+    # a learning rate this small changes nothing, so validation never improves after epoch 1
+    out = train(tiny_config(tmp_path, data, epochs=10, lr=1e-12, early_stopping_patience=1, head_warmup=False,
+                            freeze_bn_stats=True, refit=False))
+    state = json.loads((tmp_path / "runs" / "run" / "checkpoints" / "last" / "state.json").read_text())["loop"]
+    assert out["stopped"] == "early_stopping"
+    assert state["epoch"] == 6 and state["best_epoch"] == 1  # not epoch 2, where patience 1 alone would end it

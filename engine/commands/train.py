@@ -26,7 +26,7 @@ def add_arguments(p) -> None:
     p.add_argument("--max-length", type=int, help="text tokens; default from the backbone")
     p.add_argument("--label-smoothing", type=float, default=0.0)
     p.add_argument("--class-weighted", action="store_true", help="weight the loss by inverse class frequency")
-    p.add_argument("--patience", type=int, default=3, help="early-stopping patience in epochs (0 = off)")
+    p.add_argument("--patience", type=int, default=3, help="early-stopping patience in epochs (0 = off); a run stops no earlier than halfway down the learning-rate schedule")
     p.add_argument("--monitor", default="val_accuracy")
     p.add_argument("--refit", action=argparse.BooleanOptionalAction, default=None,
                    help="after early stopping, train again on train + validation for the epochs that won "

@@ -31,6 +31,16 @@ def lr_factor(progress: float, warmup: float) -> float:
     return 0.5 * (1 + math.cos(math.pi * min(1.0, max(0.0, p))))
 
 
+def earliest_stop(epochs: int, warmup: float) -> int:
+    """The first epoch after which early stopping may end a run: once the cosine has passed
+    its midpoint (learning rate below half its peak).
+
+    While the learning rate is high, validation scores swing from epoch to epoch and a
+    patience of a few epochs ends runs that were still improving: on sklearn's 8x8 digits at
+    10/class, held-out accuracy 74.5 % -> 80.4 % over 3 seeds (benchmarks/ACCURACY_NOTES.md)."""
+    return max(1, math.ceil(epochs * (warmup + (1 - warmup) / 2)))
+
+
 @dataclass
 class LoopState:
     epoch: int = 0  # completed epochs
@@ -228,7 +238,7 @@ class Loop:
             self.save_last(state, partial=False)
             patience = cfg.early_stopping_patience
             if patience and len(self.val_split) and state.epochs_without_improvement >= patience \
-                    and state.epoch < cfg.epochs:
+                    and earliest_stop(cfg.epochs, cfg.warmup_fraction) <= state.epoch < cfg.epochs:
                 self.report(protocol.Log(level="info", text=(
                     f"Early stopping after epoch {epoch}: {self.monitor} has not improved for {patience} epochs; "
                     f"the best model (epoch {state.best_epoch}) is kept.")))
