@@ -186,10 +186,18 @@ def main(argv=None) -> int:
 
 
 def merged(kept: list[dict], new: list[dict]) -> list[dict]:
-    """`kept` with every (data, N, seed) measured again replaced by its new row; sorted for the table."""
+    """`kept` with every (data, N, seed) measured again replaced by its new row; sorted for the table.
+
+    A new row measured without baselines keeps the baselines measured before on the same files."""
     key = lambda r: (r["modality"], r["per_class"], r["seed"])  # noqa: E731
     rows = {key(r): r for r in kept}
-    rows.update((key(r), r) for r in new)
+    for r in new:
+        old = rows.get(key(r))
+        if not r["measured"] and old and old.get("measured"):
+            # --no-baselines: the baselines depend only on the files (the seed), not on the recipe
+            r = {**r, "measured": old["measured"],
+                 "baselines_measured_at": old.get("baselines_measured_at", old.get("measured_at"))}
+        rows[key(r)] = r
     order = {"image": 0, "text": 1}
     return sorted(rows.values(), key=lambda r: (order.get(r["modality"], 2), r["per_class"], r["seed"]))
 
@@ -216,6 +224,10 @@ def render_markdown(rows: list[dict], extra: dict) -> str:
              f"features + logistic regression; full fine-tune, {IMAGE_STEPS} steps at {IMAGE_SIZE} px / "
              f"{TEXT_STEPS} steps); the figures ASSETS.md published for its own split are shown for reference. "
              "Accuracy and CPU seconds are means over the seeds.", ""]
+    carried = sorted({r["baselines_measured_at"] for r in rows if r.get("baselines_measured_at")})
+    if carried:
+        lines += [f"Where only the auto recipe was measured again (`--no-baselines --merge`), the baselines are "
+                  f"those measured on the same files ({' to '.join(dict.fromkeys([carried[0], carried[-1]]))}).", ""]
     if extra:
         lines += [f"Overrides: `{json.dumps(extra)}`", ""]
     lines += ["| data | N/class | seeds | ours % (min-max) | frozen + logreg % | full fine-tune % | "

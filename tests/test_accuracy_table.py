@@ -25,3 +25,12 @@ def test_summary_means_wins_and_dates_over_every_sample():
     md = render_markdown(rows, {})
     assert "2026-12-01 10:00 to 2026-12-02 09:00" in md
     assert "**67.0** (64.0-70.0)" in md and "| 2 / 5 |" in md
+
+
+def test_measuring_ours_again_keeps_the_baselines_of_the_same_files():
+    kept = [_row("image", 10, 0, 70.0, probe=68.0, ft=66.0, at="2026-12-01 10:00")]
+    again = dict(_row("image", 10, 0, 74.0, at="2026-12-02 10:00"), measured={})
+    (row,) = merged(kept, [again])
+    assert row["accuracy"] == 74.0 and row["measured"] == kept[0]["measured"]
+    assert row["baselines_measured_at"] == "2026-12-01 10:00"
+    assert "on the same files (2026-12-01 10:00)" in render_markdown([row], {})
