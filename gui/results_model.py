@@ -72,7 +72,7 @@ class ResultsModel:
 
     def splits(self) -> list[str]:
         return [k for k in ("test", "val") if isinstance(self.metrics.get(k), dict)] + sorted(
-            k for k, v in self.metrics.items() if isinstance(v, dict) and k not in ("test", "val")
+            k for k, v in self.metrics.items() if isinstance(v, dict) and k not in ("test", "val", "simple_baseline")
             and ("accuracy" in v or "confusion_matrix" in v))
 
     def split_title(self, split: str) -> str:
@@ -98,6 +98,18 @@ class ResultsModel:
             if _num(binary.get(key)) is not None:
                 out.append((title, fmt.percent(_num(binary[key])) + _interval(ci.get(key))))
         return out
+
+    def baseline_note(self) -> str:
+        """How a simple non-neural baseline scored on the split shown ("" when it was not scored there)."""
+        b = self.metrics.get("simple_baseline")
+        acc = _num(b.get("accuracy")) if isinstance(b, dict) else None
+        if acc is None or b.get("split") != self.split:
+            return ""
+        ours = _num(self._m().get("accuracy"))
+        verdict = ("above the model: the pretrained backbone does not suit this data well"
+                   if ours is not None and acc > ours else "below the model")
+        method = b.get("method", "logistic regression")
+        return f"A simple baseline ({method}) scores {fmt.percent(acc)} here, {verdict}."
 
     def classes(self) -> list[str]:
         m = self._m()

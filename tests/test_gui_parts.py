@@ -305,3 +305,15 @@ def test_image_only_settings_are_greyed_out_for_text(qtbot):
     run.start({})
     page.refresh(True, "")
     assert not page.augment.isEnabled()  # and everything is locked while a run goes
+
+
+def test_results_show_the_simple_baseline_on_its_split_and_never_as_a_split():
+    r = ResultsModel()
+    base = {"method": "logistic regression on 16x16 grey pixels", "accuracy": 0.9, "split": "test"}
+    r.set_result("/run", {"val": {"accuracy": 0.95}, "test": {"accuracy": 0.8}, "simple_baseline": base})
+    assert r.splits() == ["test", "val"]
+    assert "90.0%" in r.baseline_note() and "above the model" in r.baseline_note()
+    r.split = "val"
+    assert r.baseline_note() == ""
+    r.set_result("/run", {"test": {"accuracy": 0.95}, "simple_baseline": base})
+    assert "below the model" in r.baseline_note()

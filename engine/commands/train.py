@@ -89,7 +89,10 @@ class ConsolePrinter:
             m = msg.metrics or {}
             split = "test" if m.get("test") else "validation"
             acc = (m.get("test") or m.get("val") or {}).get("accuracy")
-            self.out.write(f"Done: {msg.run_dir}" + (f"  {split} accuracy {acc:.3f}" if acc is not None else "") + "\n")
+            base = m.get("simple_baseline") or {}
+            base = f" (simple baseline {base['accuracy']:.3f})" if base.get("accuracy") is not None else ""
+            self.out.write(f"Done: {msg.run_dir}" + (f"  {split} accuracy {acc:.3f}{base}" if acc is not None else "")
+                           + "\n")
         self.out.flush()
 
 

@@ -48,7 +48,8 @@ def evaluate_run(run_dir: str | Path, reporter: Callable | None = None, cancel=N
     """Score the run's `which` checkpoint on its validation and test splits; write metrics.json.
 
     Returns {"format", "version", "checkpoint", "epoch", "classes", "val": score | None,
-    "test": score | None, "unreadable": [{"path", "error"}]} (a split with no examples is None).
+    "test": score | None, "unreadable": [{"path", "error"}], "simple_baseline": {...} when one
+    could be fitted} (a split with no examples is None).
     `device` None means the run's own device when this machine has it, else the CPU.
     """
     from ..data import load_splits
@@ -82,6 +83,11 @@ def evaluate_run(run_dir: str | Path, reporter: Callable | None = None, cancel=N
         say(protocol.Log(level="info", text=f"Evaluating {len(items)} {split} examples"))
         out[split], bad = _score_items(scorers[split], items, [e.label for e in items], reporter, cancel)
         out["unreadable"] += [dict(b, split=split) for b in bad]
+    from .simple_baseline import compare
+
+    baseline = compare(ds, out, say)  # tells the user when transfer did not pay
+    if baseline is not None:
+        out["simple_baseline"] = baseline
     if write:
         write_json(run_dir / "metrics.json", out)
     return out
