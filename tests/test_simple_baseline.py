@@ -49,3 +49,22 @@ def test_unreadable_images_are_skipped_not_fatal(tmp_path):
     items.append(Example(path=str(bad), label=0, split="train", sha256="x"))
     result = fit_and_score("image", items, items)
     assert result["train_examples"] == 12 and result["accuracy"] == 1.0
+
+
+def test_a_failing_baseline_never_costs_the_model_its_scores(monkeypatch):
+    from engine.evaluate import simple_baseline
+
+    def boom(*a, **k):
+        raise RuntimeError("reader exploded")
+
+    monkeypatch.setattr(simple_baseline, "fit_and_score", boom)
+    seen = []
+
+    class Data:
+        modality = "image"
+
+        def split(self, name):
+            return []
+
+    assert simple_baseline.compare(Data(), {"test": {"accuracy": 0.5}}, seen.append) is None
+    assert any("could not be computed (reader exploded)" in m.text for m in seen)

@@ -90,7 +90,12 @@ def compare(dataset, metrics: dict, report: Callable = lambda m: None) -> dict |
     fit_on = list(dataset.split("train"))
     if split == "test" and (metrics.get("refit") or not metrics.get("val")):
         fit_on += list(dataset.split("val"))
-    result = fit_and_score(dataset.modality, fit_on, list(dataset.split(split)))
+    try:
+        result = fit_and_score(dataset.modality, fit_on, list(dataset.split(split)))
+    except Exception as exc:  # noqa: BLE001 - an extra must never cost the user the model's own scores
+        report(protocol.Log(level="warning", text=f"The simple baseline could not be computed ({exc}); "
+                                                  "the model's scores are unaffected."))
+        return None
     if result is None:
         return None
     result["split"] = split
