@@ -202,6 +202,12 @@ def merged(kept: list[dict], new: list[dict]) -> list[dict]:
     return sorted(rows.values(), key=lambda r: (order.get(r["modality"], 2), r["per_class"], r["seed"]))
 
 
+def _span(times) -> str:
+    """"first to last" of the given times ("first" alone when they are all the same; "" for none)."""
+    times = sorted(t for t in times if t)
+    return " to ".join(dict.fromkeys([times[0], times[-1]])) if times else ""
+
+
 def render_markdown(rows: list[dict], extra: dict) -> str:
     """Means over seeds beside the baselines measured on the same files; the analysis lives in ACCURACY_NOTES.md."""
     import os
@@ -211,8 +217,7 @@ def render_markdown(rows: list[dict], extra: dict) -> str:
 
     from .accuracy_baselines import IMAGE_SIZE, IMAGE_STEPS, TEXT_STEPS
 
-    times = sorted(r["measured_at"] for r in rows if r.get("measured_at"))
-    measured_at = (" to ".join(dict.fromkeys([times[0], times[-1]]))) if times else "an unrecorded time"
+    measured_at = _span(r.get("measured_at") for r in rows) or "an unrecorded time"
     lines = ["# Accuracy of the auto recipe vs the ASSETS.md baselines", "",
              f"Measured by `python -m benchmarks.accuracy` on {measured_at}; "
              f"{os.cpu_count()} CPU cores, torch {torch.__version__}, Python {platform.python_version()}, "
@@ -224,10 +229,10 @@ def render_markdown(rows: list[dict], extra: dict) -> str:
              f"features + logistic regression; full fine-tune, {IMAGE_STEPS} steps at {IMAGE_SIZE} px / "
              f"{TEXT_STEPS} steps); the figures ASSETS.md published for its own split are shown for reference. "
              "Accuracy and CPU seconds are means over the seeds.", ""]
-    carried = sorted({r["baselines_measured_at"] for r in rows if r.get("baselines_measured_at")})
+    carried = _span(r.get("baselines_measured_at") for r in rows)
     if carried:
         lines += [f"Where only the auto recipe was measured again (`--no-baselines --merge`), the baselines are "
-                  f"those measured on the same files ({' to '.join(dict.fromkeys([carried[0], carried[-1]]))}).", ""]
+                  f"those measured on the same files ({carried}).", ""]
     if extra:
         lines += [f"Overrides: `{json.dumps(extra)}`", ""]
     lines += ["| data | N/class | seeds | ours % (min-max) | frozen + logreg % | full fine-tune % | "

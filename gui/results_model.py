@@ -19,6 +19,7 @@ HEADLINE = (("accuracy", "Accuracy"), ("balanced_accuracy", "Balanced accuracy")
 BINARY = (("sensitivity", "Sensitivity"), ("specificity", "Specificity"), ("ppv", "PPV"), ("npv", "NPV"),
           ("roc_auc", "ROC AUC"))
 WRONG_KEYS = ("most_confident_wrong", "confident_errors")
+NOT_SPLITS = ("test", "val", "simple_baseline")  # listed first / not a split (it has an accuracy too)
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ class ResultsModel:
 
     def splits(self) -> list[str]:
         return [k for k in ("test", "val") if isinstance(self.metrics.get(k), dict)] + sorted(
-            k for k, v in self.metrics.items() if isinstance(v, dict) and k not in ("test", "val", "simple_baseline")
+            k for k, v in self.metrics.items() if isinstance(v, dict) and k not in NOT_SPLITS
             and ("accuracy" in v or "confusion_matrix" in v))
 
     def split_title(self, split: str) -> str:

@@ -114,8 +114,9 @@ class ResultsPage(QWidget):
         weak = m.weakest_class()
         if weak:
             text += f"<br>The hardest class was <b>{weak}</b>; more or cleaner examples of it would help most."
-        if m.baseline_note():
-            text += f"<br>{m.baseline_note()}"
+        baseline = m.baseline_note()
+        if baseline:
+            text += f"<br>{baseline}"
         self.headline.setText(text)
         rows = m.per_class()
         self.table.setRowCount(len(rows))

@@ -26,7 +26,9 @@ def add_arguments(p) -> None:
     p.add_argument("--max-length", type=int, help="text tokens; default from the backbone")
     p.add_argument("--label-smoothing", type=float, default=0.0)
     p.add_argument("--class-weighted", action="store_true", help="weight the loss by inverse class frequency")
-    p.add_argument("--patience", type=int, default=3, help="early-stopping patience in epochs (0 = off); a run stops no earlier than halfway down the learning-rate schedule")
+    p.add_argument("--patience", type=int, default=3,
+                   help="early-stopping patience in epochs (0 = off); a run stops no earlier than halfway "
+                        "down the learning-rate schedule")
     p.add_argument("--monitor", default="val_accuracy")
     p.add_argument("--refit", action=argparse.BooleanOptionalAction, default=None,
                    help="after early stopping, train again on train + validation for the epochs that won "
@@ -89,10 +91,12 @@ class ConsolePrinter:
             m = msg.metrics or {}
             split = "test" if m.get("test") else "validation"
             acc = (m.get("test") or m.get("val") or {}).get("accuracy")
-            base = m.get("simple_baseline") or {}
-            base = f" (simple baseline {base['accuracy']:.3f})" if base.get("accuracy") is not None else ""
-            self.out.write(f"Done: {msg.run_dir}" + (f"  {split} accuracy {acc:.3f}{base}" if acc is not None else "")
-                           + "\n")
+            baseline = (m.get("simple_baseline") or {}).get("accuracy")
+            line = f"Done: {msg.run_dir}"
+            if acc is not None:
+                line += f"  {split} accuracy {acc:.3f}"
+                line += f" (simple baseline {baseline:.3f})" if baseline is not None else ""
+            self.out.write(line + "\n")
         self.out.flush()
 
 

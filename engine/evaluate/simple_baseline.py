@@ -88,7 +88,7 @@ def compare(dataset, metrics: dict, report: Callable = lambda m: None) -> dict |
     if split is None:
         return None
     fit_on = list(dataset.split("train"))
-    if split == "test" and (metrics.get("refit") or not metrics.get("val")):
+    if split == "test" and metrics.get("refit"):
         fit_on += list(dataset.split("val"))
     try:
         result = fit_and_score(dataset.modality, fit_on, list(dataset.split(split)))

@@ -240,7 +240,8 @@ class Loop:
             if patience and len(self.val_split) and state.epochs_without_improvement >= patience \
                     and earliest_stop(cfg.epochs, cfg.warmup_fraction) <= state.epoch < cfg.epochs:
                 self.report(protocol.Log(level="info", text=(
-                    f"Early stopping after epoch {epoch}: {self.monitor} has not improved for {patience} epochs; "
+                    f"Early stopping after epoch {epoch}: {self.monitor} has not improved for "
+                    f"{state.epochs_without_improvement} epochs; "
                     f"the best model (epoch {state.best_epoch}) is kept.")))
                 return "early_stopping"
         return "completed"
