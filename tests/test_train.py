@@ -152,6 +152,7 @@ def test_training_names_the_files_it_left_out(tmp_path):
     data = make_images(tmp_path / "data")
     (data / "class_0" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n cut off")
     (data / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    (data / "class_1" / "copy.png").write_bytes((data / "class_0" / "0.png").read_bytes())  # a label conflict
     seen = []
     out = train(tiny_config(tmp_path, data, epochs=1), reporter=seen.append)
     assert out["stopped"] == "completed"
@@ -161,6 +162,8 @@ def test_training_names_the_files_it_left_out(tmp_path):
     assert any(w.startswith("Left out 1 file that is not data") and str(data / ".DS_Store") in w for w in warnings)
     logged = [json.loads(line) for line in (tmp_path / "runs" / "run" / "events.jsonl").read_text().splitlines()]
     assert sum(e["type"] == "log" and e["text"].startswith("Left out 1 file") for e in logged) == 2
+    assert any(w.startswith("Left out 2 files that have an unknown label") and str(data / "class_1" / "copy.png") in w
+               for w in warnings)
 
 
 def test_reported_learning_rate_is_the_one_set_not_an_earlier_stages(tmp_path):
