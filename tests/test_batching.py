@@ -77,7 +77,8 @@ def test_in_example_order_inverts_the_order():
     assert in_example_order(rows, order).tolist() == [0, 10, 20, 30]
 
 
-@pytest.mark.parametrize("modality,n_train,bs", [("image", 1700, 32), ("image", 1000, 32), ("text", 1020, 16)])
+@pytest.mark.parametrize("modality,n_train,bs", [("image", 1700, 32), ("image", 1000, 32), ("text", 1020, 16),
+                                                 ("text", 340, 16)])
 def test_cpu_budget_caps_fine_tune_epochs_not_gpu_or_probe(modality, n_train, bs):
     cpu = choose_epochs(n_train, bs, False, device="cpu", modality=modality)
     gpu = choose_epochs(n_train, bs, False, device="cuda", modality=modality)
@@ -86,7 +87,8 @@ def test_cpu_budget_caps_fine_tune_epochs_not_gpu_or_probe(modality, n_train, bs
     assert choose_epochs(n_train, bs, True, device="cpu", modality=modality) >= gpu  # cached features
 
 
-@pytest.mark.parametrize("modality,n_train,bs", [("image", 85, 16), ("image", 425, 32), ("text", 340, 16)])
+@pytest.mark.parametrize("modality,n_train,bs", [("image", 85, 16), ("image", 425, 32), ("text", 68, 8),
+                                                 ("text", 200, 16)])
 def test_smaller_data_keeps_its_full_schedule_on_cpu(modality, n_train, bs):
     cpu = choose_epochs(n_train, bs, False, device="cpu", modality=modality)
     assert cpu == choose_epochs(n_train, bs, False, device="cuda", modality=modality)
