@@ -110,7 +110,9 @@ class ResultsModel:
         verdict = ("above the model: the pretrained backbone does not suit this data well"
                    if ours is not None and acc > ours else "below the model")
         method = b.get("method", "logistic regression")
-        return f"A simple baseline ({method}) scores {fmt.percent(acc)} here, {verdict}."
+        caveat = (" The model's epoch was chosen on this split, which flatters it; a test split is fairer."
+                  if self.split == "val" else "")
+        return f"A simple baseline ({method}) scores {fmt.percent(acc)} here, {verdict}.{caveat}"
 
     def classes(self) -> list[str]:
         m = self._m()

@@ -317,3 +317,6 @@ def test_results_show_the_simple_baseline_on_its_split_and_never_as_a_split():
     assert r.baseline_note() == ""
     r.set_result("/run", {"test": {"accuracy": 0.95}, "simple_baseline": base})
     assert "below the model" in r.baseline_note()
+    assert "flatters" not in r.baseline_note()
+    r.set_result("/run", {"val": {"accuracy": 0.95}, "simple_baseline": {**base, "split": "val"}})
+    assert "below the model" in r.baseline_note() and "chosen on this split" in r.baseline_note()
