@@ -34,6 +34,12 @@ def tiny_config(tmp_path, data, **kw):
     return RunConfig(**base)
 
 
+def torch_equal(x, y) -> bool:
+    import torch
+
+    return torch.equal(x, y)
+
+
 def _weights(run_dir, kind="last"):
     from safetensors.torch import load_file
 
@@ -65,6 +71,9 @@ def test_three_epochs_equal_two_plus_resume_plus_one(tmp_path):
     assert a.keys() == b.keys()
     for k in a:
         assert (a[k] == b[k]).all(), k
+    # the saved model blends with the weights the run began from, kept on disk across the resume
+    best_a, best_b = _weights(tmp_path / "runs" / "straight", "best"), _weights(run_dir, "best")
+    assert all(torch_equal(best_a[k], best_b[k]) for k in best_a)
     # the weights really changed during training
     import torch
     from engine.backbones import build_model, get_spec
@@ -116,6 +125,7 @@ def test_cached_linear_probe_matches_uncached(tmp_path):
     (dict(batch_size=0), "Batch size"),
     (dict(backbone="test_tiny_bert"), "text"),
     (dict(epochs=0), "Epochs"),
+    (dict(finetune_blend=0.0), "blend"),
 ])
 def test_bad_configuration_fails_before_any_work(tmp_path, change, words):
     from engine.train import train
@@ -194,3 +204,34 @@ def test_early_stopping_waits_until_the_learning_rate_has_halved(tmp_path):
     state = json.loads((tmp_path / "runs" / "run" / "checkpoints" / "last" / "state.json").read_text())["loop"]
     assert out["stopped"] == "early_stopping"
     assert state["epoch"] == 6 and state["best_epoch"] == 1  # not epoch 2, where patience 1 alone would end it
+
+
+@pytest.mark.parametrize("share", [0.5, 1.0])
+def test_saved_model_blends_the_fine_tune_with_where_it_began(tmp_path, share):
+    """WiSE-FT: best = share * fine-tuned + (1 - share) * (pretrained + fitted head); 1 = off."""
+    import torch
+
+    from engine.train import train
+
+    data = make_images(tmp_path / "data")
+    out = train(tiny_config(tmp_path, data, epochs=1, head_warmup=True, refit=False, finetune_blend=share))
+    run_dir = tmp_path / "runs" / "run"
+    last, best = _weights(run_dir, "last"), _weights(run_dir, "best")
+    state = json.loads((run_dir / "checkpoints" / "best" / "state.json").read_text())
+    start_file = run_dir / "checkpoints" / "last-start.safetensors"
+    assert state["epoch"] == 1 and state["finetune_blend"] == share
+    if share == 1.0:
+        assert not start_file.exists()
+        assert all(torch.equal(last[k], best[k]) for k in last)
+        return
+    from safetensors.torch import load_file
+
+    start = load_file(str(start_file))
+    moved = [k for k in last if last[k].is_floating_point() and not torch.equal(last[k], start[k])]
+    assert moved  # the fine-tune changed the weights, so the blend is a third point
+    for k in last:
+        if last[k].is_floating_point():
+            assert torch.allclose(best[k], 0.5 * last[k] + 0.5 * start[k], atol=1e-6), k
+        else:
+            assert torch.equal(best[k], last[k]), k
+    assert out["metrics"]["test"]["accuracy"] is not None  # the blend is the model that was evaluated

@@ -33,6 +33,9 @@ def add_arguments(p) -> None:
     p.add_argument("--refit", action=argparse.BooleanOptionalAction, default=None,
                    help="after early stopping, train again on train + validation for the epochs that won "
                         "(default: auto, on below 40 training examples per class)")
+    p.add_argument("--finetune-blend", type=float, metavar="SHARE",
+                   help="save SHARE x the fine-tuned weights + the rest of the weights the fine-tune began "
+                        "from (WiSE-FT; 1 = off; default: auto, 0.5 for images)")
     p.add_argument("--val-fraction", type=float, default=0.15)
     p.add_argument("--test-fraction", type=float, default=0.15)
     p.add_argument("--text-column")
@@ -55,7 +58,8 @@ def config_from_args(a) -> RunConfig:
         class_weighted=a.class_weighted, early_stopping_patience=a.patience or None, monitor=a.monitor,
         val_fraction=a.val_fraction, test_fraction=a.test_fraction, text_column=a.text_column,
         label_column=a.label_column, feature_cache=not a.no_feature_cache, device=a.device,
-        refit=a.refit, num_workers=a.workers, seed=a.seed, deterministic=a.deterministic, runs_root=a.runs_root, name=a.name)
+        refit=a.refit, finetune_blend=a.finetune_blend, num_workers=a.workers, seed=a.seed,
+        deterministic=a.deterministic, runs_root=a.runs_root, name=a.name)
 
 
 class ConsolePrinter:

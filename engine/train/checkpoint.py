@@ -44,11 +44,15 @@ def _unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict[str, Any])
 
 
 def save_checkpoint(folder: str | Path, model: torch.nn.Module, state: dict[str, Any],
-                    optimizer: torch.optim.Optimizer | None = None, scheduler=None) -> Path:
-    """Write model (+ optimizer/scheduler) and `state` atomically into `folder`."""
+                    optimizer: torch.optim.Optimizer | None = None, scheduler=None,
+                    tensors: dict[str, torch.Tensor] | None = None) -> Path:
+    """Write model (+ optimizer/scheduler) and `state` atomically into `folder`.
+
+    `tensors` replaces the model's own state_dict (a blend of it, weight_blend.py).
+    """
     folder = Path(folder)
     with atomic_dir(folder) as tmp:
-        save_file(_state_dict_tensors(model), str(tmp / "model.safetensors"))
+        save_file(tensors if tensors is not None else _state_dict_tensors(model), str(tmp / "model.safetensors"))
         if optimizer is not None:
             tensors, meta = _flatten_optimizer(optimizer)
             save_file(tensors, str(tmp / "optimizer.safetensors"))

@@ -235,7 +235,7 @@ class _Phase:
         self.cfg, self.spec, self.meta, self.run_dir = cfg, spec, meta, run_dir
         self.device, self.report, self.cancel, self.tokenizer = device, report, cancel, tokenizer
         self.stop_epoch = stop_epoch
-        self.model = self.state = self.loop = None
+        self.model = self.state = self.loop = self.blend_start = None
 
     @property
     def select(self) -> bool:
@@ -293,6 +293,7 @@ class _Phase:
             warm_head(model, spec, dataset, meta, cfg, device, amp_dtype=amp_dtype, channels_last=channels_last,
                       tokenizer=self.tokenizer, report=report, cancel=self.cancel,
                       split_for_features=split_for_features)
+        self.blend_start = self._blend_start(last, resume)
         groups = param_groups(model, spec, k, cfg.lr, cfg.lr_stage_decay, cfg.weight_decay)
         base_lrs = [g["lr"] for g in groups]
         self.optimizer = optimizer = torch.optim.AdamW(groups, lr=cfg.lr)
@@ -336,11 +337,30 @@ class _Phase:
             self.save_best(state)
         return state, stopped
 
+    def _blend_start(self, last: Path, resume: bool):
+        """The weights this phase began from (after the head was fitted), kept on disk for a resume."""
+        from . import weight_blend
+
+        share = self.cfg.finetune_blend
+        if share is None or share >= 1 or not self.cfg.head_warmup or int(self.cfg.freeze) >= len(self.spec.stages):
+            return None
+        path = weight_blend.start_path(last)
+        if resume:
+            return weight_blend.load_start(path)
+        return weight_blend.save_start(self.model, path)
+
     def save_best(self, st: LoopState) -> None:
+        tensors, share = None, self.cfg.finetune_blend
+        if self.blend_start is not None:
+            from .weight_blend import blended
+
+            tensors = blended(self.model, self.blend_start, share)
         path = ckpt.save_checkpoint(self.run_dir / "checkpoints" / "best", self.model,
                                     {"epoch": st.epoch, "global_step": st.global_step, "best_score": st.best_score,
                                      "monitor": self.loop.monitor, "metrics": st.history[-1] if st.history else {},
-                                     "refit": not self.select})
+                                     "refit": not self.select,
+                                     "finetune_blend": share if tensors is not None else 1.0},
+                                    tensors=tensors)
         self.report(protocol.Checkpoint(kind="best", path=str(path), epoch=st.epoch))
 
     def save_final(self) -> None:
