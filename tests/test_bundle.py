@@ -285,3 +285,12 @@ def test_model_card_reads_well(image_bundle, text_bundle):
     assert "a text classifier with 3 classes" in text_card and "tokenizers" in text_card
     readme = (text_bundle / "README.md").read_text()
     assert "python predict.py --text" in readme and "local_files_only=True" in readme
+
+
+def test_model_card_says_when_the_weights_are_a_blend():
+    from engine.bundle.model_card import _recipe
+
+    blended = _recipe({"finetune_blend": 0.5, "epoch": 3, "config": {"epochs": 5}}, "image")
+    assert "50% the fine-tuned network and 50% the network it started from" in blended
+    assert "WiSE" not in _recipe({"finetune_blend": 1.0, "epoch": 3, "config": {"epochs": 5}}, "image")
+    assert "WiSE" not in _recipe({"epoch": 3, "config": {"epochs": 5}}, "image")  # runs from before the blend

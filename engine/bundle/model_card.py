@@ -109,6 +109,10 @@ def _recipe(training: dict, modality: str) -> str:
     elif training.get("epoch") is not None:
         monitor = str(training.get("monitor") or "validation score").replace("val_", "validation ").replace("_", " ")
         parts.append(f"weights kept from epoch {training['epoch']} (the best {monitor})")
+    blend = training.get("finetune_blend")
+    if isinstance(blend, (int, float)) and 0 < blend < 1:
+        parts.append(f"the saved weights are {blend:.0%} the fine-tuned network and {1 - blend:.0%} the network "
+                     "it started from (pretrained backbone + head fitted on frozen features; WiSE-FT)")
     if cfg.get("batch_size"):
         parts.append(f"batch size {cfg['batch_size']}")
     if cfg.get("lr"):

@@ -142,7 +142,8 @@ def _training_info(run_dir: Path, meta: dict, spec: dict, metrics: dict, which: 
     state = meta.get("checkpoint_state") or {}
     return {"run": run_dir.resolve().name, "backbone": spec, "checkpoint": which, "epoch": state.get("epoch"),
             "global_step": state.get("global_step"), "monitor": state.get("monitor"),
-            "best_score": state.get("best_score"), "freeze": meta.get("freeze"),
+            "best_score": state.get("best_score"), "finetune_blend": state.get("finetune_blend"),
+            "freeze": meta.get("freeze"),
             "frozen_stages": spec["stages"][: int(meta.get("freeze") or 0)], "stages": spec["stages"],
             "config": optional["config"], "splits": _split_summary(splits),
             "splits_json_sha256": hashlib.sha256((run_dir / "splits.json").read_bytes()).hexdigest(),
