@@ -129,7 +129,7 @@ def resolve(config: RunConfig, spec, dataset, device: str) -> RunConfig:
         warm = not linear_probe
         changes["head_warmup"] = warm
     if config.finetune_blend is None:
-        # WiSE-FT (weight_blend.py), measured on images (benchmarks/ACCURACY.md); text rows not yet
+        # WiSE-FT (weight_blend.py): images gained, Fortunes 10/topic lost 0.4 points (benchmarks/ACCURACY.md)
         changes["finetune_blend"] = 0.5 if (warm and dataset.modality == "image") else 1.0
     if config.freeze_bn_stats is None:
         # small data: batch statistics of a few dozen images are noisier than ImageNet's, and
