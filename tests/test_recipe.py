@@ -1,0 +1,57 @@
+"""The auto recipe's learning-rate rule: which fine-tune gets which step size, and why it follows the blend."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from engine.config import RunConfig
+from engine.train.recipe import resolve
+
+
+class _FakeReport:
+    def __init__(self, modality: str):
+        self.modality = modality
+
+    def to_dict(self) -> dict:
+        return {"image": {"width": {"median": 28}, "height": {"median": 28}}} if self.modality == "image" else {}
+
+
+class _FakeDataset:
+    """What resolve() reads from a dataset: sizes per split, classes, modality and the health report."""
+
+    def __init__(self, modality: str, per_class: int, classes: int = 4):
+        self.modality = modality
+        self.classes = [f"c{i}" for i in range(classes)]
+        self.report = _FakeReport(modality)
+        n = per_class * classes
+        self._sizes = {"train": n, "val": max(1, n * 15 // 70), "test": max(1, n * 15 // 70)}
+
+    def split(self, name: str) -> list[int]:
+        return list(range(self._sizes[name]))
+
+
+def _spec(modality: str):
+    stages = [SimpleNamespace(name=f"s{i}") for i in range(5)]
+    pre = {"input_size": 224} if modality == "image" else {"max_length": 128}
+    return SimpleNamespace(id="fake", stages=stages, preprocess=pre, recommended_freeze=None, min_input_size=32)
+
+
+@pytest.mark.parametrize("modality", ["image", "text"])
+def test_blended_fine_tune_gets_the_bolder_rate_and_a_plain_one_the_gentle_rate(modality):
+    spec, data = _spec(modality), _FakeDataset(modality, per_class=50)
+    auto = resolve(RunConfig(), spec, data, "cpu")
+    assert auto.head_warmup is True
+    if modality == "image":  # the auto recipe blends image fine-tunes with their start (WiSE-FT)
+        assert auto.finetune_blend == 0.5 and auto.lr == 1e-3
+    else:
+        assert auto.finetune_blend == 1.0 and auto.lr == 5e-4
+    # the rule follows the blend the user set, not the modality
+    assert resolve(RunConfig(finetune_blend=1.0), spec, data, "cpu").lr == 5e-4
+    assert resolve(RunConfig(finetune_blend=0.7), spec, data, "cpu").lr == 1e-3
+    # no LP-FT warm-up: the fine-tune starts from a random head and needs the larger rate
+    assert resolve(RunConfig(head_warmup=False), spec, data, "cpu").lr == 1e-3
+    # a linear probe trains the head alone
+    assert resolve(RunConfig(freeze=len(spec.stages)), spec, data, "cpu").lr == 3e-3
+    # a learning rate the user chose is never replaced
+    assert resolve(RunConfig(lr=2e-4), spec, data, "cpu").lr == 2e-4
