@@ -36,6 +36,9 @@ def test_refit_trains_on_train_plus_val_for_the_chosen_epochs(tmp_path):
     best = json.loads((run / "checkpoints" / "best" / "state.json").read_text())
     assert best["refit"] is True and best["epoch"] == info["epochs"]
     assert not (run / "checkpoints" / "refit").exists()
+    # both phases kept their blend start while they could be resumed; a finished refit drops them
+    assert json.loads((run / "config.json").read_text())["finetune_blend"] < 1 and best["finetune_blend"] < 1
+    assert not list((run / "checkpoints").glob("*-start.safetensors"))
     # the refit model differs from the one selected on validation, which is kept
     assert any(not torch.equal(a, _weights(run, "selected")[k]) for k, a in _weights(run, "best").items())
     # validation is scored with the selected model (the refit one has seen those examples), test with the refit one

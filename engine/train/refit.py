@@ -92,4 +92,7 @@ def finish(run_dir: Path, save_best) -> dict:
     info = {**(load(run_dir) or {}), "status": "done"}
     write_json(run_dir / REFIT_FILE, info)
     shutil.rmtree(run_dir / "checkpoints" / REFIT_LAST, ignore_errors=True)
+    # a finished refit is never resumed, so the blend's start weights (one backbone each) are dead weight
+    for phase in ("last", REFIT_LAST):
+        (run_dir / "checkpoints" / f"{phase}-start.safetensors").unlink(missing_ok=True)
     return info
