@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from .. import protocol
 from .batches import in_example_order, to_device
 
 
@@ -120,3 +121,54 @@ def feature_batches(feats: torch.Tensor, labels: torch.Tensor, batch_size: int, 
     for i in range(0, n, batch_size):
         idx = order[i:i + batch_size]
         yield feats[idx], labels[idx]
+
+
+def cache_split_features(model, spec, splits, cfg, device, amp_dtype, channels_last, report, cancel,
+                         split_for_features, meta, dataset):
+    """Linear probe: run the frozen backbone once per example and keep the features.
+
+    Also on disk under <runs_root>/.feature-cache, keyed by backbone, a hash of its
+    weights, preprocessing, pipeline version and device settings + each example's
+    content hash and label, so a second run on the same data skips the backbone.
+    """
+    features_fn, head_fn = split_for_features(model, spec)
+    model.eval()
+    key_pp = {**meta["preprocess"], "pipeline": PIPELINE_VERSION, "device": device.type, "amp": str(amp_dtype),
+              "channels_last": channels_last, "torch": torch.__version__}
+    store = FeatureStore(Path(cfg.runs_root) / ".feature-cache",
+                         cache_key(spec.id, weights_fingerprint(model, tuple(spec.head.prefixes)), key_pp))
+    from torch.utils.data import Subset
+
+    from .batches import make_loader
+    from .refit import RefitView
+
+    refit = isinstance(dataset, RefitView)
+    base = dataset.base if refit else dataset
+    for name, split in splits.items():
+        # a refit's training view is train + val in that order: each part hits the cache on its own
+        parts = (["train", "val"] if name == "train" else []) if refit else [name]
+        feats, labels, offset = [], [], 0
+        for part in parts:
+            examples = base.split(part)
+            if not examples:
+                continue
+            report(protocol.Status(phase="caching_features", detail=f"Computing backbone features ({part})"))
+            rows = Subset(split.dataset, range(offset, offset + len(examples)))
+            offset += len(examples)
+            loader = make_loader(rows, split.collate, batch_size=64, shuffle=False,
+                                 num_workers=cfg.num_workers or 0, seed=cfg.seed)
+            total, done = len(examples), [0]
+
+            def on_batch(n, total=total, done=done):
+                done[0] += n
+                report(protocol.Progress(step=done[0], steps=total, phase="cache"))
+
+            f, y = store.get_or_compute(
+                part, examples, lambda loader=loader, on_batch=on_batch: extract(
+                    features_fn, loader, device, channels_last=channels_last, amp_dtype=amp_dtype, cancel=cancel,
+                    on_batch=on_batch))
+            feats.append(f)
+            labels.append(y)
+        if feats:
+            split.features, split.labels = torch.cat(feats).to(device), torch.cat(labels).to(device)
+    return head_fn

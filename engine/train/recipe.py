@@ -128,9 +128,10 @@ def resolve(config: RunConfig, spec, dataset, device: str) -> RunConfig:
     if warm is None:
         warm = not linear_probe
         changes["head_warmup"] = warm
-    if config.finetune_blend is None:
+    blend = config.finetune_blend
+    if blend is None:
         # WiSE-FT (weight_blend.py): images gained, Fortunes 10/topic lost 0.4 points (benchmarks/ACCURACY.md)
-        changes["finetune_blend"] = 0.5 if (warm and dataset.modality == "image") else 1.0
+        blend = changes["finetune_blend"] = 0.5 if (warm and dataset.modality == "image") else 1.0
     if config.freeze_bn_stats is None:
         # small data: batch statistics of a few dozen images are noisier than ImageNet's, and
         # train-mode BN would shift the very features the warmed-up head was fitted on
@@ -144,7 +145,6 @@ def resolve(config: RunConfig, spec, dataset, device: str) -> RunConfig:
         # after the head is fitted (LP-FT) the fine-tune needs only a gentle learning rate; when the
         # saved model is a blend with that start, a bolder fine-tune pays (Fashion-MNIST 50/class,
         # 3 seeds: 80.2 % at 5e-4, 82.1 % at 1e-3; benchmarks/ACCURACY.md)
-        blend = config.finetune_blend if config.finetune_blend is not None else changes.get("finetune_blend", 1.0)
         changes["lr"] = 3e-3 if linear_probe else (1e-3 if not warm or blend < 1 else 5e-4)
     if config.lr_stage_decay is None:
         trainable = max(1, len(spec.stages) - freeze)

@@ -93,6 +93,8 @@ def finish(run_dir: Path, save_best) -> dict:
     write_json(run_dir / REFIT_FILE, info)
     shutil.rmtree(run_dir / "checkpoints" / REFIT_LAST, ignore_errors=True)
     # a finished refit is never resumed, so the blend's start weights (one backbone each) are dead weight
+    from .weight_blend import start_path
+
     for phase in ("last", REFIT_LAST):
-        (run_dir / "checkpoints" / f"{phase}-start.safetensors").unlink(missing_ok=True)
+        start_path(run_dir / "checkpoints" / phase).unlink(missing_ok=True)
     return info
