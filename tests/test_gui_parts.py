@@ -141,9 +141,19 @@ def test_backbone_model_freezing_and_compatibility():
     assert m.freeze == 3 and m.trainable_params() == 10 and "Only the new head learns" in m.explanation()
     m.set_freeze(0)
     assert m.trainable_params() == 610 and "Every layer learns" in m.explanation()
-    assert "610 of 610" in m.summary()
+    assert "610 of 610" in m.summary() and "(100%)" in m.summary()
     m.set_data_modality("text")
     assert m.selected == "txt" and not m.ready
+
+
+def test_parameter_share_never_rounds_a_partial_share_away():
+    from gui.backbone_model import share_text
+
+    # EfficientNet-Lite0 with 3 stages frozen: 16 k of 3.4 M parameters frozen
+    assert share_text(1 - 16_000 / 3_400_000) == "99.5%"
+    assert share_text(0.00015) == "0.01%" and share_text(0.37) == "37%"
+    assert share_text(1.0) == "100%" and share_text(0.0) == "0%"
+    assert share_text(1 - 1e-9) == ">99.99%"
 
 
 def test_data_model_findings_and_samples(tmp_path):
