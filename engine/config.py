@@ -57,6 +57,7 @@ class RunConfig:
     head_warmup: bool | None = None  # fit the head on frozen features before fine-tuning (LP-FT); None = auto
     freeze_bn_stats: bool | None = None  # BatchNorm keeps its pretrained statistics; None = auto
     refit: bool | None = None  # then train again on train + validation for the epochs that won; None = auto
+    refit_soup: int | None = None  # refits (own data order and head fit each) averaged into the model; None = auto
     finetune_blend: float | None = None  # saved weights = this share of the fine-tuned ones + the rest of
     #   where the fine-tune began (pretrained + fitted head; WiSE-FT); 1 = off; None = auto
     # where and how
@@ -117,5 +118,7 @@ class RunConfig:
             raise ConfigError("Early-stopping patience must be at least 1 epoch (or off).")
         if self.finetune_blend is not None and not (0 < self.finetune_blend <= 1):
             raise ConfigError(f"The fine-tune blend must be in (0, 1] (1 = off), not {self.finetune_blend!r}.")
+        if self.refit_soup is not None and (not isinstance(self.refit_soup, int) or not 1 <= self.refit_soup <= 8):
+            raise ConfigError(f"The refit soup takes 1 to 8 refits (1 = a single refit), not {self.refit_soup!r}.")
         if self.lr_stage_decay is not None and not (0 < self.lr_stage_decay <= 1):
             raise ConfigError(f"Per-stage learning-rate decay must be in (0, 1], not {self.lr_stage_decay!r}.")

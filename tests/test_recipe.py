@@ -55,3 +55,18 @@ def test_blended_fine_tune_gets_the_bolder_rate_and_a_plain_one_the_gentle_rate(
     assert resolve(RunConfig(freeze=len(spec.stages)), spec, data, "cpu").lr == 3e-3
     # a learning rate the user chose is never replaced
     assert resolve(RunConfig(lr=2e-4), spec, data, "cpu").lr == 2e-4
+
+
+def test_refit_soup_only_for_blended_image_refits():
+    img, txt = _spec("image"), _spec("text")
+    small_img, small_txt = _FakeDataset("image", per_class=10), _FakeDataset("text", per_class=10)
+    auto = resolve(RunConfig(), img, small_img, "cpu")
+    assert auto.refit is True and auto.refit_soup == 3
+    # text refits once (the soup measured no gain there), and so does an image run without the blend
+    assert resolve(RunConfig(), txt, small_txt, "cpu").refit_soup == 1
+    assert resolve(RunConfig(finetune_blend=1.0), img, small_img, "cpu").refit_soup == 1
+    # no refit at all (enough data, or turned off): nothing to average
+    assert resolve(RunConfig(), img, _FakeDataset("image", per_class=50), "cpu").refit_soup == 1
+    assert resolve(RunConfig(refit=False), img, small_img, "cpu").refit_soup == 1
+    # the user's choice stands
+    assert resolve(RunConfig(refit_soup=2), txt, small_txt, "cpu").refit_soup == 2

@@ -126,3 +126,67 @@ def test_gui_and_recipe_agree_on_when_to_refit():
     from gui import data_model
 
     assert data_model.REFIT_BELOW_PER_CLASS == REFIT_BELOW_PER_CLASS == recipe.REFIT_BELOW_PER_CLASS
+
+
+def test_refit_soup_averages_its_members_and_resumes_mid_soup_to_the_same_weights(tmp_path):
+    from engine.inference import Predictor
+    from engine.train import train
+
+    straight_out = _refit_run(tmp_path, "straight", refit=True, early_stopping_patience=None)
+    straight = tmp_path / "runs" / "straight"
+    cfg = json.loads((straight / "config.json").read_text())
+    assert cfg["refit_soup"] == 3  # auto: a blended image run that refits
+    info = json.loads((straight / "refit.json").read_text())
+    assert info["members"] == info["members_done"] == 3 and info["status"] == "done"
+    best = json.loads((straight / "checkpoints" / "best" / "state.json").read_text())
+    assert best["refit"] is True and best["refit_soup"] == 3 and best["epoch"] == info["epochs"]
+    # members, their resume state and start weights are gone once the soup is the model
+    left = sorted(p.name for p in (straight / "checkpoints").iterdir())
+    assert left == ["best", "last", "selected"], left
+    assert straight_out["metrics"]["test"]["n"] > 0
+
+    one = _refit_run(tmp_path, "one", refit=True, refit_soup=1, early_stopping_patience=None)
+    assert json.loads((tmp_path / "runs" / "one" / "refit.json").read_text())["members"] == 1
+    assert one["stopped"] == "completed"
+    soup_w, one_w = _weights(straight, "best"), _weights(tmp_path / "runs" / "one", "best")
+    assert any(not torch.equal(soup_w[k], one_w[k]) for k in soup_w)
+
+    cancel, refits = threading.Event(), []
+
+    def stop_in_second_member(msg):
+        if isinstance(msg, protocol.Status) and msg.phase == "refitting":
+            refits.append(msg.detail)
+            if len(refits) == 2:
+                cancel.set()
+
+    first = _refit_run(tmp_path, "split", refit=True, early_stopping_patience=None, reporter=stop_in_second_member,
+                       cancel=cancel)
+    assert first["stopped"] == "cancelled"
+    assert refits[0].startswith("refit 1 of 3") and refits[1].startswith("refit 2 of 3")
+    run = tmp_path / "runs" / "split"
+    info = json.loads((run / "refit.json").read_text())
+    assert info["status"] == "running" and info["members_done"] == 1
+    assert (run / "checkpoints" / "soup-1.safetensors").is_file() and (run / "checkpoints" / "refit-2").is_dir()
+    Predictor.from_run(run)  # the selected model stays loadable while the soup is unfinished
+
+    assert train(None, resume_from=str(run))["stopped"] == "completed"
+    resumed = _weights(run, "best")
+    assert soup_w.keys() == resumed.keys()
+    for k in soup_w:
+        assert torch.allclose(soup_w[k], resumed[k], atol=1e-6), k
+
+
+def test_soup_is_the_mean_of_the_members_with_integer_buffers_from_the_first(tmp_path):
+    from engine.train import refit
+
+    (tmp_path / "checkpoints").mkdir()
+    members = [{"w": torch.tensor([1.0, 2.0]), "h": torch.tensor([0.5], dtype=torch.float16),
+                "n": torch.tensor(7)},
+               {"w": torch.tensor([3.0, 6.0]), "h": torch.tensor([1.5], dtype=torch.float16),
+                "n": torch.tensor(9)}]
+    for i, m in enumerate(members):
+        refit.keep_member(tmp_path, i, m)
+    s = refit.soup(tmp_path, 2)
+    assert torch.equal(s["w"], torch.tensor([2.0, 4.0])) and s["h"].dtype == torch.float16
+    assert float(s["h"]) == 1.0 and int(s["n"]) == 7
+    assert json.loads((tmp_path / "refit.json").read_text())["members_done"] == 2

@@ -106,6 +106,10 @@ def _recipe(training: dict, modality: str) -> str:
         parts.append(f"the epoch count ({n}) chosen on the validation split, then trained again from the start "
                      f"on training + validation ({refit.get('examples')} examples) for {n} epoch{'' if n == 1 else 's'}; "
                      "validation scores below are those of the model selected before that refit")
+        members = int(refit.get("members") or 1)
+        if members > 1:
+            parts.append(f"that refit ran {members} times, each with its own data order and head fit, and the saved "
+                         f"weights are the average of the {members} (a model soup)")
     elif training.get("epoch") is not None:
         monitor = str(training.get("monitor") or "validation score").replace("val_", "validation ").replace("_", " ")
         parts.append(f"weights kept from epoch {training['epoch']} (the best {monitor})")

@@ -202,15 +202,9 @@ def train(config: RunConfig, reporter=None, cancel=None, resume_from: str | None
         if info is None:
             state, stopped = phase.fit(dataset, last=run_dir / "checkpoints" / "last", resume=bool(resume_from))
             if refit.wanted(cfg, state, len(dataset.split("val"))):
-                info = refit.begin(run_dir, state, dataset)
+                info = refit.begin(run_dir, state, dataset, members=cfg.refit_soup or 1)
         if info is not None and info.get("status") == "running":
-            report.log(f"Training again on train + validation ({info['examples']} examples) for the "
-                       f"{info['epochs']} epoch{'s' if info['epochs'] != 1 else ''} that early stopping chose.")
-            refit_last = run_dir / "checkpoints" / refit.REFIT_LAST
-            sub = _Phase(cfg, spec, meta, run_dir, device, refit.RefitReporter(report), cancel, tokenizer,
-                         stop_epoch=info["epochs"])
-            sub.fit(refit.RefitView(dataset), last=refit_last, resume=ckpt.has_checkpoint(refit_last))
-            refit.finish(run_dir, sub.save_final)
+            refit.run(info, phase, dataset)
     except Cancelled:
         report.log("Cancelled: the last state is saved under checkpoints/; resume continues from there.")
         return {"run_dir": str(run_dir), "metrics": {}, "stopped": "cancelled"}
@@ -339,24 +333,34 @@ class _Phase:
             self.save_best(state)
         return state, stopped
 
+    def blend_wanted(self) -> bool:
+        share = self.cfg.finetune_blend
+        return share is not None and share < 1 and bool(self.cfg.head_warmup) \
+            and int(self.cfg.freeze) < len(self.spec.stages)
+
     def _blend_start(self, last: Path, resume: bool):
         """The weights this phase began from (after the head was fitted), kept on disk for a resume."""
         from . import weight_blend
 
-        share = self.cfg.finetune_blend
-        if share is None or share >= 1 or not self.cfg.head_warmup or int(self.cfg.freeze) >= len(self.spec.stages):
+        if not self.blend_wanted():
             return None
         path = weight_blend.start_path(last)
         if resume:
             return weight_blend.load_start(path)
         return weight_blend.save_start(self.model, path)
 
-    def save_best(self, st: LoopState) -> None:
-        tensors, share = None, self.cfg.finetune_blend
+    def final_tensors(self) -> dict:
+        """The weights this phase would save: blended with its start when the blend is on."""
         if self.blend_start is not None:
             from .weight_blend import blended
 
-            tensors = blended(self.model, self.blend_start, share)
+            return blended(self.model, self.blend_start, self.cfg.finetune_blend)
+        return {k: v.detach().to("cpu").contiguous() for k, v in self.model.state_dict().items()}
+
+    def save_best(self, st: LoopState) -> None:
+        tensors, share = None, self.cfg.finetune_blend
+        if self.blend_start is not None:
+            tensors = self.final_tensors()
         path = ckpt.save_checkpoint(self.run_dir / "checkpoints" / "best", self.model,
                                     {"epoch": st.epoch, "global_step": st.global_step, "best_score": st.best_score,
                                      "monitor": self.loop.monitor, "metrics": st.history[-1] if st.history else {},
