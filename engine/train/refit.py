@@ -62,7 +62,7 @@ class RefitReporter:
         if isinstance(msg, (protocol.Metric, protocol.EpochEnd)):
             return
         if isinstance(msg, protocol.Status) and self._label:
-            msg = dataclasses.replace(msg, detail=f"{self._label}: {msg.detail}" if msg.detail else self._label)
+            msg = dataclasses.replace(msg, detail=f"{self._label} · {msg.detail}" if msg.detail else self._label)
         if isinstance(msg, protocol.Progress) and msg.phase == "train":
             msg = dataclasses.replace(msg, phase="refit")
         self._report(msg)
