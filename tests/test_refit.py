@@ -63,6 +63,7 @@ def test_refit_trains_on_train_plus_val_for_the_chosen_epochs(tmp_path):
     bundle = save_bundle(run, tmp_path / "r.tsbundle")
     card = (bundle / "MODEL_CARD.md").read_text()
     assert f"trained again from the start on training + validation ({info['examples']} examples)" in card
+    assert "the saved weights are the average of the 3 (a model soup)" in card  # auto soup for blended images
     assert json.loads((bundle / "training.json").read_text())["refit"]["epochs"] == info["epochs"]
 
 
