@@ -104,8 +104,10 @@ def test_cancelled_refit_keeps_a_loadable_model_and_resumes_to_the_same_weights(
         assert torch.allclose(straight[k], resumed[k], atol=1e-6), k
 
 
-def test_text_refit_runs_with_an_empty_validation_view(tmp_path):
-    """Text splits are tokenized up front; the refit's empty validation split must not trip the tokenizer."""
+@pytest.mark.parametrize("soup", [None, 2])
+def test_text_refit_runs_with_an_empty_validation_view(tmp_path, soup):
+    """Text splits are tokenized up front; the refit's empty validation split must not trip the tokenizer.
+    Text refits once by default; a soup the user asks for averages unblended members."""
     from engine.train import train
 
     words = {"sport": "goal match team score", "food": "bread soup salt cook", "law": "court judge case rule"}
@@ -114,10 +116,16 @@ def test_text_refit_runs_with_an_empty_validation_view(tmp_path):
         for i in range(6):
             (tmp_path / "texts" / label / f"{i}.txt").write_text(f"{vocab} {i} " * 3, encoding="utf-8")
     out = train(tiny_config(tmp_path, tmp_path / "texts", backbone="test_tiny_bert", input_size=None, lr=1e-3,
-                            early_stopping_patience=2, refit=True))
+                            early_stopping_patience=2, refit=True, refit_soup=soup))
     run = tmp_path / "runs" / "run"
     assert out["stopped"] in ("completed", "early_stopping")
-    assert json.loads((run / "refit.json").read_text())["status"] == "done"
+    info = json.loads((run / "refit.json").read_text())
+    assert info["status"] == "done" and info["members"] == (soup or 1)
+    best = json.loads((run / "checkpoints" / "best" / "state.json").read_text())
+    assert best["finetune_blend"] == 1.0 and best.get("refit_soup", 1) == (soup or 1)
+    from engine.inference import Predictor
+
+    assert Predictor.from_run(run).predict_proba(["goal match team"]).shape == (1, 3)
     assert out["metrics"]["test"]["n"] == 6 and out["metrics"]["refit"]["val_checkpoint"] == "selected"
 
 
