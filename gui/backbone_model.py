@@ -14,17 +14,6 @@ MODALITY_TITLES = {"image": "Images", "text": "Text"}
 PREFERRED = {"image": "efficientnet_lite0", "text": "minilm_l6"}
 
 
-def share_text(share: float) -> str:
-    """A percentage that never rounds a partial share to 0 % or 100 % (16 k frozen of 3.4 M is 99.5 %)."""
-    if share <= 0 or share >= 1:
-        return f"{max(0.0, min(1.0, share)):.0%}"
-    for digits in range(4):
-        text = f"{share:.{digits}%}"
-        if float(text[:-1]) not in (0.0, 100.0):
-            return text
-    return "<0.01%" if share < 0.5 else ">99.99%"
-
-
 @dataclass(frozen=True)
 class BackboneChoice:
     id: str
@@ -212,7 +201,7 @@ class BackboneModel:
             return ""
         trainable = self.trainable_params()
         share = trainable / self.total_params if self.total_params else 0
-        return f"{fmt.count(trainable)} of {fmt.count(self.total_params)} parameters learn ({share_text(share)})."
+        return f"{fmt.count(trainable)} of {fmt.count(self.total_params)} parameters learn ({fmt.share(share)})."
 
     @property
     def ready(self) -> bool:

@@ -147,7 +147,7 @@ def test_backbone_model_freezing_and_compatibility():
 
 
 def test_parameter_share_never_rounds_a_partial_share_away():
-    from gui.backbone_model import share_text
+    from gui.format import share as share_text
 
     # EfficientNet-Lite0 with 3 stages frozen: 16 k of 3.4 M parameters frozen
     assert share_text(1 - 16_000 / 3_400_000) == "99.5%"

@@ -15,7 +15,7 @@ from safetensors.torch import load_file, save_file
 from ..atomic import atomic_dir, read_json, write_json
 
 
-def _state_dict_tensors(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+def state_dict_tensors(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
 
 
@@ -52,7 +52,7 @@ def save_checkpoint(folder: str | Path, model: torch.nn.Module, state: dict[str,
     """
     folder = Path(folder)
     with atomic_dir(folder) as tmp:
-        save_file(tensors if tensors is not None else _state_dict_tensors(model), str(tmp / "model.safetensors"))
+        save_file(tensors if tensors is not None else state_dict_tensors(model), str(tmp / "model.safetensors"))
         if optimizer is not None:
             tensors, meta = _flatten_optimizer(optimizer)
             save_file(tensors, str(tmp / "optimizer.safetensors"))

@@ -105,14 +105,19 @@ def keep_member(run_dir: Path, i: int, tensors: dict) -> dict:
     """Store a finished member's final weights, count it, and drop its resume state."""
     from safetensors.torch import save
 
-    from .weight_blend import start_path
-
     write_bytes(_member_file(run_dir, i), save({k: v.contiguous() for k, v in tensors.items()}))
     info = {**(load(run_dir) or {}), "members_done": i + 1}
     write_json(Path(run_dir) / REFIT_FILE, info)
+    _drop_resume_state(run_dir, i)
+    return info
+
+
+def _drop_resume_state(run_dir: Path, i: int) -> None:
+    """Member i's "last" checkpoint and blend start: only a resume of that member needs them."""
+    from .weight_blend import start_path
+
     shutil.rmtree(member_last(run_dir, i), ignore_errors=True)
     start_path(member_last(run_dir, i)).unlink(missing_ok=True)
-    return info
 
 
 def soup(run_dir: Path, members: int) -> dict:
@@ -145,8 +150,7 @@ def finish(run_dir: Path, save_best) -> dict:
 
     start_path(run_dir / "checkpoints" / "last").unlink(missing_ok=True)
     for i in range(max(1, int(info.get("members", 1)))):
-        shutil.rmtree(member_last(run_dir, i), ignore_errors=True)
-        start_path(member_last(run_dir, i)).unlink(missing_ok=True)
+        _drop_resume_state(run_dir, i)
         _member_file(run_dir, i).unlink(missing_ok=True)
     return info
 

@@ -355,12 +355,11 @@ class _Phase:
             from .weight_blend import blended
 
             return blended(self.model, self.blend_start, self.cfg.finetune_blend)
-        return {k: v.detach().to("cpu").contiguous() for k, v in self.model.state_dict().items()}
+        return ckpt.state_dict_tensors(self.model)
 
     def save_best(self, st: LoopState) -> None:
-        tensors, share = None, self.cfg.finetune_blend
-        if self.blend_start is not None:
-            tensors = self.final_tensors()
+        share = self.cfg.finetune_blend
+        tensors = self.final_tensors() if self.blend_start is not None else None
         path = ckpt.save_checkpoint(self.run_dir / "checkpoints" / "best", self.model,
                                     {"epoch": st.epoch, "global_step": st.global_step, "best_score": st.best_score,
                                      "monitor": self.loop.monitor, "metrics": st.history[-1] if st.history else {},
