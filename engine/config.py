@@ -16,6 +16,8 @@ CONFIG_SCHEMA_VERSION = 1
 AUGMENT_PRESETS = ("none", "light", "standard")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 MONITORS = ("val_accuracy", "val_loss", "val_macro_f1", "val_balanced_accuracy")
+# how long a refit trains: "best" = the epoch that won on validation, "trained" = as long as the first run
+REFIT_EPOCHS = ("best", "trained")
 
 
 class ConfigError(ValueError):
@@ -58,6 +60,7 @@ class RunConfig:
     freeze_bn_stats: bool | None = None  # BatchNorm keeps its pretrained statistics; None = auto
     refit: bool | None = None  # then train again on train + validation for the epochs that won; None = auto
     refit_soup: int | None = None  # refits (own data order and head fit each) averaged into the model; None = auto
+    refit_epochs: str | None = None  # "best" or "trained" (see REFIT_EPOCHS); None = auto
     finetune_blend: float | None = None  # saved weights = this share of the fine-tuned ones + the rest of
     #   where the fine-tune began (pretrained + fitted head; WiSE-FT); 1 = off; None = auto
     # where and how
@@ -120,5 +123,8 @@ class RunConfig:
             raise ConfigError(f"The fine-tune blend must be in (0, 1] (1 = off), not {self.finetune_blend!r}.")
         if self.refit_soup is not None and (not isinstance(self.refit_soup, int) or not 1 <= self.refit_soup <= 8):
             raise ConfigError(f"The refit soup takes 1 to 8 refits (1 = a single refit), not {self.refit_soup!r}.")
+        if self.refit_epochs is not None and self.refit_epochs not in REFIT_EPOCHS:
+            raise ConfigError(f"A refit trains for the 'best' epoch count or as long as the first run "
+                              f"('trained'), not {self.refit_epochs!r}.")
         if self.lr_stage_decay is not None and not (0 < self.lr_stage_decay <= 1):
             raise ConfigError(f"Per-stage learning-rate decay must be in (0, 1], not {self.lr_stage_decay!r}.")

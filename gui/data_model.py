@@ -176,8 +176,9 @@ class DataModel:
             how = "from your train/val/test folders" if r.get("presplit") else "at random, the same way every time"
             # the auto recipe's refit: small data also learns from validation at the end
             refit = splits["val"] and splits["train"] < REFIT_BELOW_PER_CLASS * max(1, len(self.classes))
-            out.append(f"Split {how}: {splits['train']} to train on, {splits['val']} to pick the best epoch"
-                       f"{' (then learned from too)' if refit else ''}, {splits['test']} kept aside for the final score.")
+            job = "to decide how long to train (then learned from too)" if refit else "to pick the best epoch"
+            out.append(f"Split {how}: {splits['train']} to train on, {splits['val']} {job}, "
+                       f"{splits['test']} kept aside for the final score.")
         img = r.get("image") if isinstance(r.get("image"), dict) else {}
         w, h = img.get("width") or {}, img.get("height") or {}
         if isinstance(w, dict) and w.get("median"):

@@ -176,6 +176,15 @@ def test_data_model_findings_and_samples(tmp_path):
     details = m.details()
     assert "3 to train on, 0 to pick the best epoch, 1 kept aside" in details[0]
     assert details[1] == "Images are typically 28×28 px (from 20×28 to 28×28), greyscale."
+    orig = m.report
+    small = {**orig, "classes": [{"name": c, "count": 12, "splits": {"train": 8, "val": 2, "test": 2}}
+                                     for c in ("cat", "dog")]}
+    m.set_report(small)  # below the refit threshold, validation decides the length and is learned from too
+    assert "16 to train on, 4 to decide how long to train (then learned from too), 4 kept aside" in m.details()[0]
+    m.set_report({**m.report, "classes": [{"name": c, "count": 12, "splits": {"train": 8 * 10, "val": 2}}
+                                          for c in ("cat", "dog")]})
+    assert "160 to train on, 4 to pick the best epoch, 0 kept aside" in m.details()[0]
+    m.set_report(orig)
     findings = m.findings()
     assert [f.severity for f in findings] == ["warning", "info"]  # worst first; skipped files synthesised
     assert findings[0].paths == (str(root / "cat" / "broken_0.png"),)

@@ -6,6 +6,7 @@ from types import SimpleNamespace
 import pytest
 
 from engine.config import RunConfig
+from engine.config import ConfigError
 from engine.train.recipe import resolve
 
 
@@ -70,3 +71,15 @@ def test_refit_soup_only_for_blended_image_refits():
     assert resolve(RunConfig(refit=False), img, small_img, "cpu").refit_soup == 1
     # the user's choice stands
     assert resolve(RunConfig(refit_soup=2), txt, small_txt, "cpu").refit_soup == 2
+
+
+def test_refit_runs_as_long_as_the_first_run_only_for_blended_refits():
+    img, txt = _spec("image"), _spec("text")
+    small_img, small_txt = _FakeDataset("image", per_class=10), _FakeDataset("text", per_class=10)
+    assert resolve(RunConfig(), img, small_img, "cpu").refit_epochs == "trained"
+    # without the blend nothing holds a longer fine-tune near its start: the epoch that won
+    assert resolve(RunConfig(), txt, small_txt, "cpu").refit_epochs == "best"
+    assert resolve(RunConfig(finetune_blend=1.0), img, small_img, "cpu").refit_epochs == "best"
+    assert resolve(RunConfig(refit_epochs="best"), img, small_img, "cpu").refit_epochs == "best"
+    with pytest.raises(ConfigError, match="'best' epoch count"):
+        RunConfig(data=["x"], refit_epochs="last").validate()

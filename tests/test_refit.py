@@ -32,7 +32,10 @@ def test_refit_trains_on_train_plus_val_for_the_chosen_epochs(tmp_path):
     ds = load_splits(run)
     assert info["status"] == "done"
     assert info["examples"] == len(ds.split("train")) + len(ds.split("val"))
-    assert 1 <= info["epochs"] == info["selected"]["epoch"] <= 4
+    # auto for a blended image run: the refit trains as long as the first run did, not to its best epoch
+    last = json.loads((run / "checkpoints" / "last" / "state.json").read_text())
+    assert json.loads((run / "config.json").read_text())["refit_epochs"] == "trained" == info["until"]
+    assert 1 <= info["selected"]["epoch"] <= info["epochs"] == last["loop"]["epoch"] <= 4
     best = json.loads((run / "checkpoints" / "best" / "state.json").read_text())
     assert best["refit"] is True and best["epoch"] == info["epochs"]
     assert not (run / "checkpoints" / "refit").exists()
@@ -63,8 +66,26 @@ def test_refit_trains_on_train_plus_val_for_the_chosen_epochs(tmp_path):
     bundle = save_bundle(run, tmp_path / "r.tsbundle")
     card = (bundle / "MODEL_CARD.md").read_text()
     assert f"trained again from the start on training + validation ({info['examples']} examples)" in card
+    assert f"a first run of {info['epochs']} epoch" in card and "for the same" in card
     assert "the saved weights are the average of the 3 (a model soup)" in card  # auto soup for blended images
     assert json.loads((bundle / "training.json").read_text())["refit"]["epochs"] == info["epochs"]
+
+
+@pytest.mark.parametrize("until, epochs", [("best", 2), ("trained", 6)])
+def test_refit_epochs_are_the_winning_epoch_or_the_whole_first_run(tmp_path, until, epochs):
+    from engine.train import refit
+    from engine.train.loop import LoopState
+
+    class _Data:
+        def split(self, name):
+            return {"train": [1, 2, 3], "val": [4]}.get(name, [])
+
+    history = [{"epoch": e, "val_accuracy": 0.5 + (e == 2) * 0.1} for e in range(1, 7)]
+    state = LoopState(epoch=6, best_epoch=2, best_score=0.6, history=history)
+    info = refit.begin(tmp_path, state, _Data(), members=1, until=until)
+    assert info["epochs"] == epochs and info["until"] == until and info["examples"] == 4
+    assert info["selected"]["epoch"] == 2 and info["selected"]["metrics"]["val_accuracy"] == 0.6
+    assert json.loads((tmp_path / "refit.json").read_text()) == info
 
 
 def test_no_refit_when_turned_off_or_without_validation(tmp_path):

@@ -103,9 +103,18 @@ def _recipe(training: dict, modality: str) -> str:
     refit = training.get("refit") if isinstance(training.get("refit"), dict) else None
     if refit and training.get("epoch") is not None:
         n = int(training["epoch"])
-        parts.append(f"the epoch count ({n}) chosen on the validation split, then trained again from the start "
-                     f"on training + validation ({refit.get('examples')} examples) for {n} epoch{'' if n == 1 else 's'}; "
-                     "validation scores below are those of the model selected before that refit")
+        epochs = f"{n} epoch{'' if n == 1 else 's'}"
+        if refit.get("until") == "trained":
+            selected = (refit.get("selected") or {}).get("epoch")
+            parts.append(f"a first run of {epochs} on the training split"
+                         + (f" (best validation score at epoch {selected})" if selected else "")
+                         + f", then trained again from the start on training + validation "
+                         f"({refit.get('examples')} examples) for the same {epochs}; validation scores below "
+                         "are those of the first run's best epoch")
+        else:
+            parts.append(f"the epoch count ({n}) chosen on the validation split, then trained again from the start "
+                         f"on training + validation ({refit.get('examples')} examples) for {epochs}; "
+                         "validation scores below are those of the model selected before that refit")
         members = int(refit.get("members") or 1)
         if members > 1:
             parts.append(f"that refit ran {members} times, each with its own data order and head fit, and the saved "

@@ -36,6 +36,9 @@ def add_arguments(p) -> None:
     p.add_argument("--refit-soup", type=int, metavar="N",
                    help="refit N times (each with its own data order and head fit) and average them into "
                         "the saved model (a model soup; default: auto, 3 for images when refitting)")
+    p.add_argument("--refit-epochs", choices=("best", "trained"),
+                   help="a refit trains for the epoch count that won on validation (best) or as long as "
+                        "the first run trained (trained; default: auto, trained for images)")
     p.add_argument("--finetune-blend", type=float, metavar="SHARE",
                    help="save SHARE x the fine-tuned weights + the rest of the weights the fine-tune began "
                         "from (WiSE-FT; 1 = off; default: auto, 0.5 for images)")
@@ -61,7 +64,8 @@ def config_from_args(a) -> RunConfig:
         class_weighted=a.class_weighted, early_stopping_patience=a.patience or None, monitor=a.monitor,
         val_fraction=a.val_fraction, test_fraction=a.test_fraction, text_column=a.text_column,
         label_column=a.label_column, feature_cache=not a.no_feature_cache, device=a.device,
-        refit=a.refit, refit_soup=a.refit_soup, finetune_blend=a.finetune_blend, num_workers=a.workers, seed=a.seed,
+        refit=a.refit, refit_soup=a.refit_soup, refit_epochs=a.refit_epochs,
+        finetune_blend=a.finetune_blend, num_workers=a.workers, seed=a.seed,
         deterministic=a.deterministic, runs_root=a.runs_root, name=a.name)
 
 

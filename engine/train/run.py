@@ -202,7 +202,8 @@ def train(config: RunConfig, reporter=None, cancel=None, resume_from: str | None
         if info is None:
             state, stopped = phase.fit(dataset, last=run_dir / "checkpoints" / "last", resume=bool(resume_from))
             if refit.wanted(cfg, state, len(dataset.split("val"))):
-                info = refit.begin(run_dir, state, dataset, members=cfg.refit_soup or 1)
+                info = refit.begin(run_dir, state, dataset, members=cfg.refit_soup or 1,
+                                   until=cfg.refit_epochs or "best")
         if info is not None and info.get("status") == "running":
             refit.run(info, phase, dataset)
     except Cancelled:
