@@ -149,7 +149,8 @@ def resolve(config: RunConfig, spec, dataset, device: str) -> RunConfig:
     if config.refit_epochs is None:
         # with the blend holding the fine-tune near its start, the refit may train as long as the first
         # run did instead of to the epoch that won on a handful of validation images: Fashion-MNIST
-        # 10/class, 6 seeds, 74.7 -> 75.7 % (benchmarks/ACCURACY.md)
+        # 10/class, 6 seeds, 74.7 -> 75.7 %; Fortunes 10/topic (no blend) lost 0.3-2.5 points a seed
+        # (benchmarks/ACCURACY.md)
         refit_on = changes.get("refit", config.refit)
         changes["refit_epochs"] = "trained" if (refit_on and blend < 1) else "best"
     if config.lr is None:
