@@ -58,7 +58,7 @@ class RunConfig:
     feature_cache: bool = True  # frozen prefix runs once per example
     head_warmup: bool | None = None  # fit the head on frozen features before fine-tuning (LP-FT); None = auto
     freeze_bn_stats: bool | None = None  # BatchNorm keeps its pretrained statistics; None = auto
-    refit: bool | None = None  # then train again on train + validation for the epochs that won; None = auto
+    refit: bool | None = None  # then train again on train + validation (as long as refit_epochs says); None = auto
     refit_soup: int | None = None  # refits (own data order and head fit each) averaged into the model; None = auto
     refit_epochs: str | None = None  # "best" or "trained" (see REFIT_EPOCHS); None = auto
     finetune_blend: float | None = None  # saved weights = this share of the fine-tuned ones + the rest of

@@ -31,8 +31,8 @@ def add_arguments(p) -> None:
                         "down the learning-rate schedule")
     p.add_argument("--monitor", default="val_accuracy")
     p.add_argument("--refit", action=argparse.BooleanOptionalAction, default=None,
-                   help="after early stopping, train again on train + validation for the epochs that won "
-                        "(default: auto, on below 40 training examples per class)")
+                   help="after early stopping, train again on train + validation (for how long: --refit-epochs; "
+                        "default: auto, on below 40 training examples per class)")
     p.add_argument("--refit-soup", type=int, metavar="N",
                    help="refit N times (each with its own data order and head fit) and average them into "
                         "the saved model (a model soup; default: auto, 3 for images when refitting)")

@@ -141,17 +141,16 @@ def resolve(config: RunConfig, spec, dataset, device: str) -> RunConfig:
         # then learns from those examples too (benchmarks/ACCURACY.md)
         n_val = len(dataset.split("val"))
         changes["refit"] = bool(n_val and per_class < REFIT_BELOW_PER_CLASS)
+    refit_on = changes.get("refit", config.refit)
     if config.refit_soup is None:
         # a uniform soup of 3 refits: Fashion-MNIST 10/class 74.2 -> 74.7 % (6 seeds); for Fortunes 10/topic
         # (no blend) it moved single samples by -0.5 to +0.7 points, so text keeps one refit
-        refit_on = changes.get("refit", config.refit)
         changes["refit_soup"] = 3 if (refit_on and dataset.modality == "image" and blend < 1) else 1
     if config.refit_epochs is None:
         # with the blend holding the fine-tune near its start, the refit may train as long as the first
         # run did instead of to the epoch that won on a handful of validation images: Fashion-MNIST
         # 10/class, 6 seeds, 74.7 -> 75.7 %; Fortunes 10/topic (no blend) lost 0.3-2.5 points a seed
         # (benchmarks/ACCURACY.md)
-        refit_on = changes.get("refit", config.refit)
         changes["refit_epochs"] = "trained" if (refit_on and blend < 1) else "best"
     if config.lr is None:
         # after the head is fitted (LP-FT) the fine-tune needs only a gentle learning rate; when the
