@@ -52,6 +52,8 @@ class RunConfig:
     class_weighted: bool = False
     augment: str = "light"
     input_size: int | None = None  # image side in pixels; None = auto from the data
+    train_input_size: int | None = None  # side of the random training crops (the model still runs at
+    #   input_size); None = auto: input_size, or 7/8 of it where the CPU budget caps the epochs
     max_length: int | None = None  # text tokens; None = auto from the data
     early_stopping_patience: int | None = 3  # epochs without improvement (from half-way down the lr); None = off
     monitor: str = "val_accuracy"
@@ -115,8 +117,10 @@ class RunConfig:
             raise ConfigError(f"Device must be one of {', '.join(DEVICES)} (or cuda:N), not {self.device!r}.")
         if self.monitor not in MONITORS:
             raise ConfigError(f"Early stopping can watch {', '.join(MONITORS)}, not {self.monitor!r}.")
-        if self.input_size is not None and not (16 <= self.input_size <= 1024):
-            raise ConfigError(f"Input size must be between 16 and 1024 pixels, not {self.input_size!r}.")
+        for name, label in (("input_size", "Input size"), ("train_input_size", "Training crop size")):
+            v = getattr(self, name)
+            if v is not None and (not isinstance(v, int) or not 16 <= v <= 1024):
+                raise ConfigError(f"{label} must be between 16 and 1024 pixels, not {v!r}.")
         if self.early_stopping_patience is not None and self.early_stopping_patience < 1:
             raise ConfigError("Early-stopping patience must be at least 1 epoch (or off).")
         if self.finetune_blend is not None and not (0 < self.finetune_blend <= 1):

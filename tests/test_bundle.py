@@ -287,6 +287,16 @@ def test_model_card_reads_well(image_bundle, text_bundle):
     assert "python predict.py --text" in readme and "local_files_only=True" in readme
 
 
+def test_model_card_says_when_training_crops_were_smaller_than_the_input():
+    from engine.bundle.model_card import _recipe
+
+    cfg = {"epochs": 4, "augment": "light", "input_size": 128, "train_input_size": 112}
+    assert "128-pixel inputs (trained on random 112-pixel crops" in _recipe({"epoch": 4, "config": cfg}, "image")
+    for same in ({**cfg, "train_input_size": 128}, {**cfg, "train_input_size": None}, {**cfg, "augment": "none"}):
+        card = _recipe({"epoch": 4, "config": same}, "image")
+        assert "128-pixel inputs" in card and "crops" not in card
+
+
 def test_model_card_says_when_the_weights_are_a_blend():
     from engine.bundle.model_card import _recipe
 

@@ -1,4 +1,4 @@
-"""The auto recipe's learning-rate rule: which fine-tune gets which step size, and why it follows the blend."""
+"""The auto recipe's rules: learning rate (follows the blend), refits, and smaller training crops under the CPU budget."""
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -32,10 +32,11 @@ class _FakeDataset:
         return list(range(self._sizes[name]))
 
 
-def _spec(modality: str):
+def _spec(modality: str, fixed: bool = False):
     stages = [SimpleNamespace(name=f"s{i}") for i in range(5)]
     pre = {"input_size": 224} if modality == "image" else {"max_length": 128}
-    return SimpleNamespace(id="fake", stages=stages, preprocess=pre, recommended_freeze=None, min_input_size=32)
+    return SimpleNamespace(id="fake", display_name="Fake", stages=stages, preprocess=pre, recommended_freeze=None,
+                           min_input_size=224 if fixed else 32, fixed_input_size=fixed)
 
 
 @pytest.mark.parametrize("modality", ["image", "text"])
@@ -83,3 +84,32 @@ def test_refit_runs_as_long_as_the_first_run_only_for_blended_refits():
     assert resolve(RunConfig(refit_epochs="best"), img, small_img, "cpu").refit_epochs == "best"
     with pytest.raises(ConfigError, match="'best' epoch count"):
         RunConfig(data=["x"], refit_epochs="last").validate()
+
+
+def test_training_crops_shrink_only_where_the_cpu_budget_sets_the_epochs():
+    img = _spec("image")
+    big, small = _FakeDataset("image", per_class=425), _FakeDataset("image", per_class=50)  # 1700 / 200 to train on
+    auto = resolve(RunConfig(), img, big, "cpu")
+    assert auto.input_size == 128 and auto.train_input_size == 112  # 4 x 28 px, then 7/8 of it
+    # the pixels saved buy an epoch: 4 at 0.77x the cost instead of 3 at full size
+    full = resolve(RunConfig(train_input_size=128), img, big, "cpu")
+    assert (full.epochs, auto.epochs) == (3, 4)
+    assert auto.epochs * (112 / 128) ** 2 <= full.epochs * 1.05
+    # no budget, no smaller crops: a GPU, smaller data, epochs the user chose, or a linear probe
+    assert resolve(RunConfig(), img, big, "cuda").train_input_size == 128
+    assert resolve(RunConfig(), img, small, "cpu").train_input_size == 128
+    assert resolve(RunConfig(epochs=3), img, big, "cpu").train_input_size == 128
+    assert resolve(RunConfig(freeze=len(img.stages)), img, big, "cpu").train_input_size == 128
+    # texts have no crops
+    assert resolve(RunConfig(), _spec("text"), _FakeDataset("text", per_class=425), "cpu").train_input_size is None
+
+
+def test_a_fixed_size_backbone_keeps_its_size_and_refuses_another():
+    vit, big = _spec("image", fixed=True), _FakeDataset("image", per_class=425)
+    auto = resolve(RunConfig(), vit, big, "cpu")
+    assert auto.input_size == auto.train_input_size == 224
+    for wrong in (RunConfig(train_input_size=192), RunConfig(input_size=160)):
+        with pytest.raises(ConfigError, match="exactly 224 px"):
+            resolve(wrong, vit, big, "cpu")
+    with pytest.raises(ConfigError, match="Training crop size"):
+        RunConfig(data=["x"], train_input_size=8).validate()

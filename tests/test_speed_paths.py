@@ -147,6 +147,30 @@ def test_bad_file_gives_label_minus_one_and_the_loader_carries_on(tmp_path):
         assert all(torch.isfinite(x).all() for x, _ in batches)
 
 
+def test_smaller_training_crops_match_the_reference_pipeline_and_batch_with_a_bad_file(tmp_path):
+    from engine.data.images import load_image
+    from engine.train.batches import make_dataset, make_loader
+
+    paths = _write_images(tmp_path, np.random.default_rng(8))
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    ds, collate = make_dataset([_ex(paths[0], 1), _ex(bad, 2), _ex(paths[1], 3)], modality="image",
+                               preprocess=PP, train=True, augment="light", train_size=24)
+    x, y = next(iter(make_loader(ds, collate, batch_size=3, shuffle=False, num_workers=0, seed=0)))
+    assert x.shape == (3, 3, 24, 24) and y.tolist() == [1, -1, 3]
+    # the cached crops are the reference pipeline's, at the training size
+    torch.manual_seed(5)
+    ours = _batch(ds, [0])[0]
+    torch.manual_seed(5)
+    ref = image_transform(PP, train=True, train_size=24)(load_image(paths[0]))
+    assert torch.equal(ours[0], ref)
+    # evaluation, and training without augmentation, keep the input size
+    for train, augment in ((False, "light"), (True, "none")):
+        ev, _ = make_dataset([_ex(paths[0])], modality="image", preprocess=PP, train=train, augment=augment,
+                             train_size=24)
+        assert ev[0][0].shape == (3, 32, 32)
+
+
 def test_loader_with_workers_fills_the_cache_first(tmp_path):
     from engine.train.batches import make_dataset, make_loader
 

@@ -138,8 +138,11 @@ def _recipe(training: dict, modality: str) -> str:
         parts.append(f"weight decay {cfg['weight_decay']:g}")
     if modality == "image":
         parts.append(f"augmentation \"{cfg.get('augment', 'none')}\"")
-        if cfg.get("input_size"):
-            parts.append(f"{cfg['input_size']}-pixel inputs")
+        size, crop = cfg.get("input_size"), cfg.get("train_input_size")
+        if size:
+            trained = (f" (trained on random {crop}-pixel crops, so it sees images slightly larger than in "
+                       "training, as FixRes recommends)") if crop and crop != size and cfg.get("augment") != "none" else ""
+            parts.append(f"{size}-pixel inputs{trained}")
     elif cfg.get("max_length"):
         parts.append(f"texts cut at {cfg['max_length']} tokens")
     if cfg.get("label_smoothing"):

@@ -23,6 +23,9 @@ def add_arguments(p) -> None:
     p.add_argument("--weight-decay", type=float, default=0.01)
     p.add_argument("--augment", choices=("none", "light", "standard"), default="light")
     p.add_argument("--input-size", type=int, help="image side in pixels; default from the data")
+    p.add_argument("--train-size", type=int, metavar="PX",
+                   help="side of the random training crops (the model still runs at --input-size); default: "
+                        "the input size, or 7/8 of it on a CPU where the time budget limits the epochs")
     p.add_argument("--max-length", type=int, help="text tokens; default from the backbone")
     p.add_argument("--label-smoothing", type=float, default=0.0)
     p.add_argument("--class-weighted", action="store_true", help="weight the loss by inverse class frequency")
@@ -60,7 +63,7 @@ def config_from_args(a) -> RunConfig:
     return RunConfig(
         data=list(a.data or []), backbone=a.backbone, weights=a.weights, freeze=a.freeze, epochs=a.epochs,
         batch_size=a.batch_size, lr=a.lr, lr_stage_decay=a.lr_stage_decay, weight_decay=a.weight_decay,
-        augment=a.augment, input_size=a.input_size, max_length=a.max_length, label_smoothing=a.label_smoothing,
+        augment=a.augment, input_size=a.input_size, train_input_size=a.train_size, max_length=a.max_length, label_smoothing=a.label_smoothing,
         class_weighted=a.class_weighted, early_stopping_patience=a.patience or None, monitor=a.monitor,
         val_fraction=a.val_fraction, test_fraction=a.test_fraction, text_column=a.text_column,
         label_column=a.label_column, feature_cache=not a.no_feature_cache, device=a.device,

@@ -35,8 +35,11 @@ def _size(value) -> int:
     return int(value)
 
 
-def image_transform(preprocess: dict, train: bool, augment: str = "light") -> Callable:
-    """A callable PIL.Image -> float tensor (3, S, S); `.input_size` tells S."""
+def image_transform(preprocess: dict, train: bool, augment: str = "light",
+                    train_size: int | None = None) -> Callable:
+    """A callable PIL.Image -> float tensor (3, S, S); `.input_size` tells S.
+
+    `train_size`: the side of augmented training crops, when smaller than input_size."""
     pp = {**DEFAULTS, **{k: v for k, v in (preprocess or {}).items() if v is not None}}
     size = _size(pp["input_size"])
     interp = _interp(pp["interpolation"])
@@ -45,6 +48,7 @@ def image_transform(preprocess: dict, train: bool, augment: str = "light") -> Ca
         raise ValueError(f"augment must be one of {', '.join(AUGMENTS)}, not {augment!r}")
     steps: list = [v2.ToImage()]
     if train and augment != "none":
+        size = int(train_size or size)
         steps += [v2.RandomResizedCrop(size, scale=(0.7, 1.0), interpolation=interp, antialias=True),
                   v2.RandomHorizontalFlip()]
         if augment == "standard":

@@ -109,12 +109,14 @@ def _lengths(ds):
 
 
 def make_dataset(examples, *, modality: str, preprocess: dict, train: bool, augment: str,
-                 tokenizer=None):
-    """A torch Dataset over `examples` plus the collate function its batches need."""
+                 tokenizer=None, train_size: int | None = None):
+    """A torch Dataset over `examples` plus the collate function its batches need.
+
+    `train_size`: the side of augmented training crops (default: preprocess's input_size)."""
     if modality == "image":
         from .image_cache import CachedImages
 
-        ds: Any = CachedImages(examples, preprocess, train=train, augment=augment)
+        ds: Any = CachedImages(examples, preprocess, train=train, augment=augment, train_size=train_size)
         return ds, ds.collate
     ds = TokenizedTexts(examples, tokenizer, int(preprocess.get("max_length", 128)))
     return ds, collate_tokens(tokenizer.pad_token_id or 0)

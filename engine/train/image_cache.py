@@ -8,7 +8,8 @@ each image is decoded once and later epochs only crop, flip and normalize tensor
 Two kinds of "base" image are kept, chosen so that the result never depends on whether
 an image happened to be in the cache (an image over the budget is simply recomputed):
 - augmented training: the decoded image, shrunk (never enlarged) so its shorter side is
-  `train_side(size)` = 1.4 x the input size, enough for the smallest random crop not to
+  `train_side(crop)` = 1.4 x the training crop's side (the input size unless the recipe
+  trains on smaller crops), enough for the smallest random crop not to
   be upsampled. JPEGs decode at a reduced scale (draft mode) down to that side. Images
   already smaller are kept as they are, so for them the pixels are exactly those of
   `engine.data.transforms.image_transform`.
@@ -67,7 +68,7 @@ class CachedImages(Dataset):
     """
 
     def __init__(self, examples, preprocess: dict, *, train: bool, augment: str = "light",
-                 budget: int | None = None):
+                 budget: int | None = None, train_size: int | None = None):
         if augment not in AUGMENTS:
             raise ValueError(f"augment must be one of {', '.join(AUGMENTS)}, not {augment!r}")
         pp = {**DEFAULTS, **{k: v for k, v in (preprocess or {}).items() if v is not None}}
@@ -79,7 +80,8 @@ class CachedImages(Dataset):
         self.mean = [float(m) for m in pp["mean"]]
         self.std = [float(s) for s in pp["std"]]
         self.augmenting = bool(train and augment != "none")
-        self.side = train_side(self.size) if self.augmenting else None
+        self.crop = int(train_size or self.size)  # augmented crops may be smaller than evaluation's
+        self.side = train_side(self.crop) if self.augmenting else None
         self.augment = self._augmentation(augment) if self.augmenting else None
         self.budget = budget_bytes() if budget is None else int(budget)
         self.cached_bytes = 0
@@ -88,7 +90,7 @@ class CachedImages(Dataset):
         self._lock = threading.Lock()
 
     def _augmentation(self, augment: str):
-        steps: list = [v2.RandomResizedCrop(self.size, scale=(0.7, 1.0), interpolation=self.interp, antialias=True),
+        steps: list = [v2.RandomResizedCrop(self.crop, scale=(0.7, 1.0), interpolation=self.interp, antialias=True),
                        v2.RandomHorizontalFlip()]
         if augment == "standard":
             steps += [v2.RandomRotation(10, interpolation=InterpolationMode.BILINEAR),
@@ -160,7 +162,8 @@ class CachedImages(Dataset):
     def __getitem__(self, index: int):
         x = self.base(index)
         if x is None:
-            return torch.zeros((3, self.size, self.size), dtype=torch.uint8), -1, index
+            side = self.crop if self.augment is not None else self.size
+            return torch.zeros((3, side, side), dtype=torch.uint8), -1, index
         if self.augment is not None:
             x = self.augment(x)
         return x, self.examples[index].label, index

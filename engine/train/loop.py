@@ -241,8 +241,7 @@ class Loop:
                     and earliest_stop(cfg.epochs, cfg.warmup_fraction) <= state.epoch < cfg.epochs:
                 self.report(protocol.Log(level="info", text=(
                     f"Early stopping after epoch {epoch}: {self.monitor} has not improved for "
-                    f"{state.epochs_without_improvement} epochs; "
-                    f"the best model (epoch {state.best_epoch}) is kept.")))
+                    f"{state.epochs_without_improvement} epochs, since epoch {state.best_epoch}.")))
                 return "early_stopping"
         return "completed"
 

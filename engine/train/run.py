@@ -39,6 +39,15 @@ def _preprocess(spec, cfg: RunConfig, modality: str) -> dict:
     return pp
 
 
+def _crops(cfg: RunConfig, meta: dict) -> str:
+    """', on 112 px crops (run at 128 px)' when training crops are smaller than the input."""
+    size = (meta.get("preprocess") or {}).get("input_size")
+    crop = cfg.train_input_size
+    if meta.get("modality") != "image" or cfg.augment == "none" or not crop or crop == size:
+        return ""
+    return f", on {crop} px crops (run at {size} px)"
+
+
 def _class_weights(train_examples, n_classes: int, device) -> torch.Tensor:
     counts = torch.zeros(n_classes)
     for e in train_examples:
@@ -276,7 +285,7 @@ class _Phase:
         for name in ("train", "val"):
             ds, collate = make_dataset(dataset.split(name), modality=meta["modality"], preprocess=meta["preprocess"],
                                        train=(name == "train" and not linear_probe), augment=cfg.augment,
-                                       tokenizer=self.tokenizer)
+                                       tokenizer=self.tokenizer, train_size=cfg.train_input_size)
             splits[name] = Split(dataset=ds, collate=collate)
         head_fn = None
         if linear_probe:
@@ -318,7 +327,7 @@ class _Phase:
         loop.after_train_mode = lambda: _after_train_mode(model, spec, k, cfg.freeze_bn_stats, set_frozen_eval)
         report(protocol.Status(phase="training" if self.select else "refitting",
                                detail=f"{loop.stop_epoch} epoch{'s' if loop.stop_epoch != 1 else ''}, "
-                                      f"batch {state.batch_size}"))
+                                      f"batch {state.batch_size}" + _crops(cfg, meta)))
         speed = contextlib.nullcontext()
         if linear_probe:  # epochs on cached features take milliseconds: see probe_speed.py
             from .probe_speed import DeferredSaves, single_thread_on_cpu
