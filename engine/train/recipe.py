@@ -77,7 +77,8 @@ BUDGET_FROM_SHARE = {"image": 1 / 5, "text": 1 / 8}
 # the pixels, so 4 epochs cost about what 3 did) while the saved model still runs at the input
 # size: a network trained on random crops does well, even better, when tested somewhat larger
 # (Touvron et al. 2019, "Fixing the train-test resolution discrepancy"). Fashion-MNIST
-# 200/class, 6 seeds: 85.9 -> 86.3 % at about the same CPU time (benchmarks/ACCURACY.md).
+# 200/class, 6 seeds: 85.9 -> 86.3 % at 1.14x instead of 1.07x the plain fine-tune's CPU time
+# (benchmarks/ACCURACY.md).
 BUDGET_CROP_SHARE = 7 / 8
 
 
