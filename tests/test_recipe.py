@@ -1,4 +1,4 @@
-"""The auto recipe's rules: learning rate (follows the blend), refits, and smaller training crops under the CPU budget."""
+"""The auto recipe's rules: learning rate (follows the blend), refits, smaller training crops under the budget."""
 from __future__ import annotations
 
 from types import SimpleNamespace

@@ -139,10 +139,11 @@ def _recipe(training: dict, modality: str) -> str:
     if modality == "image":
         parts.append(f"augmentation \"{cfg.get('augment', 'none')}\"")
         size, crop = cfg.get("input_size"), cfg.get("train_input_size")
+        smaller_crops = crop and crop != size and cfg.get("augment") != "none"
         if size:
-            trained = (f" (trained on random {crop}-pixel crops, so it sees images slightly larger than in "
-                       "training, as FixRes recommends)") if crop and crop != size and cfg.get("augment") != "none" else ""
-            parts.append(f"{size}-pixel inputs{trained}")
+            parts.append(f"{size}-pixel inputs" + (f" (trained on random {crop}-pixel crops, so it sees images "
+                                                   "slightly larger than in training, as FixRes recommends)"
+                                                   if smaller_crops else ""))
     elif cfg.get("max_length"):
         parts.append(f"texts cut at {cfg['max_length']} tokens")
     if cfg.get("label_smoothing"):

@@ -63,7 +63,8 @@ def config_from_args(a) -> RunConfig:
     return RunConfig(
         data=list(a.data or []), backbone=a.backbone, weights=a.weights, freeze=a.freeze, epochs=a.epochs,
         batch_size=a.batch_size, lr=a.lr, lr_stage_decay=a.lr_stage_decay, weight_decay=a.weight_decay,
-        augment=a.augment, input_size=a.input_size, train_input_size=a.train_size, max_length=a.max_length, label_smoothing=a.label_smoothing,
+        augment=a.augment, input_size=a.input_size, train_input_size=a.train_size, max_length=a.max_length,
+        label_smoothing=a.label_smoothing,
         class_weighted=a.class_weighted, early_stopping_patience=a.patience or None, monitor=a.monitor,
         val_fraction=a.val_fraction, test_fraction=a.test_fraction, text_column=a.text_column,
         label_column=a.label_column, feature_cache=not a.no_feature_cache, device=a.device,
