@@ -1,7 +1,7 @@
 """Step 4, Results: headline scores, per-class table, clickable confusion matrix, gallery."""
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QGridLayout, QHBoxLayout, QHeaderView, QLabel,
                                QListView, QListWidget, QListWidgetItem, QPushButton, QTableWidget,
@@ -61,6 +61,10 @@ class ResultsPage(QWidget):
                                "click any cell to see its files.")
         self.matrix.cellClicked.connect(self.show_cell)
         self.matrix.setAccessibleName("Confusion matrix")
+        self.matrix.horizontalHeader().setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.matrix.horizontalHeader().sectionResized.connect(self._elide_columns)
+        self.matrix.viewport().installEventFilter(self)  # stretched sections resize without that signal
+        self._column_names: list[str] = []
         grid.addWidget(self.matrix, 1, 1)
         grid.setColumnStretch(0, 2)
         grid.setColumnStretch(1, 3)
@@ -143,7 +147,11 @@ class ResultsPage(QWidget):
         self.matrix.setRowCount(n)
         self.matrix.setColumnCount(n)
         self.matrix.setVerticalHeaderLabels([f"true: {c}" for c in labels])
-        self.matrix.setHorizontalHeaderLabels(labels)
+        self._column_names = list(labels)
+        for j, name in enumerate(labels):
+            head = QTableWidgetItem(name)
+            head.setToolTip(f"predicted: {name}")
+            self.matrix.setHorizontalHeaderItem(j, head)
         top = max((max(row) for row in cm if row), default=0) or 1
         dark = is_dark(self)
         for i, row in enumerate(cm):
@@ -161,6 +169,22 @@ class ResultsPage(QWidget):
                                 f"({v / total:.0%} of that class)")
                 self.matrix.setItem(i, j, item)
         self.matrix.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self._elide_columns()
+
+    def eventFilter(self, watched, event) -> bool:
+        if event.type() == QEvent.Type.Resize and watched is self.matrix.viewport():
+            QTimer.singleShot(0, self._elide_columns)  # after the header has laid its sections out
+        return super().eventFilter(watched, event)
+
+    def _elide_columns(self, *_) -> None:
+        """Narrow columns show 'Ankle_b…', not a centred 'nkle_boo' clipped at both ends; the tooltip has it all."""
+        header, fm = self.matrix.horizontalHeader(), self.matrix.horizontalHeader().fontMetrics()
+        for j, name in enumerate(self._column_names):
+            item = self.matrix.horizontalHeaderItem(j)
+            if item is not None:
+                text = fm.elidedText(name, Qt.TextElideMode.ElideRight, max(16, header.sectionSize(j) - 10))
+                if item.text() != text:
+                    item.setText(text)
 
     # ---------------------------------------------------------------- gallery
     def show_wrong(self) -> None:

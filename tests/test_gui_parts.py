@@ -339,3 +339,30 @@ def test_results_show_the_simple_baseline_on_its_split_and_never_as_a_split():
     assert "flatters" not in r.baseline_note()
     r.set_result("/run", {"val": {"accuracy": 0.95}, "simple_baseline": {**base, "split": "val"}})
     assert "below the model" in r.baseline_note() and "chosen on this split" in r.baseline_note()
+
+
+def test_confusion_matrix_columns_elide_long_class_names_from_the_end(qtbot):
+    from gui.results_page import ResultsPage
+    from gui.thumbnails import ThumbnailLoader
+
+    names = ["Ankle_boot", "T-shirt_top", "Pullover", "Sneaker", "Sandal", "Trouser", "Shirt", "Coat", "Dress",
+             "Bag"]
+    r = ResultsModel()
+    r.set_result("/run", {"classes": names, "test": {"accuracy": 0.5, "confusion_matrix": [
+        [3 if i == j else 0 for j in range(10)] for i in range(10)]}})
+    page = ResultsPage(r, thumbnails=ThumbnailLoader())
+    qtbot.addWidget(page)
+    page.resize(700, 500)
+    page.show()
+    page.refresh()
+    qtbot.waitExposed(page)
+    header = page.matrix.horizontalHeader()
+    texts = [page.matrix.horizontalHeaderItem(j).text() for j in range(10)]
+    fm = header.fontMetrics()
+    for j, (name, text) in enumerate(zip(names, texts)):
+        assert fm.horizontalAdvance(text) <= max(16, header.sectionSize(j) - 10)  # it fits its column
+        assert text == name or (text.endswith("…") and name.startswith(text[:-1])), (name, text)
+        assert page.matrix.horizontalHeaderItem(j).toolTip() == f"predicted: {name}"
+    assert texts[0] != names[0]  # this window is too narrow for "Ankle_boot"
+    page.resize(1800, 500)  # wide enough: whole names again
+    qtbot.waitUntil(lambda: page.matrix.horizontalHeaderItem(0).text() == "Ankle_boot", timeout=3000)
