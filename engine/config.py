@@ -20,6 +20,14 @@ MONITORS = ("val_accuracy", "val_loss", "val_macro_f1", "val_balanced_accuracy")
 REFIT_EPOCHS = ("best", "trained")
 
 
+def smaller_training_crop(cfg: dict) -> int | None:
+    """The side of the random training crops when they differ from the input size, else None.
+
+    Takes a config as a dict, so a saved run's training.json reads the same way."""
+    crop, size = cfg.get("train_input_size"), cfg.get("input_size")
+    return int(crop) if crop and size and crop != size and cfg.get("augment") != "none" else None
+
+
 class ConfigError(ValueError):
     """A setting that cannot work; the message is one sentence a person can act on."""
 

@@ -62,8 +62,7 @@ class ResultsPage(QWidget):
         self.matrix.cellClicked.connect(self.show_cell)
         self.matrix.setAccessibleName("Confusion matrix")
         self.matrix.horizontalHeader().setTextElideMode(Qt.TextElideMode.ElideRight)
-        self.matrix.horizontalHeader().sectionResized.connect(self._elide_columns)
-        self.matrix.viewport().installEventFilter(self)  # stretched sections resize without that signal
+        self.matrix.viewport().installEventFilter(self)  # stretched sections resize with the viewport
         self._column_names: list[str] = []
         grid.addWidget(self.matrix, 1, 1)
         grid.setColumnStretch(0, 2)
@@ -176,7 +175,7 @@ class ResultsPage(QWidget):
             QTimer.singleShot(0, self._elide_columns)  # after the header has laid its sections out
         return super().eventFilter(watched, event)
 
-    def _elide_columns(self, *_) -> None:
+    def _elide_columns(self) -> None:
         """Narrow columns show 'Ankle_b…', not a centred 'nkle_boo' clipped at both ends; the tooltip has it all."""
         header, fm = self.matrix.horizontalHeader(), self.matrix.horizontalHeader().fontMetrics()
         for j, name in enumerate(self._column_names):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..config import smaller_training_crop
 from ..evaluate.report import markdown_confusion, markdown_score, prob, with_ci
 
 FEW_EXAMPLES = 20  # training examples per class below which a warning is given
@@ -138,12 +139,11 @@ def _recipe(training: dict, modality: str) -> str:
         parts.append(f"weight decay {cfg['weight_decay']:g}")
     if modality == "image":
         parts.append(f"augmentation \"{cfg.get('augment', 'none')}\"")
-        size, crop = cfg.get("input_size"), cfg.get("train_input_size")
-        smaller_crops = crop and crop != size and cfg.get("augment") != "none"
+        size, crop = cfg.get("input_size"), smaller_training_crop(cfg)
         if size:
             parts.append(f"{size}-pixel inputs" + (f" (trained on random {crop}-pixel crops, so it sees images "
                                                    "slightly larger than in training, as FixRes recommends)"
-                                                   if smaller_crops else ""))
+                                                   if crop else ""))
     elif cfg.get("max_length"):
         parts.append(f"texts cut at {cfg['max_length']} tokens")
     if cfg.get("label_smoothing"):

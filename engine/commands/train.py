@@ -7,7 +7,7 @@ import sys
 import threading
 import time
 
-from ..config import RunConfig
+from ..config import AUGMENT_PRESETS, REFIT_EPOCHS, RunConfig
 
 
 def add_arguments(p) -> None:
@@ -21,7 +21,7 @@ def add_arguments(p) -> None:
     p.add_argument("--lr", type=float, help="learning rate of the head; earlier stages get less")
     p.add_argument("--lr-stage-decay", type=float)
     p.add_argument("--weight-decay", type=float, default=0.01)
-    p.add_argument("--augment", choices=("none", "light", "standard"), default="light")
+    p.add_argument("--augment", choices=AUGMENT_PRESETS, default="light")
     p.add_argument("--input-size", type=int, help="image side in pixels; default from the data")
     p.add_argument("--train-size", type=int, metavar="PX",
                    help="side of the random training crops (the model still runs at --input-size); default: "
@@ -39,7 +39,7 @@ def add_arguments(p) -> None:
     p.add_argument("--refit-soup", type=int, metavar="N",
                    help="refit N times (each with its own data order and head fit) and average them into "
                         "the saved model (a model soup; default: auto, 3 for images when refitting)")
-    p.add_argument("--refit-epochs", choices=("best", "trained"),
+    p.add_argument("--refit-epochs", choices=REFIT_EPOCHS,
                    help="a refit trains for the epoch count that won on validation (best) or as long as "
                         "the first run trained (trained; default: auto, trained for images)")
     p.add_argument("--finetune-blend", type=float, metavar="SHARE",

@@ -82,11 +82,15 @@ BUDGET_FROM_SHARE = {"image": 1 / 5, "text": 1 / 8}
 BUDGET_CROP_SHARE = 7 / 8
 
 
+def _budget(modality: str) -> tuple[int, float]:
+    kind = modality if modality in CPU_EXAMPLE_BUDGET else "image"
+    return CPU_EXAMPLE_BUDGET[kind], BUDGET_FROM_SHARE[kind]
+
+
 def budget_caps(n_train: int, linear_probe: bool, device: str, modality: str) -> bool:
     """Whether CPU_EXAMPLE_BUDGET limits this fine-tune's epochs (a CPU, data large enough)."""
-    kind = modality if modality in CPU_EXAMPLE_BUDGET else "image"
-    return (not linear_probe and not device.startswith("cuda")
-            and n_train >= CPU_EXAMPLE_BUDGET[kind] * BUDGET_FROM_SHARE[kind])
+    budget, share = _budget(modality)
+    return not linear_probe and not device.startswith("cuda") and n_train >= budget * share
 
 
 def choose_train_size(input_size: int, capped: bool) -> int:
@@ -108,8 +112,7 @@ def choose_epochs(n_train: int, batch_size: int, linear_probe: bool, *, device: 
     target = 1500 if linear_probe else 300
     epochs = max(3, min(60 if linear_probe else 25, math.ceil(target / steps_per_epoch)))
     if budget_caps(n_train, linear_probe, device, modality):
-        budget = CPU_EXAMPLE_BUDGET[modality if modality in CPU_EXAMPLE_BUDGET else "image"]
-        epochs = min(epochs, max(2, round(budget / (n_train * pixel_share))))
+        epochs = min(epochs, max(2, round(_budget(modality)[0] / (n_train * pixel_share))))
     return int(epochs)
 
 

@@ -14,7 +14,7 @@ import torch
 
 from .. import protocol
 from ..atomic import read_json, write_json
-from ..config import ConfigError, RunConfig
+from ..config import ConfigError, RunConfig, smaller_training_crop
 from ..errors import BackboneError, Cancelled
 from . import checkpoint as ckpt
 from .device import amp_dtype_for, configure, resolve_device
@@ -39,13 +39,10 @@ def _preprocess(spec, cfg: RunConfig, modality: str) -> dict:
     return pp
 
 
-def _crops(cfg: RunConfig, meta: dict) -> str:
+def _crops(cfg: RunConfig, modality: str) -> str:
     """', on 112 px crops (run at 128 px)' when training crops are smaller than the input."""
-    size = (meta.get("preprocess") or {}).get("input_size")
-    crop = cfg.train_input_size
-    if meta.get("modality") != "image" or cfg.augment == "none" or not crop or crop == size:
-        return ""
-    return f", on {crop} px crops (run at {size} px)"
+    crop = smaller_training_crop(cfg.to_dict()) if modality == "image" else None
+    return f", on {crop} px crops (run at {cfg.input_size} px)" if crop else ""
 
 
 def _class_weights(train_examples, n_classes: int, device) -> torch.Tensor:
@@ -327,7 +324,7 @@ class _Phase:
         loop.after_train_mode = lambda: _after_train_mode(model, spec, k, cfg.freeze_bn_stats, set_frozen_eval)
         report(protocol.Status(phase="training" if self.select else "refitting",
                                detail=f"{loop.stop_epoch} epoch{'s' if loop.stop_epoch != 1 else ''}, "
-                                      f"batch {state.batch_size}" + _crops(cfg, meta)))
+                                      f"batch {state.batch_size}" + _crops(cfg, meta["modality"])))
         speed = contextlib.nullcontext()
         if linear_probe:  # epochs on cached features take milliseconds: see probe_speed.py
             from .probe_speed import DeferredSaves, single_thread_on_cpu
