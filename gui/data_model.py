@@ -28,6 +28,8 @@ TITLES = {  # headings by the engine's finding codes; unknown codes get a cleane
     "empty_text": "Empty texts",
     "no_label": "Rows without a label",
     "bad_row": "Rows that could not be read",
+    "wrong_fields": "Rows with more or fewer fields than the header",
+    "guessed_column": "A column was chosen by elimination",
     "skipped": "Files that were skipped",
     "hidden_files": "Hidden system files",
     "stray_files": "Files outside the class folders",

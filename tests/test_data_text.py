@@ -136,3 +136,32 @@ def test_table_without_usable_rows_is_fatal(tmp_path):
     with pytest.raises(DataError, match="no rows with both a text and a label") as info:
         scan([f])
     assert len(info.value.report["skipped"]) == 2
+
+
+def test_a_row_with_an_unquoted_comma_is_listed_and_skipped_never_relabeled(tmp_path):
+    """Fault audit: 'sample 3, which has a comma,pos' became class 'which has a comma'; a tail that
+    matched a real class name silently mislabeled the row."""
+    f = tmp_path / "d.csv"
+    f.write_text("text,label\nsample 1,pos\nsample 2,neg\nsample 3, which has a comma,pos\n"
+                 "sample 4 is negative,neg,pos\nsample 5,neg\nsample 6,pos\nsample 7,neg,\nsample 8\n")
+    ds = scan([f], val_fraction=0, test_fraction=0)
+    assert ds.classes == ["neg", "pos"]
+    assert sorted(e.text for e in ds.items) == ["sample 1", "sample 2", "sample 5", "sample 6", "sample 7"]
+    rep = ds.report.to_dict()
+    wrong = {s["path"].rsplit("#", 1)[1]: s["reason"] for s in rep["skipped"] if s["code"] == "wrong_fields"}
+    assert set(wrong) == {"row=4", "row=5", "row=9"}
+    assert "3 fields where the header has 2" in wrong["row=4"] and "unquoted comma" in wrong["row=4"]
+    finding = next(x for x in rep["findings"] if x["code"] == "wrong_fields")
+    assert finding["count"] == 3 and "quotes" in finding["advice"]
+
+
+def test_a_label_column_taken_by_elimination_is_named_in_the_report(tmp_path):
+    f = tmp_path / "d.csv"
+    f.write_text("review,stars\nfine,5\nbad,1\ngood,5\nawful,1\n")
+    rep = scan([f], val_fraction=0, test_fraction=0).report.to_dict()
+    guessed = [x for x in rep["findings"] if x["code"] == "guessed_column"]
+    assert len(guessed) == 1 and "'stars'" in guessed[0]["message"] and "label" in guessed[0]["message"]
+    named = tmp_path / "n.csv"
+    named.write_text("review,label\nfine,5\nbad,1\ngood,5\nawful,1\n")
+    rep = scan([named], val_fraction=0, test_fraction=0).report.to_dict()
+    assert not [x for x in rep["findings"] if x["code"] == "guessed_column"]

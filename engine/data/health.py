@@ -69,6 +69,10 @@ _SKIP_ADVICE = {
                  "Fill in the label column for those rows, or delete them."),
     "bad_row": ("{n} {rows} of a JSON Lines file could not be read as JSON objects and will be left out.",
                 "Make each line one JSON object holding the text and the label."),
+    "wrong_fields": ("{n} table {rows} {have} more or fewer fields than the header and will be left out, "
+                     "because which field is the label cannot be known.",
+                     "Put quotes around texts that contain the separator (\"like, this\"), or save the "
+                     "table as TSV; the listed rows show where."),
 }
 
 

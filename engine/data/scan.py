@@ -89,6 +89,17 @@ def _modality(trees: list[RootScan], tables: list[TableRows], rep: HealthReport)
     return modality
 
 
+def _say_guessed(tab: TableRows, rep: HealthReport) -> None:
+    """Name a column that was taken only because it was the other of two."""
+    for what in tab.guessed:
+        column, other = (tab.label_column, tab.text_column) if what == "label" else (tab.text_column, tab.label_column)
+        rep.add("info", "guessed_column", f"The {what} of {os.path.basename(tab.path)} was taken from its column "
+                f"'{column}' (no column is named like a {what}; '{other}' is the "
+                f"{'text' if what == 'label' else 'label'}).",
+                f"If that is wrong, name the columns with --text-column and --label-column (or rename the "
+                f"{what} column to '{what}').", [tab.path])
+
+
 def _class_folders(trees, tables) -> dict[str, list[str]]:
     where: dict[str, list[str]] = {}
     for t in trees:
@@ -152,6 +163,7 @@ def _scan(paths, rep: HealthReport, val_fraction, test_fraction, seed, text_colu
         rep.ignored.extend(t.ignored)
     for tab in tables:
         rep.skipped.extend(tab.skipped)
+        _say_guessed(tab, rep)
     where = _class_folders(trees, tables)
     _fatal_layout(where, rep, modality, trees, for_scoring)
     candidates = [c for t in trees for c in t.candidates]

@@ -4,6 +4,9 @@ Columns are found by name (text/sentence/review..., label/class/category...) unl
 caller names them; when they cannot be told apart the error lists the columns present.
 Each row becomes an example whose path is "<file>#row=N", N counted like a spreadsheet
 (header is row 1, first data row is row 2; for JSON Lines N is the line number).
+A row with more fields than the header (an unquoted comma inside the text) or fewer is
+listed and skipped, never guessed at: its tail could name a real class. A column taken
+only because it is the other of two is named in `guessed`, for the health report.
 """
 from __future__ import annotations
 
@@ -33,6 +36,7 @@ class TableRows:
     label_column: str
     rows: list[tuple[str, str, str, int]] = field(default_factory=list)  # (row path, label, text, replaced)
     skipped: list[dict] = field(default_factory=list)  # {path, reason, code}
+    guessed: list[str] = field(default_factory=list)  # "text" / "label": chosen as the other of two columns
 
 
 def _norm(name: str) -> str:
@@ -54,15 +58,20 @@ def _pick(columns: list[str], wanted: str | None, candidates: tuple[str, ...], w
 
 
 def choose_columns(columns: list[str], path: str, text_column: str | None,
-                   label_column: str | None) -> tuple[str, str]:
-    """(text column, label column): named, detected by name, or the other of exactly two."""
+                   label_column: str | None, guessed: list[str] | None = None) -> tuple[str, str]:
+    """(text column, label column): named, detected by name, or the other of exactly two
+    (then "text" or "label" is appended to `guessed`)."""
     text = _pick(columns, text_column, TEXT_NAMES, "text", path)
     label = _pick(columns, label_column, LABEL_NAMES, "label", path)
     if len(columns) == 2:  # one known, the other is whatever is left
         if text and not label:
             label = next(c for c in columns if c != text)
+            if guessed is not None:
+                guessed.append("label")
         elif label and not text:
             text = next(c for c in columns if c != label)
+            if guessed is not None:
+                guessed.append("text")
     if not text or not label or text == label:
         raise DataError(f"Could not tell which columns of {path} hold the text and the label "
                         f"(columns: {', '.join(map(str, columns)) or 'none'}); name them with "
@@ -78,8 +87,20 @@ def _delimiter(path: Path, header_line: str) -> str:
     return best if counts[best] else ","
 
 
+NOT_JSON = ("not a JSON object", "bad_row")
+
+
+def _fields_problem(n_fields: int, n_columns: int, delimiter: str) -> tuple[str, str]:
+    sep = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "bar"}.get(delimiter, repr(delimiter))
+    if n_fields > n_columns:
+        why = f"{n_fields} fields where the header has {n_columns} (an unquoted {sep} inside the text?)"
+    else:
+        why = f"{n_fields} field{'s' if n_fields != 1 else ''} where the header has {n_columns}"
+    return why, "wrong_fields"
+
+
 def _records(path: Path, content: str):
-    """(row number, {column: value}) pairs and the column names."""
+    """The column names and (row number, {column: value} or (reason, code)) pairs."""
     if path.suffix.lower() == ".jsonl":
         columns: list[str] = []
         records = []
@@ -88,27 +109,35 @@ def _records(path: Path, content: str):
                 continue
             try:
                 obj = json.loads(line)
-            except ValueError:
-                records.append((n, None))
+            except (ValueError, RecursionError):
+                records.append((n, NOT_JSON))
                 continue
             if isinstance(obj, dict):
                 columns.extend(k for k in obj if k not in columns)
                 records.append((n, obj))
             else:
-                records.append((n, None))
+                records.append((n, NOT_JSON))
         return columns, records
     first = content.split("\n", 1)[0]
-    reader = csv.reader(io.StringIO(content, newline=""), delimiter=_delimiter(path, first))
+    delimiter = _delimiter(path, first)
+    reader = csv.reader(io.StringIO(content, newline=""), delimiter=delimiter)
     try:
         header = next(reader)
     except StopIteration:
         return [], []
     columns = [h.strip() for h in header]
+    while columns and not columns[-1]:
+        columns.pop()  # a trailing separator on the header line names no column
     records = []
     for n, row in enumerate(reader, start=2):
         if not any(cell.strip() for cell in row):
             continue
-        records.append((n, {c: (row[i] if i < len(row) else "") for i, c in enumerate(columns)}))
+        while len(row) > len(columns) and not row[-1].strip():
+            row = row[:-1]  # trailing separators add empty fields, not data
+        if len(row) != len(columns):
+            records.append((n, _fields_problem(len(row), len(columns), delimiter)))
+            continue
+        records.append((n, dict(zip(columns, row))))
     return columns, records
 
 
@@ -128,12 +157,13 @@ def read_table(path: str | Path, text_column: str | None = None, label_column: s
     if not columns:
         raise DataError(f"The table {path} has no header row or no rows; put the column names on the "
                         "first line and one example per line after it.")
-    text_col, label_col = choose_columns(columns, str(path), text_column, label_column)
-    out = TableRows(str(path), text_col, label_col)
+    guessed: list[str] = []
+    text_col, label_col = choose_columns(columns, str(path), text_column, label_column, guessed)
+    out = TableRows(str(path), text_col, label_col, guessed=guessed)
     for n, rec in records:
         row_path = f"{path}#row={n}"
-        if rec is None:
-            out.skipped.append({"path": row_path, "reason": "not a JSON object", "code": "bad_row"})
+        if isinstance(rec, tuple):
+            out.skipped.append({"path": row_path, "reason": rec[0], "code": rec[1]})
             continue
         label = rec.get(label_col)
         label = "" if label is None else str(label).strip()
