@@ -306,12 +306,14 @@ def decode(line: str | bytes) -> Envelope:
         obj = json.loads(line)
     except ValueError as exc:
         raise ProtocolError(f"not JSON: {line[:80]!r}") from exc
+    except RecursionError:  # e.g. thousands of nested '[': no message nests that deep
+        raise ProtocolError(f"JSON nested too deeply: {line[:80]!r}") from None
     if not isinstance(obj, dict) or not isinstance(obj.get("type"), str) or "v" not in obj:
         raise ProtocolError(f"not a protocol message: {line[:80]!r}")
     try:
         seq = int(obj.get("seq", 0))
         t = float(obj.get("t", 0.0))
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:  # "seq": 1e999 is infinity
         raise ProtocolError(f"bad envelope: {line[:80]!r}") from exc
     cls = _REGISTRY.get(obj["type"])
     msg = None

@@ -187,7 +187,7 @@ class Server:
         try:
             env = protocol.decode(raw)
             foreign = protocol.major(env.v) != protocol.major(protocol.PROTOCOL_VERSION)
-        except (protocol.ProtocolError, ValueError) as exc:
+        except Exception as exc:  # noqa: BLE001 - whatever a line holds, it gets an error reply
             log.warning("bad request line: %s", exc)
             self.send(protocol.Error(kind="protocol", detail=str(exc),
                                      message="The engine received a line it could not read and ignored it."))

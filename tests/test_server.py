@@ -348,3 +348,15 @@ def test_inspect_data_of_a_missing_folder_is_a_clear_error(srv, tmp_path):
     err = srv.out.wait_for(protocol.Error)
     assert (err.kind, err.request_seq) == ("data", 22)
     assert err.message.startswith(str(tmp_path / "nowhere")) and "does not exist" in err.message
+
+
+@pytest.mark.parametrize("raw", [b"[" * 2000 + b"\n",  # fault audit: RecursionError killed the engine
+                                 b'{"v":"1.0","type":"ping","seq":' + b"[" * 5000 + b"]" * 5000 + b"}\n",
+                                 b'{"v":"1.0","type":"ping","seq":1e999}\n'])  # int(inf): OverflowError
+def test_a_line_that_breaks_the_decoder_gets_an_error_reply_and_the_engine_goes_on(srv, raw):
+    srv.handle_line(raw)
+    srv.handle_line(line(protocol.Ping(), seq=2))
+    srv.out.wait_for(protocol.Heartbeat)
+    assert [e.kind for e in srv.out.of(protocol.Error)] == ["protocol"]
+    with pytest.raises(protocol.ProtocolError):
+        protocol.decode(raw)
