@@ -32,6 +32,12 @@ class ConfigError(ValueError):
     """A setting that cannot work; the message is one sentence a person can act on."""
 
 
+def _plain_name(name) -> bool:
+    """A run name is one folder inside runs_root: no path ('../escape', '/abs'), nothing hidden."""
+    return (isinstance(name, str) and 0 < len(name) <= 120 and name == name.strip() and not name.startswith(".")
+            and not any(c in name for c in "/\\:") and all(c.isprintable() for c in name))
+
+
 # the auto recipe refits below this many training examples per class (benchmarks/ACCURACY.md:
 # it helped at 10 per class and cost Fortunes 2.6 points at 50); the GUI's data page reads it too
 REFIT_BELOW_PER_CLASS = 40
@@ -140,3 +146,6 @@ class RunConfig:
                               f"('trained'), not {self.refit_epochs!r}.")
         if self.lr_stage_decay is not None and not (0 < self.lr_stage_decay <= 1):
             raise ConfigError(f"Per-stage learning-rate decay must be in (0, 1], not {self.lr_stage_decay!r}.")
+        if self.name is not None and not _plain_name(self.name):
+            raise ConfigError(f"A run name must be a plain folder name (no '/', '\\', ':' or leading '.'), "
+                              f"not {self.name!r}; choose a name such as 'cats-v2'.")
