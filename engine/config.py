@@ -77,6 +77,8 @@ class RunConfig:
     refit: bool | None = None  # then train again on train + validation (as long as refit_epochs says); None = auto
     refit_soup: int | None = None  # refits (own data order and head fit each) averaged into the model; None = auto
     refit_epochs: str | None = None  # "best" or "trained" (see REFIT_EPOCHS); None = auto
+    compare_probe: bool | None = None  # also fit a linear probe on the frozen features and keep whichever
+    #   scores better on validation (probe_contender.py); None = auto
     finetune_blend: float | None = None  # saved weights = this share of the fine-tuned ones + the rest of
     #   where the fine-tune began (pretrained + fitted head; WiSE-FT); 1 = off; None = auto
     # where and how

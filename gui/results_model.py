@@ -114,6 +114,23 @@ class ResultsModel:
                   if self.split == "val" else "")
         return f"A simple baseline ({method}) scores {fmt.percent(acc)} here, {verdict}.{caveat}"
 
+    def selection_note(self) -> str:
+        """Which model the run kept, the fine-tune or the linear probe that competed with it ("" if none did)."""
+        sel = self.metrics.get("selection")
+        if not isinstance(sel, dict) or not sel.get("winner"):
+            return ""
+        key = str(sel.get("monitor") or "val_accuracy")
+        probe, ft = ((sel.get(k) or {}).get("val") or {} for k in ("probe", "fine_tune"))
+        p, f = _num(probe.get(key)), _num(ft.get(key))
+        if p is None or f is None:
+            return ""
+        name = key.removeprefix("val_").replace("_", " ")
+        if sel["winner"] == "linear probe":
+            return (f"Kept: a linear probe on the frozen backbone (validation {name} {fmt.percent(p)}), because the "
+                    f"fine-tune scored lower ({fmt.percent(f)}) on the same validation examples.")
+        return (f"Kept: the fine-tune (validation {name} {fmt.percent(f)}); a linear probe on the frozen backbone "
+                f"scored {fmt.percent(p)}.")
+
     def classes(self) -> list[str]:
         m = self._m()
         if isinstance(m.get("classes"), list):

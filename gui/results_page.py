@@ -117,9 +117,9 @@ class ResultsPage(QWidget):
         weak = m.weakest_class()
         if weak:
             text += f"<br>The hardest class was <b>{weak}</b>; more or cleaner examples of it would help most."
-        baseline = m.baseline_note()
-        if baseline:
-            text += f"<br>{baseline}"
+        for note in (m.selection_note(), m.baseline_note()):
+            if note:
+                text += f"<br>{note}"
         self.headline.setText(text)
         rows = m.per_class()
         self.table.setRowCount(len(rows))

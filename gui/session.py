@@ -22,6 +22,7 @@ ERROR_TITLES = {
     "weights": "The pretrained weights are missing",
     "out_of_memory": "Out of memory",
     "nan_loss": "Training became unstable",
+    "disk_full": "The disk is full",
     "internal": "Something went wrong inside the engine",
     "protocol": "The engine sent something unexpected",
     "not_found": "Not found",

@@ -96,13 +96,38 @@ def _freezing(training: dict) -> str:
             f"the other {len(stages) - k} stages and the new classification head were trained.")
 
 
+def _selection(training: dict) -> str:
+    """Which model the run kept, the fine-tune or the linear probe that competed with it, and why."""
+    sel = training.get("selection") if isinstance(training.get("selection"), dict) else None
+    if not sel or not sel.get("winner"):
+        return ""
+    key = sel.get("monitor") or "val_accuracy"
+    name = key.removeprefix("val_").replace("_", " ")
+    probe, ft = ((sel.get(k) or {}).get("val") or {} for k in ("probe", "fine_tune"))
+    if probe.get(key) is None or ft.get(key) is None:
+        return ""
+    scores = f"validation {name} {probe[key]:.3f} for the probe, {ft[key]:.3f} for the fine-tune"
+    if sel["winner"] == "linear probe":
+        c = (sel.get("probe") or {}).get("C")
+        return ("**this model is a linear probe**: the pretrained backbone unchanged, with a logistic-regression "
+                f"head fitted on its frozen features{f' (C={c:g})' if c else ''}. The fine-tune described below was "
+                f"trained too and scored lower on the same validation examples ({scores}), so it was not kept.")
+    return (f"a linear probe on the frozen features competed with the fine-tune and scored lower ({scores}), so "
+            "the fine-tune was kept.")
+
+
 def _recipe(training: dict, modality: str) -> str:
     cfg = training.get("config") or {}
     parts = []
     if cfg.get("epochs"):
         parts.append(f"up to {cfg['epochs']} epoch{'' if cfg['epochs'] == 1 else 's'}")
     refit = training.get("refit") if isinstance(training.get("refit"), dict) else None
-    if refit and training.get("epoch") is not None:
+    probe_kept = (training.get("selection") or {}).get("winner") == "linear probe"
+    if probe_kept:
+        if refit:
+            parts.append(f"the probe kept was fitted again on training + validation ({refit.get('examples')} "
+                         "examples); validation scores below are those of the probe fitted on training alone")
+    elif refit and training.get("epoch") is not None:
         n = int(training["epoch"])
         epochs = f"{n} epoch{'' if n == 1 else 's'}"
         if refit.get("until") == "trained":
@@ -124,7 +149,7 @@ def _recipe(training: dict, modality: str) -> str:
         monitor = str(training.get("monitor") or "validation score").replace("val_", "validation ").replace("_", " ")
         parts.append(f"weights kept from epoch {training['epoch']} (the best {monitor})")
     blend = training.get("finetune_blend")
-    if isinstance(blend, (int, float)) and 0 < blend < 1:
+    if isinstance(blend, (int, float)) and 0 < blend < 1 and not probe_kept:
         parts.append(f"the saved weights are {blend:.0%} the fine-tuned network and {1 - blend:.0%} the network "
                      "it started from (pretrained backbone + head fitted on frozen features; WiSE-FT)")
     if cfg.get("batch_size"):
@@ -211,9 +236,14 @@ def render_model_card(manifest: dict, training: dict, metrics: dict, classes: li
               "model.",
               f"- Pretrained weights: {_origin(bb.get('weights_origin'), training.get('backbone') or {})}.",
               f"- Frozen during training: {_freezing(training)}"]
+    selection = _selection(training)
+    if "linear probe**" in selection:
+        lines[-1] = f"- Frozen during the fine-tune: {_freezing(training)}"
+    if selection:
+        lines.append(f"- Model kept: {selection}")
     recipe = _recipe(training, modality)
     if recipe:
-        lines.append(f"- Recipe: {recipe}")
+        lines.append(f"- Recipe{' of the fine-tune' if 'linear probe**' in selection else ''}: {recipe}")
     lines += ["", "## Results", "", "Intervals are 95% bootstrap confidence intervals (1000 resamples of the split).", ""]
     lines += [f"### Test split ({test.get('n', 0)} {_noun(modality, test.get('n'))})", "", markdown_score(test), ""]
     if test.get("n"):

@@ -149,7 +149,8 @@ def _training_info(run_dir: Path, meta: dict, spec: dict, metrics: dict, which: 
             "splits_json_sha256": hashlib.sha256((run_dir / "splits.json").read_bytes()).hexdigest(),
             "data_roots": splits.get("roots", []), "data_report": optional["data_report"],
             "final_metrics": {k: metrics.get(k) for k in ("val", "test")},
-            "refit": optional["refit"] if state.get("refit") else None}
+            "refit": optional["refit"] if state.get("refit") else None,
+            "selection": metrics.get("selection") if which == "best" else None}
 
 
 def _write_weights(folder: Path, model, meta: dict) -> None:

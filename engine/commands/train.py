@@ -45,6 +45,9 @@ def add_arguments(p) -> None:
     p.add_argument("--finetune-blend", type=float, metavar="SHARE",
                    help="save SHARE x the fine-tuned weights + the rest of the weights the fine-tune began "
                         "from (WiSE-FT; 1 = off; default: auto, 0.5 for images)")
+    p.add_argument("--compare-probe", action=argparse.BooleanOptionalAction, default=None,
+                   help="also fit a linear probe on the frozen features and keep whichever model scores better "
+                        "on validation (default: auto, on wherever the head is fitted first)")
     p.add_argument("--val-fraction", type=float, default=0.15)
     p.add_argument("--test-fraction", type=float, default=0.15)
     p.add_argument("--text-column")
@@ -69,7 +72,7 @@ def config_from_args(a) -> RunConfig:
         val_fraction=a.val_fraction, test_fraction=a.test_fraction, text_column=a.text_column,
         label_column=a.label_column, feature_cache=not a.no_feature_cache, device=a.device,
         refit=a.refit, refit_soup=a.refit_soup, refit_epochs=a.refit_epochs,
-        finetune_blend=a.finetune_blend, num_workers=a.workers, seed=a.seed,
+        finetune_blend=a.finetune_blend, compare_probe=a.compare_probe, num_workers=a.workers, seed=a.seed,
         deterministic=a.deterministic, runs_root=a.runs_root, name=a.name)
 
 

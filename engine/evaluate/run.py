@@ -75,6 +75,10 @@ def evaluate_run(run_dir: str | Path, reporter: Callable | None = None, cancel=N
         scorers["val"] = Predictor.from_run(run_dir, which="selected", device=device or _run_device(run_dir))
         out["refit"] = {"epochs": refit.get("epochs"), "examples": refit.get("examples"),
                         "val_checkpoint": "selected"}
+    contender = read_json(run_dir / "contender.json") if (run_dir / "contender.json").is_file() else None
+    if which == "best" and contender and contender.get("status") == "decided":
+        # which model the run kept, the linear probe or the fine-tune, with both validation figures
+        out["selection"] = {k: contender.get(k) for k in ("winner", "monitor", "rule", "probe", "fine_tune")}
     for split in ("val", "test"):
         items = ds.split(split)
         if not items:

@@ -22,7 +22,8 @@ HEAD_LR = 3e-3
 
 def warm_head(model, spec, dataset, meta: dict, cfg, device, *, amp_dtype, channels_last, tokenizer,
               report, cancel, split_for_features) -> dict:
-    """Train only the head on cached features; returns {"steps", "train_accuracy", "val_accuracy"}."""
+    """Train only the head on cached features; returns {"steps", "train_accuracy", "val_accuracy",
+    "features": {split: (features, labels)}} (the probe contender reuses the features)."""
     features_fn, head_fn = split_for_features(model, spec)
     was_training = model.training
     model.eval()
@@ -58,7 +59,7 @@ def warm_head(model, spec, dataset, meta: dict, cfg, device, *, amp_dtype, chann
                 loss.backward()
                 opt.step()
                 step += 1
-    out = {"steps": step}
+    out = {"steps": step, "features": feats}
     with torch.inference_mode():
         for name, (xs, ys) in feats.items():
             out[f"{name}_accuracy"] = float((head_fn(xs).argmax(1) == ys).float().mean())

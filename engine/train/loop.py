@@ -41,6 +41,21 @@ def earliest_stop(epochs: int, warmup: float) -> int:
     return max(1, math.ceil(epochs * (warmup + (1 - warmup) / 2)))
 
 
+def classification_values(y: np.ndarray, pred, loss: float | None = None, prefix: str = "val_") -> dict:
+    """Loss, accuracy, balanced accuracy and macro F1; `pred` is class indices or a logits tensor
+    (then the loss is its cross-entropy)."""
+    from sklearn.metrics import balanced_accuracy_score, f1_score
+
+    if isinstance(pred, torch.Tensor):
+        logits = pred.float()
+        loss = float(torch.nn.functional.cross_entropy(logits, torch.as_tensor(y, dtype=torch.long)))
+        pred = logits.argmax(1).numpy()
+    y, pred = np.asarray(y), np.asarray(pred)
+    return {f"{prefix}loss": loss, f"{prefix}accuracy": float((y == pred).mean()),
+            f"{prefix}balanced_accuracy": float(balanced_accuracy_score(y, pred)),
+            f"{prefix}macro_f1": float(f1_score(y, pred, average="macro", zero_division=0))}
+
+
 @dataclass
 class LoopState:
     epoch: int = 0  # completed epochs
@@ -206,12 +221,7 @@ class Loop:
             preds.append(logits.argmax(1)[valid].cpu().numpy())
         if not n:
             return {}
-        from sklearn.metrics import balanced_accuracy_score, f1_score
-
-        y, p = np.concatenate(ys_all), np.concatenate(preds)
-        return {"val_loss": loss_sum / n, "val_accuracy": float((y == p).mean()),
-                "val_balanced_accuracy": float(balanced_accuracy_score(y, p)),
-                "val_macro_f1": float(f1_score(y, p, average="macro", zero_division=0))}
+        return classification_values(np.concatenate(ys_all), np.concatenate(preds), loss=loss_sum / n)
 
     # ------------------------------------------------------------------ fit
     def fit(self, state: LoopState) -> str:

@@ -171,6 +171,9 @@ def resolve(config: RunConfig, spec, dataset, device: str) -> RunConfig:
     if warm is None:
         warm = not linear_probe
         changes["head_warmup"] = warm
+    if config.compare_probe is None:
+        # a safety net under every fine-tune whose frozen features are computed anyway (probe_contender.py)
+        changes["compare_probe"] = bool(warm)
     blend = config.finetune_blend
     if blend is None:
         # WiSE-FT (weight_blend.py): images gained, Fortunes 10/topic lost 0.4 points (benchmarks/ACCURACY.md)

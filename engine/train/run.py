@@ -207,7 +207,8 @@ def train(config: RunConfig, reporter=None, cancel=None, resume_from: str | None
     try:
         if info is None:
             state, stopped = phase.fit(dataset, last=run_dir / "checkpoints" / "last", resume=bool(resume_from))
-            if refit.wanted(cfg, state, len(dataset.split("val"))):
+            refit_wanted = refit.wanted(cfg, state, len(dataset.split("val")))
+            if not _probe_won(phase, refit_wanted, dataset) and refit_wanted:
                 info = refit.begin(run_dir, state, dataset, members=cfg.refit_soup or 1,
                                    until=cfg.refit_epochs or "best")
         if info is not None and info.get("status") == "running":
@@ -224,6 +225,26 @@ def train(config: RunConfig, reporter=None, cancel=None, resume_from: str | None
     return {"run_dir": str(run_dir), "metrics": metrics, "stopped": stopped}
 
 
+def _probe_won(phase, refit_wanted: bool, dataset) -> bool:
+    """Decide between the fine-tune and the linear probe (probe_contender.py); True when the probe is kept."""
+    from . import probe_contender
+    from .loop import HIGHER_IS_BETTER
+
+    pending = probe_contender.load(phase.run_dir)
+    if not pending:
+        return False
+    if pending.get("status") != "decided":
+        pending = probe_contender.decide(phase.run_dir, phase.saved_val(), phase.loop.monitor,
+                                         HIGHER_IS_BETTER.get(phase.loop.monitor, False), phase.report)
+    if pending.get("winner") != "linear probe":
+        return False
+    if refit_wanted and phase.contender is not None:
+        phase.contender.refit(len(dataset.split("train")) + len(dataset.split("val")))
+    else:
+        probe_contender.install_probe(phase.run_dir)
+    return True
+
+
 class _Phase:
     """One training phase: a model, its optimizer and the epoch loop over one view of the data.
 
@@ -236,7 +257,7 @@ class _Phase:
         self.cfg, self.spec, self.meta, self.run_dir = cfg, spec, meta, run_dir
         self.device, self.report, self.cancel, self.tokenizer = device, report, cancel, tokenizer
         self.stop_epoch = stop_epoch
-        self.model = self.state = self.loop = self.blend_start = None
+        self.model = self.state = self.loop = self.blend_start = self.contender = None
 
     @property
     def select(self) -> bool:
@@ -293,9 +314,14 @@ class _Phase:
         if not resume and cfg.head_warmup and not linear_probe and k < len(spec.stages):
             from .head_warmup import warm_head
 
-            warm_head(model, spec, dataset, meta, cfg, device, amp_dtype=amp_dtype, channels_last=channels_last,
-                      tokenizer=self.tokenizer, report=report, cancel=self.cancel,
-                      split_for_features=split_for_features)
+            warm = warm_head(model, spec, dataset, meta, cfg, device, amp_dtype=amp_dtype,
+                             channels_last=channels_last, tokenizer=self.tokenizer, report=report,
+                             cancel=self.cancel, split_for_features=split_for_features)
+            if self.select and cfg.compare_probe:
+                from .probe_contender import Contender
+
+                self.contender = Contender.prepare(self.run_dir, model, spec, warm["features"],
+                                                   len(meta["classes"]), cfg.seed, report)
         self.blend_start = self._blend_start(last, resume)
         groups = param_groups(model, spec, k, cfg.lr, cfg.lr_stage_decay, cfg.weight_decay)
         base_lrs = [g["lr"] for g in groups]
@@ -374,6 +400,15 @@ class _Phase:
                                      "finetune_blend": share if tensors is not None else 1.0},
                                     tensors=tensors)
         self.report(protocol.Checkpoint(kind="best", path=str(path), epoch=st.epoch))
+
+    def saved_val(self) -> dict:
+        """Validation figures of the model checkpoints/best holds (blended, when the blend is on)."""
+        if self.blend_start is None:
+            best = next((h for h in self.state.history if h.get("epoch") == self.state.best_epoch), None)
+            if best:
+                return best
+        ckpt.load_model_weights(self.run_dir / "checkpoints" / "best", self.model)
+        return self.loop.validate()
 
     def save_final(self) -> None:
         """The refit model as it is after its last epoch."""
