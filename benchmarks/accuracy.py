@@ -73,10 +73,10 @@ def fortunes_split(root: Path, per_class: int, test_per_class: int = 50, seed: i
     return root / "train", root / "test"
 
 
-def held_out_accuracy(run_dir: str, test_dir: Path) -> float:
+def held_out_accuracy(run_dir: str, test_dir: Path, which: str = "best") -> float:
     from engine.inference import Predictor
 
-    pred = Predictor.from_run(run_dir)
+    pred = Predictor.from_run(run_dir, which=which)
     paths, labels = [], []
     for d in sorted(p for p in test_dir.iterdir() if p.is_dir()):
         for f in sorted(d.iterdir()):
@@ -103,6 +103,7 @@ def run_one(modality: str, per_class: int, work: Path, extra: dict, seed: int = 
     acc = held_out_accuracy(result["run_dir"], test_dir)
     resolved = json.loads((Path(result["run_dir"]) / "config.json").read_text())
     last = json.loads((Path(result["run_dir"]) / "checkpoints" / "last" / "state.json").read_text())
+    selection = _selection(Path(result["run_dir"]), test_dir)
     probe, ft = BASELINES.get((modality, per_class), (None, None))
     measured = {}
     if baselines:
@@ -113,10 +114,28 @@ def run_one(modality: str, per_class: int, work: Path, extra: dict, seed: int = 
     return {"modality": modality, "per_class": per_class, "seed": seed, "accuracy": round(acc, 1),
             "measured_at": time.strftime("%Y-%m-%d %H:%M"),
             "wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "measured": measured,
-            "baseline_probe": probe, "baseline_finetune": ft,
+            "baseline_probe": probe, "baseline_finetune": ft, "selection": selection,
             "backbone": resolved["backbone"], "freeze": resolved["freeze"], "epochs": resolved["epochs"],
             "epochs_run": last["loop"]["epoch"], "best_epoch": last["loop"]["best_epoch"],
             "input_size": resolved.get("input_size"), "max_length": resolved.get("max_length"), "lr": resolved["lr"]}
+
+
+def _selection(run_dir: Path, test_dir: Path) -> dict | None:
+    """The run's probe-or-fine-tune decision, with both candidates' held-out accuracy where both are on disk
+    (a fine-tune that won and was refitted on train + validation is scored as refitted)."""
+    path = run_dir / "contender.json"
+    if not path.is_file():
+        return None
+    info = json.loads(path.read_text())
+    cps = run_dir / "checkpoints"
+    ft = "finetune" if (cps / "finetune").is_dir() else "best"
+    out = {"winner": info.get("winner"), "probe_val": info["probe"]["val"].get("val_accuracy"),
+           "finetune_val": ((info.get("fine_tune") or {}).get("val") or {}).get("val_accuracy"),
+           "probe_test": round(held_out_accuracy(str(run_dir), test_dir, "probe"), 1)}
+    if info.get("winner") != "linear probe" or ft == "finetune":
+        out["finetune_test"] = round(held_out_accuracy(str(run_dir), test_dir, ft), 1)
+        out["finetune_refit"] = ft == "best" and (run_dir / "refit.json").is_file()
+    return out
 
 
 def _better(r: dict) -> float:
@@ -174,6 +193,10 @@ def main(argv=None) -> int:
                     r, m = rows[-1], rows[-1]["measured"]
                     base = (f"probe {m['probe']['accuracy']:5.1f}%  fine-tune {m['finetune']['accuracy']:5.1f}%  "
                             if m else "")
+                    sel = r.get("selection") or {}
+                    if sel:
+                        base += (f"kept {sel['winner']} (probe {sel['probe_test']:.1f}%, fine-tune "
+                                 f"{sel.get('finetune_test', float('nan')):.1f}% on test)  ")
                     print(f"{modality:5} {n:4}/class seed {seed}  ours {r['accuracy']:5.1f}%  {base}"
                           f"wall {r['wall_s']:.0f} s  (freeze {r['freeze']}, {r['epochs']} epochs max, "
                           f"best {r['best_epoch']} of {r['epochs_run']}, "
