@@ -171,11 +171,14 @@ def bench_resolution(data: Path, work: Path, sizes: list[int], epochs: int, batc
 def auto_input_size(data: Path) -> int | None:
     """What the auto recipe picks for this data (for the resolution table)."""
     try:
+        from engine.backbones import get_spec
         from engine.data import scan
-        from engine.train.recipe import choose_input_size
+        from engine.recipe import Facts, resolve
+        from engine.config import RunConfig
 
         ds = scan([str(data)])
-        return choose_input_size(ds.report.to_dict(), 224, 32)
+        cfg, _ = resolve(RunConfig(data=[str(data)]), Facts.of_dataset(ds, get_spec("efficientnet_lite0"), "cpu"))
+        return cfg.input_size
     except Exception:  # noqa: BLE001 - informational only
         return None
 

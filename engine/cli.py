@@ -13,6 +13,7 @@ import sys
 COMMANDS = {
     "inspect": "Check a folder of labeled data and print its health report.",
     "train": "Fine-tune a backbone on a folder of labeled data.",
+    "recipe": "Show what the auto recipe would choose for a folder of data, and why (trains nothing).",
     "evaluate": "Score a saved model on a labeled folder.",
     "predict": "Predict labels for files with a saved model.",
     "backbones": "List the registered backbones and whether their weights are here.",

@@ -38,9 +38,6 @@ def _plain_name(name) -> bool:
             and not any(c in name for c in "/\\:") and all(c.isprintable() for c in name))
 
 
-# the auto recipe refits below this many training examples per class (benchmarks/ACCURACY.md:
-# it helped at 10 per class and cost Fortunes 2.6 points at 50); the GUI's data page reads it too
-REFIT_BELOW_PER_CLASS = 40
 
 
 @dataclass

@@ -171,7 +171,24 @@ class Saved(Message):
     request_seq: int | None = None
 
 
+@message("resolved_config")
+class ResolvedConfig(Message):
+    """What a start with this config would do: the auto recipe's every setting and why."""
+
+    config: dict = field(default_factory=dict)  # the RunConfig with every auto setting filled in
+    settings: list = field(default_factory=list)  # [{"name", "value", "auto", "reason"}], in the recipe's order
+    facts: dict = field(default_factory=dict)  # what the recipe read: modality, device, examples per split, ...
+    request_seq: int | None = None
+
+
 # ---------------------------------------------------------------- GUI -> engine
+@message("resolve_config")
+class ResolveConfig(Message):
+    """Ask which settings a start with this config would use (nothing is trained or written)."""
+
+    config: dict = field(default_factory=dict)  # RunConfig.to_dict(), None = auto
+
+
 @message("start")
 class Start(Message):
     config: dict = field(default_factory=dict)  # RunConfig.to_dict()

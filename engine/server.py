@@ -308,6 +308,14 @@ class Server:
 
         return protocol.DataReport(report=health_report(paths, reporter=self.send, cancel=self._request_cancel))
 
+    def resolve_config(self, msg: protocol.ResolveConfig) -> protocol.ResolvedConfig:
+        """The auto recipe applied to this config and data, as a start would (engine.recipe)."""
+        from .train.plan import preview
+
+        cfg, settings, facts = preview(RunConfig.from_dict(dict(msg.config)), cancel=self._request_cancel)
+        return protocol.ResolvedConfig(config=cfg.to_dict(), settings=[s.to_dict() for s in settings],
+                                       facts=facts.to_dict())
+
     def predict(self, msg: protocol.Predict) -> protocol.Predictions:
         from .inference import Predictor
 
@@ -335,6 +343,7 @@ REQUESTS = {
     protocol.ListBackbones: Server.list_backbones,
     protocol.DescribeBackbone: Server.describe_backbone,
     protocol.InspectData: Server.inspect_data,
+    protocol.ResolveConfig: Server.resolve_config,
     protocol.Predict: Server.predict,
     protocol.SaveBundle: Server.save_bundle,
     protocol.ListLibrary: Server.library,

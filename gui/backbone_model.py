@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine.recipe import AUTO_BACKBONE  # standard library only: the engine's own default per modality
+
 from . import format as fmt
 
 MODALITY_TITLES = {"image": "Images", "text": "Text"}
-PREFERRED = {"image": "efficientnet_lite0", "text": "minilm_l6"}
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,8 @@ class BackboneModel:
         self.stages: list[dict] = []  # body stages then head, from BackboneInfo
         self.total_params = 0
         self.recommended = 0
-        self.freeze = 0
+        self.freeze: int | None = None  # None = Auto: the engine's recipe decides
+        self.auto_freeze: int | None = None  # what Auto decides for this data (the engine's resolve_config)
         self.info_for: str | None = None  # backbone id the stages belong to
 
     # ---------------------------------------------------------------- backbones
@@ -136,7 +138,7 @@ class BackboneModel:
         enabled = [c for c in self.choices() if c.enabled]
         if not enabled:
             return None
-        preferred = PREFERRED.get(self.data_modality or "")
+        preferred = AUTO_BACKBONE.get(self.data_modality or "")
         for c in enabled:
             if c.id == preferred:
                 return c.id
@@ -150,7 +152,7 @@ class BackboneModel:
             return False
         if backbone_id != self.selected:
             self.selected = backbone_id
-            self.stages, self.info_for = [], None
+            self.stages, self.info_for, self.auto_freeze = [], None, None
         return True
 
     # ---------------------------------------------------------------- freezing
@@ -159,7 +161,7 @@ class BackboneModel:
         self.stages = [s for s in stages if isinstance(s, dict)]
         self.total_params = int(total_params or sum(int(s.get("params") or 0) for s in self.stages))
         self.recommended = max(0, min(int(recommended or 0), self.levels))
-        self.freeze = self.recommended
+        self.freeze = None
 
     @property
     def body(self) -> list[dict]:
@@ -170,11 +172,21 @@ class BackboneModel:
     def levels(self) -> int:
         return len(self.body)
 
-    def set_freeze(self, k: int) -> None:
-        self.freeze = max(0, min(int(k), self.levels))
+    def set_freeze(self, k: int | None) -> None:
+        """A depth the person chose, or None for Auto."""
+        self.freeze = None if k is None else max(0, min(int(k), self.levels))
+
+    @property
+    def shown_freeze(self) -> int:
+        """The depth a start would use: the person's, else Auto's (the backbone's recommendation until the
+        engine has answered)."""
+        if self.freeze is not None:
+            return self.freeze
+        auto = self.auto_freeze if self.auto_freeze is not None else self.recommended
+        return max(0, min(int(auto), self.levels))
 
     def blocks(self) -> list[StageBlock]:
-        out = [StageBlock(str(s.get("name", f"stage {i}")), int(s.get("params") or 0), i < self.freeze)
+        out = [StageBlock(str(s.get("name", f"stage {i}")), int(s.get("params") or 0), i < self.shown_freeze)
                for i, s in enumerate(self.body)]
         if self.stages:
             head = self.stages[-1]
@@ -185,7 +197,7 @@ class BackboneModel:
         return sum(b.params for b in self.blocks() if not b.frozen)
 
     def explanation(self) -> str:
-        n, k = self.levels, self.freeze
+        n, k = self.levels, self.shown_freeze
         if not self.stages:
             return ""
         if k >= n:

@@ -10,7 +10,6 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.config import REFIT_BELOW_PER_CLASS
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 TEXT_EXTS = {".txt", ".md", ".text"}
@@ -80,18 +79,21 @@ class DataModel:
         self.report: dict | None = None
         self.scanning = False
         self.error: str | None = None  # plain sentence when the scan failed
+        self.refit: bool | None = None  # whether the engine's recipe refits on train + validation (None: not known)
 
     # ---------------------------------------------------------------- transitions
     def begin_scan(self, paths: list[str]) -> None:
         self.paths = list(paths)
         self.report = None
         self.error = None
+        self.refit = None
         self.scanning = True
 
     def set_report(self, report: dict) -> None:
         self.report = report if isinstance(report, dict) else {}
         self.scanning = False
         self.error = None
+        self.refit = None  # until the engine's recipe has seen this report
 
     def set_error(self, message: str) -> None:
         self.scanning = False
@@ -176,9 +178,9 @@ class DataModel:
         splits = {k: sum(int((c.splits or {}).get(k) or 0) for c in self.classes) for k in ("train", "val", "test")}
         if any(splits.values()):
             how = "from your train/val/test folders" if r.get("presplit") else "at random, the same way every time"
-            # the auto recipe's refit: small data also learns from validation at the end
-            refit = splits["val"] and splits["train"] < REFIT_BELOW_PER_CLASS * max(1, len(self.classes))
-            job = "to decide how long to train (then learned from too)" if refit else "to pick the best epoch"
+            # the engine's recipe says whether small data also learns from validation at the end (self.refit)
+            job = ("to decide how long to train (then learned from too)" if self.refit and splits["val"] else
+                   "to pick the best epoch")
             out.append(f"Split {how}: {splits['train']} to train on, {splits['val']} {job}, "
                        f"{splits['test']} kept aside for the final score.")
         img = r.get("image") if isinstance(r.get("image"), dict) else {}

@@ -16,14 +16,15 @@ ID_ROLE = Qt.ItemDataRole.UserRole
 
 class ModelPage(QWidget):
     backboneChosen = Signal(str)
-    freezeChanged = Signal(int)
+    freezeChanged = Signal(object)  # the depth chosen, or None for Auto
     nextRequested = Signal()
     libraryRequested = Signal(str)  # "" = just open the model library; an id = import weights for it
 
     def __init__(self, model: BackboneModel, parent=None):
         super().__init__(parent)
         self.model = model
-        self.auto_size: int | None = None  # what Auto input size means for the data (see train_model)
+        self.auto_size: int | None = None  # what Auto input size means for the data (the engine says)
+        self.auto_reason = ""  # why Auto freezes what it does (the engine says)
         outer = QVBoxLayout(self)
         top = QHBoxLayout()
         top.addWidget(heading("Starting model"), 1)
@@ -65,10 +66,12 @@ class ModelPage(QWidget):
         row.addWidget(QLabel("All layers learn"))
         row.addWidget(self.slider, 1)
         row.addWidget(QLabel("Only the head learns"))
-        self.recommend_button = QPushButton("Use &recommended")
-        self.recommend_button.setToolTip("Reset to the depth that works best for most data sets")
-        self.recommend_button.clicked.connect(lambda: self.slider.setValue(self.model.recommended))
-        row.addWidget(self.recommend_button)
+        self.auto_button = QPushButton("&Auto")
+        self.auto_button.setCheckable(True)
+        self.auto_button.setToolTip("Let the engine's recipe choose the depth from your data and this backbone "
+                                    "(it says why below); drag the slider to choose it yourself")
+        self.auto_button.clicked.connect(self._on_auto)
+        row.addWidget(self.auto_button)
         outer.addLayout(row)
         self.blocks = StageBlocks()
         self.blocks.setToolTip("The backbone from input (left) to output (right). Grey blocks keep their "
@@ -184,7 +187,8 @@ class ModelPage(QWidget):
         m = self.model
         has = bool(m.stages) and m.info_for == m.selected
         self.slider.setEnabled(has)
-        self.recommend_button.setEnabled(has)
+        self.auto_button.setEnabled(has)
+        self.auto_button.setChecked(m.freeze is None)
         self.next_button.setEnabled(m.ready)
         if not has:
             self.blocks.set_blocks([])
@@ -193,14 +197,29 @@ class ModelPage(QWidget):
             return
         self.slider.blockSignals(True)
         self.slider.setRange(0, m.levels)
-        self.slider.setValue(m.freeze)
+        self.slider.setValue(m.shown_freeze)
         self.slider.blockSignals(False)
         self.blocks.set_blocks(m.blocks())
-        rec = " (recommended)" if m.freeze == m.recommended else ""
-        self.freeze_summary.setText(f"<b>{m.freeze} of {m.levels} stages frozen{rec}.</b> {m.summary()}")
+        if m.freeze is None:
+            why = f" {self.auto_reason[0].upper()}{self.auto_reason[1:]}." if self.auto_reason else ""
+            how = f"Auto:{why}" if m.auto_freeze is not None else "Auto (asking the engine…)"
+        else:
+            how = "your choice" + (f"; Auto would freeze {m.auto_freeze}" if m.auto_freeze is not None
+                                   and m.auto_freeze != m.freeze else "")
+        self.freeze_summary.setText(f"<b>{m.shown_freeze} of {m.levels} stages frozen</b> ({how}) {m.summary()}")
         self.explanation.setText(m.explanation())
+
+    def set_auto_freeze(self, k: int | None, reason: str) -> None:
+        """What the engine's recipe would freeze for this data (shown while the slider is on Auto)."""
+        self.model.auto_freeze, self.auto_reason = k, reason
+        self.refresh_freeze()
 
     def _on_slider(self, value: int) -> None:
         self.model.set_freeze(value)
         self.refresh_freeze()
         self.freezeChanged.emit(self.model.freeze)
+
+    def _on_auto(self) -> None:
+        self.model.set_freeze(None)
+        self.refresh_freeze()
+        self.freezeChanged.emit(None)

@@ -10,42 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from engine import protocol as P
 
+from .errors_text import plain_error
 from .train_model import ConfigError, build_config
 
-ERROR_TITLES = {
-    "config": "A setting needs changing",
-    "data": "There is a problem with the data",
-    "weights": "The pretrained weights are missing",
-    "out_of_memory": "Out of memory",
-    "nan_loss": "Training became unstable",
-    "disk_full": "The disk is full",
-    "internal": "Something went wrong inside the engine",
-    "protocol": "The engine sent something unexpected",
-    "not_found": "Not found",
-    "busy": "The engine is busy",
-    "engine_stopped": "The engine stopped",
-}
-ERROR_ADVICE = {
-    "out_of_memory": "Try a smaller batch size or input size, or freeze more stages.",
-    "nan_loss": "Try a lower learning rate.",
-    "internal": "The log on the Train page has the details.",
-}
-
-
-def plain_error(err) -> str:
-    kind = getattr(err, "kind", "internal")
-    text = (getattr(err, "message", "") or "").strip() or "No details were given."
-    advice = ERROR_ADVICE.get(kind, "")
-    title = ERROR_TITLES.get(kind, "Something went wrong")
-    return f"{title}: {text}" + (f" {advice}" if advice and advice not in text else "")
-
-
 class Session(QObject):
-    changed = Signal(str)  # which part changed: engine|data|backbones|freeze|run|results|predictions|saved
+    changed = Signal(str)  # which part changed: engine|data|backbones|freeze|recipe|run|results|predictions|saved
     notify = Signal(str, str, str)  # text, level, action ("" | "resume" | "restart")
 
     def __init__(self, window, client, parent=None):
@@ -61,6 +34,9 @@ class Session(QObject):
         self.closing = False
         self.cancel_requested = False
         self.prefer_backbone: str | None = None  # select this one once a backbone list shows it usable
+        self._recipe_asked: dict | None = None  # the config the latest resolve_config request carried
+        self._recipe_timer = QTimer(self, singleShot=True, interval=250)  # one request per burst of changes
+        self._recipe_timer.timeout.connect(self._ask_recipe)
         c = client
         c.ready.connect(self._on_ready)
         c.reply.connect(self._on_reply)
@@ -208,6 +184,7 @@ class Session(QObject):
         self.changed.emit("data")
         self.changed.emit("backbones")
         self._describe_selected()
+        self.preview_recipe()
 
     def _on_report_error(self, err) -> None:
         self.w.data.set_error(plain_error(err))
@@ -234,6 +211,7 @@ class Session(QObject):
         if self.w.backbones.select(backbone):
             self.changed.emit("freeze")
             self._describe_selected()
+            self.preview_recipe()
 
     def _describe_selected(self) -> None:
         bm = self.w.backbones
@@ -246,6 +224,39 @@ class Session(QObject):
             return  # the person picked another one meanwhile
         bm.set_info(bm.selected, list(info.stages or []), info.total_params, info.recommended_freeze)
         self.changed.emit("freeze")
+
+    # ---------------------------------------------------------------- what Auto will do
+    def preview_recipe(self) -> None:
+        """Ask the engine (soon, once per burst of changes) what a start with the current choices would use."""
+        self._recipe_timer.start()
+
+    def _ask_recipe(self) -> None:
+        w = self.w
+        if not (w.data.ready and w.backbones.selected) or w.run.running:
+            return
+        try:
+            config = build_config(w.data.paths, w.backbones.selected, w.backbones.freeze, w.train_page.settings(),
+                                  str(w.runs_root))
+        except (ValueError, ConfigError) as exc:
+            w.recipe.set_error(str(exc))
+            self.changed.emit("recipe")
+            return
+        if config == self._recipe_asked and (w.recipe.ready or w.recipe.pending):
+            return
+        self._recipe_asked = config
+        w.recipe.pending = True
+
+        def done(reply, asked=config):
+            if asked == self._recipe_asked:  # a later change has its own request on the way
+                w.recipe.set_reply(list(reply.settings or []), dict(reply.facts or {}))
+                self.changed.emit("recipe")
+
+        def failed(err, asked=config):
+            if asked == self._recipe_asked:
+                w.recipe.set_error(plain_error(err))
+                self.changed.emit("recipe")
+
+        self.request(P.ResolveConfig(config=config), done, failed)
 
     # ---------------------------------------------------------------- training
     def start_training(self, resume_from: str | None = None) -> bool:

@@ -6,7 +6,6 @@ steps' choices into a validated RunConfig dict for the protocol's Start message.
 """
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -72,24 +71,6 @@ class TrainSettings:
 
 _AUTO_TYPES = {"epochs": int, "lr": float, "batch_size": int, "input_size": int}  # None = Auto
 BUSY_PHASES = ("loading_model", "evaluating", "saving", "scanning")  # no countable progress: a busy bar
-
-
-def auto_input_size(report: dict | None, native: int | None, min_size: int | None = None) -> int | None:
-    """The image side the engine's auto recipe will pick for this data, or None if unknown.
-
-    A copy of engine/train/recipe.py `choose_input_size` (the GUI may not import engine.train):
-    about 4x the median short side, rounded up to a multiple of 32, at most the backbone's
-    own size and at least max(min_size, 64). Keep the two in step.
-    """
-    img = (report or {}).get("image")
-    if not native or not isinstance(img, dict):
-        return None
-    sides = [float(v["median"]) for v in (img.get("width"), img.get("height"))
-             if isinstance(v, dict) and isinstance(v.get("median"), (int, float)) and v["median"] > 0]
-    if not sides:
-        return int(native)
-    size = int(math.ceil(min(sides) * 4 / 32) * 32)
-    return int(max(min(size, int(native)), max(int(min_size or 32), 64)))
 
 
 def build_config(data: list[str], backbone: str, freeze: int | None, s: TrainSettings,
@@ -224,4 +205,4 @@ class RunState:
         return " · ".join(parts)
 
 
-__all__ = ["TrainSettings", "RunState", "build_config", "auto_input_size", "ConfigError", "PHASE_TEXT"]
+__all__ = ["TrainSettings", "RunState", "build_config", "ConfigError", "PHASE_TEXT"]

@@ -26,6 +26,7 @@ def _auto_spin(maximum: int, tip: str) -> QSpinBox:
 class TrainPage(QWidget):
     startRequested = Signal()
     cancelRequested = Signal()
+    settingsChanged = Signal()  # any field of the form: the window asks the engine what Auto makes of it
     resultsRequested = Signal()
 
     def __init__(self, run: RunState, parent=None):
@@ -109,6 +110,14 @@ class TrainPage(QWidget):
         af.addRow(self.feature_cache)
         self.advanced = Collapsible("Advanced", adv)
         left.addWidget(self.advanced)
+        self.recipe_text = QLabel()
+        self.recipe_text.setWordWrap(True)
+        self.recipe_text.setTextFormat(Qt.TextFormat.RichText)
+        self.recipe_text.setAccessibleName("What Auto will do")
+        self.recipe_box = Collapsible("What Auto will do", self.recipe_text, expanded=True)
+        self.recipe_box.setToolTip("The engine's recipe applied to your data, backbone and settings: every value "
+                                   "it will use, and why. Change a setting above to override it.")
+        left.addWidget(self.recipe_box)
 
         buttons = QHBoxLayout()
         self.start_button = QPushButton("▶  &Start training")
@@ -167,6 +176,16 @@ class TrainPage(QWidget):
         self.set_settings(TrainSettings())
         self.set_devices("cpu", [])
         self.refresh(can_start=False, reason="")
+        self.set_recipe(None)
+        for w in (self.epochs, self.batch, self.patience, self.input_size, self.seed):
+            w.valueChanged.connect(self.settingsChanged)
+        for w in (self.weight_decay, self.smoothing, self.val_fraction, self.test_fraction):
+            w.valueChanged.connect(self.settingsChanged)
+        self.lr.currentTextChanged.connect(self.settingsChanged)
+        for w in (self.augment, self.device):
+            w.currentIndexChanged.connect(self.settingsChanged)
+        for w in (self.early, self.class_weighted, self.feature_cache):
+            w.toggled.connect(self.settingsChanged)
 
     # ---------------------------------------------------------------- settings
     def set_settings(self, s: TrainSettings) -> None:
@@ -264,6 +283,20 @@ class TrainPage(QWidget):
             + "Auto uses about 4 times your images' typical short side (a multiple of 32): enough detail, "
               "and much faster than a larger size.")
         self.auto_size.show()
+
+    def set_recipe(self, preview) -> None:
+        """List what the engine's recipe will use (a RecipePreview; None or not ready: say why not)."""
+        if preview is None or not preview.ready:
+            text = (preview.error if preview is not None and preview.error else
+                    "Asking the engine…" if preview is not None and preview.pending else
+                    "Shown once data and a model are chosen.")
+            self.recipe_text.setText(f"<i>{text}</i>")
+            return
+        rows = []
+        for r in preview.rows():
+            why = f"Auto: {r.reason}" if r.auto else "your choice"
+            rows.append(f"<b>{r.title}</b>: {r.value} <span style='color:gray'>({why})</span>")
+        self.recipe_text.setText("<br>".join(rows))
 
     def append_log(self, level: str, text: str) -> None:
         prefix = {"warning": "⚠ ", "error": "✖ "}.get(level, "")

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QListWidget, QL
                                QMessageBox, QStackedWidget, QVBoxLayout, QWidget)
 
 from .backbone_model import BackboneModel, native_input_size
+from .recipe_model import RecipePreview
 from .data_model import DataModel, usable_drop_paths
 from .data_page import DataPage
 from .model_page import ModelPage
@@ -24,7 +25,7 @@ from .results_page import ResultsPage
 from .session import Session
 from .settings import Settings, runs_dir
 from .thumbnails import ThumbnailLoader
-from .train_model import RunState, TrainSettings, auto_input_size
+from .train_model import RunState, TrainSettings
 from .train_page import TrainPage
 from .try_page import SavePage, TryPage
 from .widgets import MessageBar
@@ -58,6 +59,7 @@ class MainWindow(QMainWindow):
         self.runs_root = runs_dir()
         self.data, self.backbones = DataModel(), BackboneModel(show_hidden=show_hidden)
         self.run, self.results = RunState(), ResultsModel()
+        self.recipe = RecipePreview()  # what the engine's auto recipe will do with the current choices
         self.thumbnails = ThumbnailLoader(self)
         self.library: "LibraryDialog | None" = None  # the model library window, made on first use
         self._wanted_backbone: str | None = None  # the row whose weights are being imported
@@ -125,7 +127,8 @@ class MainWindow(QMainWindow):
         self.data_page.nextRequested.connect(lambda: self.go(MODEL))
         self.data_page.recheckRequested.connect(lambda: self.load_data(list(self.data.paths)))
         self.model_page.backboneChosen.connect(s.choose_backbone)
-        self.model_page.freezeChanged.connect(lambda _k: self._refresh_steps())
+        self.model_page.freezeChanged.connect(lambda _k: (self._refresh_steps(), s.preview_recipe()))
+        self.train_page.settingsChanged.connect(s.preview_recipe)
         self.model_page.nextRequested.connect(lambda: self.go(TRAIN))
         self.model_page.libraryRequested.connect(lambda b: self.open_library(b or None, choose_file=bool(b)))
         self.train_page.startRequested.connect(self.start_training)
@@ -213,6 +216,8 @@ class MainWindow(QMainWindow):
             self.try_page.refresh()
             self.save_page.refresh()
             self.go(RESULTS)
+        elif what == "recipe":
+            self._show_recipe()
         elif what == "cells" and self.results_page.current_cell:
             self.results_page.show_cell(*self.results_page.current_cell)
         elif what == "predictions":
@@ -229,11 +234,19 @@ class MainWindow(QMainWindow):
         elif not self.backbones.ready:
             reason = "First choose a model in step 2."
         self.train_page.refresh(can_start=not reason, reason=reason)
+
+    def _show_recipe(self) -> None:
+        """The engine's answer to "what would a start use?" on every page that shows part of it."""
+        r = self.recipe
         spec = self.backbones.spec(self.backbones.selected)
-        auto = auto_input_size(self.data.report, native_input_size(spec), (spec or {}).get("min_input_size")) \
-            if self.data.modality == "image" else None
+        auto = r.value("input_size") if self.data.modality == "image" else None
         self.train_page.set_auto_input_size(auto, native_input_size(spec))
+        self.train_page.set_recipe(r)
         self.model_page.set_auto_input_size(auto)
+        if r.is_auto("freeze"):  # a depth the person chose says nothing about what Auto would pick
+            self.model_page.set_auto_freeze(r.value("freeze"), r.reason("freeze"))
+        self.data.refit = r.value("refit") if r.ready else None
+        self.data_page.refresh()
 
     # ---------------------------------------------------------------- actions
     def notify(self, text: str, level: str = "error", action: str = "") -> None:

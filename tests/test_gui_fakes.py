@@ -169,7 +169,29 @@ class FakeEngine(QObject):
             card = f"# Model card\n\nClasses: {', '.join(self.classes)}\n"
             (out / "MODEL_CARD.md").write_text(card)
             return P.Saved(path=str(out), model_card=card)
+        if isinstance(msg, P.ResolveConfig):
+            return self._resolve(msg.config)
         return P.Error(kind="internal", message=f"the fake cannot answer {msg.TYPE}")
+
+    def _resolve(self, config: dict):
+        """The engine's own (torch-free) recipe on the last inspected data: 70/15/15 per class, like a scan."""
+        from types import SimpleNamespace
+
+        from engine.config import RunConfig
+        from engine.recipe import Facts, resolve
+
+        spec = next(b for b in BACKBONES if b["id"] == config["backbone"])
+        body = [SimpleNamespace(name=s["name"]) for s in TINY_STAGES[:-1]]
+        counts = [c["count"] for c in self.report["classes"]]
+        n_val = sum(round(n * config["val_fraction"]) for n in counts)
+        n_test = sum(round(n * config["test_fraction"]) for n in counts)
+        facts = Facts.gather(self.report, SimpleNamespace(id=spec["id"], display_name=spec["display_name"], stages=body,
+                                                          preprocess=spec["preprocess"], recommended_freeze=1),
+                             "cpu", n_train=sum(counts) - n_val - n_test, n_val=n_val, n_classes=len(counts),
+                             modality=spec["modality"], cores=2)
+        cfg, settings = resolve(RunConfig.from_dict(config), facts)
+        return P.ResolvedConfig(config=cfg.to_dict(), settings=[x.to_dict() for x in settings],
+                                facts=facts.to_dict())
 
     def _import(self, msg):
         spec = next((b for b in BACKBONES if b["id"] == msg.backbone), None)
@@ -212,10 +234,11 @@ class FakeEngine(QObject):
             v = sorted(v) or [0]
             return {"min": v[0], "median": v[len(v) // 2], "max": v[-1]}
 
-        return P.DataReport(report={"roots": list(paths), "modality": "image", "classes": classes,
-                                    "imbalance_ratio": 1.0, "skipped": skipped, "findings": findings,
-                                    "fatal": fatal, "image": {"count": len(widths), "width": stats(widths),
-                                                              "height": stats(heights), "modes": {"RGB": len(widths)}}})
+        self.report = {"roots": list(paths), "modality": "image", "classes": classes,
+                       "imbalance_ratio": 1.0, "skipped": skipped, "findings": findings,
+                       "fatal": fatal, "image": {"count": len(widths), "width": stats(widths),
+                                                 "height": stats(heights), "modes": {"RGB": len(widths)}}}
+        return P.DataReport(report=self.report)
 
     # ------------------------------------------------------------ training script
     def _training_script(self, config):

@@ -135,8 +135,11 @@ def test_backbone_model_freezing_and_compatibility():
     assert m.choice("efficientnet_lite0").input_size == "224 px"
     m.set_info("efficientnet_lite0", [{"name": "stem", "params": 100}, {"name": "b1", "params": 200},
                                       {"name": "b2", "params": 300}, {"name": "head", "params": 10}], 610, 2)
-    assert m.ready and m.freeze == 2 and m.levels == 3
+    # a new backbone starts on Auto: the backbone's recommendation is shown until the engine's recipe answers
+    assert m.ready and m.freeze is None and m.shown_freeze == 2 and m.levels == 3
     assert m.trainable_params() == 310
+    m.auto_freeze = 1  # what the engine's resolve_config said
+    assert m.freeze is None and m.shown_freeze == 1 and m.trainable_params() == 510
     m.set_freeze(99)
     assert m.freeze == 3 and m.trainable_params() == 10 and "Only the new head learns" in m.explanation()
     m.set_freeze(0)
@@ -179,7 +182,8 @@ def test_data_model_findings_and_samples(tmp_path):
     orig = m.report
     small = {**orig, "classes": [{"name": c, "count": 12, "splits": {"train": 8, "val": 2, "test": 2}}
                                      for c in ("cat", "dog")]}
-    m.set_report(small)  # below the refit threshold, validation decides the length and is learned from too
+    m.set_report(small)
+    m.refit = True  # the engine's recipe said so: validation decides the length and is learned from too
     assert "16 to train on, 4 to decide how long to train (then learned from too), 4 kept aside" in m.details()[0]
     m.set_report({**m.report, "classes": [{"name": c, "count": 12, "splits": {"train": 8 * 10, "val": 2}}
                                           for c in ("cat", "dog")]})
@@ -243,29 +247,6 @@ def test_build_config_and_run_state():
     assert run.run_dir == "/runs/r1" and not run.can_resume
     run.finish("crashed")
     assert run.can_resume and "unexpectedly" in run.progress_text()
-
-
-def _engine_recipe():
-    """engine/train/recipe.py loaded on its own (engine.train's package imports torch)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("engine.train.recipe", ROOT / "engine" / "train" / "recipe.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_auto_input_size_matches_the_engine_recipe():
-    from gui.train_model import auto_input_size
-
-    choose = _engine_recipe().choose_input_size
-    for w, h in [(28, 28), (20, 40), (500, 375), (64, 64), (17, 300), (1, 1), (100, 90)]:
-        report = {"image": {"width": {"min": w, "median": w, "max": w}, "height": {"min": h, "median": h, "max": h}}}
-        for native, low in [(224, 32), (240, 32), (64, 32), (224, 224), (32, 32)]:
-            assert auto_input_size(report, native, low) == choose(report, native, low), (w, h, native, low)
-    assert auto_input_size({"image": {"width": {"median": 28}, "height": {"median": 28}}}, 224) == 128
-    assert auto_input_size({"modality": "text"}, 224) is None and auto_input_size(None, 224) is None
-    assert auto_input_size({"image": {"width": {}, "height": {}}}, 240) == 240  # no sizes: the backbone's own
 
 
 def test_progress_bar_reaches_100_and_is_busy_while_evaluating(qtbot):

@@ -278,10 +278,33 @@ def test_library_opens_from_the_model_page_and_the_menu(qtbot, env, monkeypatch)
     assert w.library.isVisible()
 
 
-def test_auto_input_size_is_shown_for_the_data(qtbot, env):
-    w, _ = open_window(qtbot)
+def test_the_window_shows_what_the_engines_recipe_will_do_and_freezing_starts_on_auto(qtbot, env):
+    w, fake = open_window(qtbot)
     assert not w.train_page.auto_size.text()
     ready_to_train(qtbot, w, make_image_folder(env / "d"))  # 8 px images; the tiny backbone is 32 px
+    qtbot.waitUntil(lambda: w.recipe.ready, timeout=5000)
+    asked = [m for m in fake.sent if isinstance(m, P.ResolveConfig)]
+    assert asked and asked[-1].config["freeze"] is None  # the slider is on Auto: the engine decides
+    assert w.model_page.auto_button.isChecked() and w.backbones.shown_freeze == w.recipe.value("freeze") == 1
+    assert "Auto:" in w.model_page.freeze_summary.text()
+    panel = w.train_page.recipe_text.text()
+    assert "Frozen stages</b>: 1" in panel and "Epochs</b>: 25" in panel and "about 300 optimizer steps" in panel
+    # the person moves the slider: their choice is sent and shown as theirs; Auto puts it back
+    n = len(asked)
+    w.model_page.slider.setValue(0)
+    qtbot.waitUntil(lambda: len([m for m in fake.sent if isinstance(m, P.ResolveConfig)]) > n and w.recipe.ready
+                    and w.recipe.value("freeze") == 0, timeout=5000)
+    assert "Frozen stages</b>: 0 <span style='color:gray'>(your choice)" in w.train_page.recipe_text.text()
+    assert not w.model_page.auto_button.isChecked() and "Auto would freeze 1" in w.model_page.freeze_summary.text()
+    w.model_page.auto_button.click()
+    assert w.backbones.freeze is None
+    qtbot.waitUntil(lambda: w.recipe.ready and w.recipe.value("freeze") == 1, timeout=5000)
+    # a train setting changed: asked again, and the answer follows it
+    w.train_page.epochs.setValue(7)
+    qtbot.waitUntil(lambda: w.recipe.ready and w.recipe.value("epochs") == 7, timeout=5000)
+    assert "Epochs</b>: 7 <span style='color:gray'>(your choice)" in w.train_page.recipe_text.text()
+    assert w.session.start_training()
+    assert fake.runs[-1]["config"]["freeze"] is None  # Start sends Auto as None, as the CLI does
     w.train_page.advanced.set_expanded(True)
     assert w.train_page.auto_size.isVisible()
     assert w.train_page.auto_size.text() == "auto: 64 px for your data"

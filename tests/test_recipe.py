@@ -7,7 +7,12 @@ import pytest
 
 from engine.config import RunConfig
 from engine.config import ConfigError
-from engine.train.recipe import resolve
+from engine.recipe import Facts
+from engine.recipe import resolve as resolve_recipe
+
+
+def resolve(config, spec, dataset, device):
+    return resolve_recipe(config, Facts.of_dataset(dataset, spec, device))[0]
 
 
 class _FakeReport:

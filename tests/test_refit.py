@@ -150,14 +150,6 @@ def test_text_refit_runs_with_an_empty_validation_view(tmp_path, soup):
     assert out["metrics"]["test"]["n"] == 6 and out["metrics"]["refit"]["val_checkpoint"] == "selected"
 
 
-def test_gui_and_recipe_agree_on_when_to_refit():
-    from engine.config import REFIT_BELOW_PER_CLASS
-    from engine.train import recipe
-    from gui import data_model
-
-    assert data_model.REFIT_BELOW_PER_CLASS == REFIT_BELOW_PER_CLASS == recipe.REFIT_BELOW_PER_CLASS
-
-
 def test_refit_soup_averages_its_members_and_resumes_mid_soup_to_the_same_weights(tmp_path):
     from engine.inference import Predictor
     from engine.train import train

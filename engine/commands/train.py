@@ -10,56 +10,60 @@ import time
 from ..config import AUGMENT_PRESETS, REFIT_EPOCHS, RunConfig
 
 
-def add_arguments(p) -> None:
+def add_arguments(p, with_output: bool = True) -> None:
+    """The training settings (`recipe` shares them); the auto rules' help comes from engine.recipe.RULES."""
+    from ..recipe.render import auto_help as auto
+
     p.add_argument("--data", nargs="+", metavar="DIR", help="folder(s) of labeled data, or a CSV/TSV file")
-    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
+    if with_output:
+        p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
     p.add_argument("--backbone", default="auto", help="registry id (see `transfer-studio backbones`); default auto")
     p.add_argument("--weights", help="a weights file or Hugging Face folder you brought in")
-    p.add_argument("--freeze", type=int, help="freeze the first K stages (0 = train everything); default auto")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float, help="learning rate of the head; earlier stages get less")
-    p.add_argument("--lr-stage-decay", type=float)
+    p.add_argument("--freeze", type=int, help=auto("freeze", "freeze the first K stages (0 = train everything)"))
+    p.add_argument("--epochs", type=int, help=auto("epochs"))
+    p.add_argument("--batch-size", type=int, help=auto("batch_size"))
+    p.add_argument("--lr", type=float, help=auto("lr", "learning rate of the head; earlier stages get less"))
+    p.add_argument("--lr-stage-decay", type=float, help=auto("lr_stage_decay"))
     p.add_argument("--weight-decay", type=float, default=0.01)
     p.add_argument("--augment", choices=AUGMENT_PRESETS, default="light")
-    p.add_argument("--input-size", type=int, help="image side in pixels; default from the data")
+    p.add_argument("--input-size", type=int, help=auto("input_size", "image side in pixels"))
     p.add_argument("--train-size", type=int, metavar="PX",
-                   help="side of the random training crops (the model still runs at --input-size); default: "
-                        "the input size, or 7/8 of it on a CPU where the time budget limits the epochs")
-    p.add_argument("--max-length", type=int, help="text tokens; default from the backbone")
+                   help=auto("train_input_size", "side of the random training crops"))
+    p.add_argument("--max-length", type=int, help=auto("max_length", "text tokens"))
     p.add_argument("--label-smoothing", type=float, default=0.0)
     p.add_argument("--class-weighted", action="store_true", help="weight the loss by inverse class frequency")
     p.add_argument("--patience", type=int, default=3,
                    help="early-stopping patience in epochs (0 = off); a run stops no earlier than halfway "
                         "down the learning-rate schedule")
     p.add_argument("--monitor", default="val_accuracy")
+    p.add_argument("--head-warmup", action=argparse.BooleanOptionalAction, default=None,
+                   help=auto("head_warmup"))
+    p.add_argument("--freeze-bn-stats", action=argparse.BooleanOptionalAction, default=None,
+                   help=auto("freeze_bn_stats"))
     p.add_argument("--refit", action=argparse.BooleanOptionalAction, default=None,
-                   help="after early stopping, train again on train + validation (for how long: --refit-epochs; "
-                        "default: auto, on below 40 training examples per class)")
+                   help=auto("refit", "after early stopping, train again on train + validation"))
     p.add_argument("--refit-soup", type=int, metavar="N",
-                   help="refit N times (each with its own data order and head fit) and average them into "
-                        "the saved model (a model soup; default: auto, 3 for images when refitting)")
+                   help=auto("refit_soup", "refit N times and average them into the saved model"))
     p.add_argument("--refit-epochs", choices=REFIT_EPOCHS,
-                   help="a refit trains for the epoch count that won on validation (best) or as long as "
-                        "the first run trained (trained; default: auto, trained for images)")
+                   help=auto("refit_epochs", "a refit trains for the epoch count that won on validation (best) "
+                                             "or as long as the first run trained (trained)"))
     p.add_argument("--finetune-blend", type=float, metavar="SHARE",
-                   help="save SHARE x the fine-tuned weights + the rest of the weights the fine-tune began "
-                        "from (WiSE-FT; 1 = off; default: auto, 0.5 for images)")
+                   help=auto("finetune_blend", "save SHARE x the fine-tuned weights + the rest of the weights "
+                                               "the fine-tune began from (1 = off)"))
     p.add_argument("--compare-probe", action=argparse.BooleanOptionalAction, default=None,
-                   help="also fit a linear probe on the frozen features and keep whichever model scores better "
-                        "on validation (default: auto, on wherever the head is fitted first)")
+                   help=auto("compare_probe"))
     p.add_argument("--val-fraction", type=float, default=0.15)
     p.add_argument("--test-fraction", type=float, default=0.15)
     p.add_argument("--text-column")
     p.add_argument("--label-column")
     p.add_argument("--no-feature-cache", action="store_true")
     p.add_argument("--device", default="auto")
-    p.add_argument("--workers", type=int)
+    p.add_argument("--workers", type=int, help=auto("num_workers"))
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--deterministic", action="store_true")
     p.add_argument("--runs-root", default="runs")
     p.add_argument("--name")
-    p.add_argument("--json", action="store_true", help="print every event as a JSON line")
+    p.add_argument("--json", action="store_true", help="print every event (or, for recipe, the settings) as JSON")
 
 
 def config_from_args(a) -> RunConfig:
@@ -72,7 +76,8 @@ def config_from_args(a) -> RunConfig:
         val_fraction=a.val_fraction, test_fraction=a.test_fraction, text_column=a.text_column,
         label_column=a.label_column, feature_cache=not a.no_feature_cache, device=a.device,
         refit=a.refit, refit_soup=a.refit_soup, refit_epochs=a.refit_epochs,
-        finetune_blend=a.finetune_blend, compare_probe=a.compare_probe, num_workers=a.workers, seed=a.seed,
+        finetune_blend=a.finetune_blend, compare_probe=a.compare_probe, head_warmup=a.head_warmup,
+        freeze_bn_stats=a.freeze_bn_stats, num_workers=a.workers, seed=a.seed,
         deterministic=a.deterministic, runs_root=a.runs_root, name=a.name)
 
 

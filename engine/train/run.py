@@ -15,11 +15,10 @@ import torch
 from .. import protocol
 from ..atomic import read_json, write_json
 from ..config import ConfigError, RunConfig, smaller_training_crop
-from ..errors import BackboneError, Cancelled
+from ..errors import Cancelled
 from . import checkpoint as ckpt
 from .device import amp_dtype_for, configure, resolve_device
 from .loop import Loop, LoopState, Split
-from .recipe import choose_backbone, resolve
 from .reporting import RunReporter
 
 
@@ -90,20 +89,6 @@ def _small_head_init(model, spec, n_classes: int) -> None:
                     p.zero_()
 
 
-def _check_compatible(spec, dataset, freeze: int | None) -> None:
-    if spec.modality != dataset.modality:
-        raise BackboneError(
-            f"The backbone {spec.id} reads {spec.modality} but this data is {dataset.modality}; "
-            f"choose a {dataset.modality} backbone (see `transfer-studio backbones`).")
-    _check_freeze(spec, freeze)
-
-
-def _check_freeze(spec, freeze: int | None) -> None:
-    if freeze is not None and freeze > len(spec.stages):
-        raise ConfigError(f"Freezing depth {freeze} is out of range for {spec.id}: it has {len(spec.stages)} "
-                          f"stages, so choose 0 (train everything) to {len(spec.stages)} (train only the head).")
-
-
 def _log_left_out(rep, report: RunReporter, show: int = 5) -> None:
     """Name the files the scan left out, so a headless run says what it did not learn from."""
     conflicts = [{"path": p, "reason": "the same content is filed under another label"}
@@ -121,21 +106,11 @@ def _log_left_out(rep, report: RunReporter, show: int = 5) -> None:
 
 def prepare(config: RunConfig, report: RunReporter, cancel):
     """Validate, scan, resolve the recipe and create the run directory. Nothing heavy yet."""
-    from ..backbones import get_spec, locate_weights
-    from ..data import save_splits, scan
+    from ..backbones import locate_weights
+    from ..data import save_splits
+    from .plan import recipe, scan_and_pick
 
-    config.validate()
-    spec = get_spec(config.backbone) if config.backbone != "auto" else None
-    if spec is not None:
-        _check_freeze(spec, config.freeze)
-    device = resolve_device(config.device)
-    report.status("scanning", "Checking the data")
-    dataset = scan(config.data, val_fraction=config.val_fraction, test_fraction=config.test_fraction,
-                   seed=config.seed, text_column=config.text_column, label_column=config.label_column,
-                   reporter=report, cancel=cancel)
-    if spec is None:
-        spec = get_spec(choose_backbone(dataset.modality))
-    _check_compatible(spec, dataset, config.freeze)
+    spec, dataset, device = scan_and_pick(config, report, cancel)
     weights = locate_weights(spec, config.weights)
     if weights is not None:
         from ..library.safe_copy import safe_weights
@@ -147,11 +122,12 @@ def prepare(config: RunConfig, report: RunReporter, cancel):
 
         raise WeightsError(f"The weights for {spec.id} are not on this machine; bring them in with --weights FILE "
                            "or import them into the model library (nothing is downloaded).")
-    cfg = resolve(config.replace(backbone=spec.id), spec, dataset, str(device))
+    cfg, settings, facts = recipe(config, spec, dataset, device)
     run_dir = _unique_dir(Path(cfg.runs_root), cfg.name)
     run_dir.mkdir(parents=True)
     cfg = cfg.replace(name=run_dir.name)
     write_json(run_dir / "config.json", cfg.to_dict())
+    write_json(run_dir / "recipe.json", {"facts": facts.to_dict(), "settings": [s.to_dict() for s in settings]})
     save_splits(dataset, run_dir)
     write_json(run_dir / "data_report.json", dataset.report.to_dict())
     meta = {"format": "transfer-studio-run-model", "version": 1, "backbone": spec.id, "source": spec.source,

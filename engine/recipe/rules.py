@@ -1,0 +1,237 @@
+"""The auto recipe's rules: one small function per setting, and the table that carries them.
+
+Each rule reads only the `Regime` (regime.py) and the settings already settled (`Chosen`:
+the user's values and earlier rules' choices) and returns (value, reason): the reason is a
+sentence about this data, shown by the GUI, the CLI's `recipe` command and the run log.
+`RULES` adds to each rule what it says in general and the evidence it rests on; the CLI
+help, README's recipe section and `transfer-studio recipe --rules` are rendered from it
+(render.py), so a rule is written once. Where a setting depends on another (the learning
+rate on the blend, the soup on the refit), the rule says so in its own row.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .regime import Facts, Regime, budget
+
+# the refit applies below this many training examples per class
+REFIT_BELOW_PER_CLASS = 40
+# where the budget caps the epochs, images train on random crops this share of the input side
+BUDGET_CROP_SHARE = 7 / 8
+BLEND_SHARE = 0.5
+SOUP_MEMBERS = 3
+
+
+class Chosen:
+    """The settings settled so far: the user's (not None) or an earlier rule's."""
+
+    def __init__(self, config: dict):
+        self._values = dict(config)
+
+    def __getitem__(self, name: str) -> Any:
+        return self._values.get(name)
+
+    def set(self, name: str, value: Any) -> None:
+        self._values[name] = value
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+# ---------------------------------------------------------------------------------- rules
+def choose_freeze(f: Facts) -> tuple[int, str]:
+    if f.modality == "image" and f.recommended_freeze is not None:
+        k = int(min(f.recommended_freeze, f.stages))
+        return k, f"{f.backbone_name}'s recommended depth: the first {k} of {f.stages} stages frozen"
+    if f.modality == "text":
+        if f.per_class < REFIT_BELOW_PER_CLASS:
+            return min(f.stages, 1), (f"{f.per_class:.0f} texts per class (under {REFIT_BELOW_PER_CLASS}): all but "
+                                      "the embeddings fine-tuned")
+        return max(0, f.stages // 2), f"{f.per_class:.0f} texts per class: the upper half of the network fine-tuned"
+    k = min(f.stages, max(1, f.stages // 4))
+    return k, f"the first quarter of {f.backbone_name}'s {f.stages} stages frozen"
+
+
+def choose_input_size(r: Regime, c: Chosen) -> tuple[int, str]:
+    f = r.facts
+    if f.median_side is None:
+        return f.native_size, f"{f.backbone_name}'s own size (the images' sizes are unknown)"
+    size = int(math.ceil(f.median_side * 4 / 32) * 32)
+    size = int(max(min(size, f.native_size), max(f.min_size, 64)))
+    return size, (f"about 4 x the images' median short side ({f.median_side:.0f} px), rounded up to 32, "
+                  f"at most {f.backbone_name}'s own {f.native_size} px")
+
+
+def choose_max_length(r: Regime, c: Chosen) -> tuple[int, str]:
+    f = r.facts
+    want = 256 if (f.median_chars or 0) > 600 else 128
+    length = int(min(f.max_length, want))
+    median = f"median {f.median_chars:.0f} characters" if f.median_chars else "length unknown"
+    return length, f"{'long' if want == 256 else 'short'} texts ({median}); batches pad only to their longest"
+
+
+def choose_batch_size(r: Regime, c: Chosen) -> tuple[int, str]:
+    base = 64 if r.gpu else (16 if r.modality == "text" else 32)
+    bs = int(max(4, min(base, 2 ** int(math.log2(max(r.facts.n_train // 4, 4))))))
+    where = "a GPU" if r.gpu else "a CPU"
+    return bs, f"{base} on {where} for {r.modality}s, smaller when there are few examples ({r.facts.n_train} to train on)"
+
+
+def choose_train_input_size(r: Regime, c: Chosen) -> tuple[int, str]:
+    size = int(c["input_size"])
+    if c["epochs"] is not None or r.facts.fixed_input_size or not r.capped:
+        why = ("the epochs are set" if c["epochs"] is not None else "a fixed-size backbone"
+               if r.facts.fixed_input_size else "no time budget limits the epochs")
+        return size, f"the input size ({why})"
+    crop = int(min(size, max(32, round(size * BUDGET_CROP_SHARE / 16) * 16)))
+    return crop, (f"7/8 of the {size} px input: the CPU budget limits the epochs, and smaller crops buy one more "
+                  f"(the model still runs at {size} px)")
+
+
+def choose_epochs(r: Regime, c: Chosen) -> tuple[int, str]:
+    n, bs = r.facts.n_train, int(c["batch_size"])
+    steps_per_epoch = max(1, math.ceil(n / bs))
+    target = 1500 if r.linear_probe else 300
+    epochs = max(3, min(60 if r.linear_probe else 25, math.ceil(target / steps_per_epoch)))
+    why = f"about {target} optimizer steps ({steps_per_epoch} per epoch)"
+    if r.capped:
+        share = ((c["train_input_size"] or 1) / (c["input_size"] or 1)) ** 2 if r.modality == "image" else 1.0
+        total = budget(r.modality)[0]
+        capped = max(2, round(total / (n * share)))
+        if capped < epochs:
+            epochs = capped
+            why = (f"a CPU budget of about {total} {r.modality} passes in all ({n} to train on); "
+                   "early stopping may end it sooner")
+    return int(epochs), why
+
+
+def choose_head_warmup(r: Regime, c: Chosen) -> tuple[bool, str]:
+    if r.linear_probe:
+        return False, "a linear probe trains the head alone"
+    return True, "the new head is fitted on frozen features before the backbone is fine-tuned (LP-FT)"
+
+
+def choose_compare_probe(r: Regime, c: Chosen) -> tuple[bool, str]:
+    if not c["head_warmup"]:
+        return False, "no head warm-up, so no frozen features to fit a probe on"
+    return True, "a logistic regression on the frozen features competes; the better on validation is kept"
+
+
+def choose_finetune_blend(r: Regime, c: Chosen) -> tuple[float, str]:
+    if c["head_warmup"] and r.modality == "image":
+        return BLEND_SHARE, "images: the saved weights are half the fine-tune, half where it started (WiSE-FT)"
+    return 1.0, "off: " + ("texts lost with it" if r.modality == "text" else "no fitted start to blend with")
+
+
+def choose_freeze_bn_stats(r: Regime, c: Chosen) -> tuple[bool, str]:
+    on = bool(c["head_warmup"] and r.facts.n_train < 20000)
+    return on, ("BatchNorm keeps its pretrained statistics (small data)" if on else
+                "BatchNorm statistics adapt" + (" (20,000+ examples)" if c["head_warmup"] else " (no warm-up)"))
+
+
+def choose_refit(r: Regime, c: Chosen) -> tuple[bool, str]:
+    if not r.facts.n_val:
+        return False, "no validation split"
+    on = r.facts.per_class < REFIT_BELOW_PER_CLASS
+    return on, (f"{r.facts.per_class:.0f} per class (under {REFIT_BELOW_PER_CLASS}): validation only decides how "
+                "long to train, then the final model learns from it too" if on else
+                f"{r.facts.per_class:.0f} per class: validation stays held out")
+
+
+def choose_refit_soup(r: Regime, c: Chosen) -> tuple[int, str]:
+    if c["refit"] and r.modality == "image" and (c["finetune_blend"] or 1) < 1:
+        return SOUP_MEMBERS, f"a blended image refit runs {SOUP_MEMBERS} times and saves their average (a model soup)"
+    return 1, "one refit" if c["refit"] else "no refit"
+
+
+def choose_refit_epochs(r: Regime, c: Chosen) -> tuple[str, str]:
+    if c["refit"] and (c["finetune_blend"] or 1) < 1:
+        return "trained", "a blended refit trains as long as the first run did"
+    return "best", "the refit trains for the epoch count that won on validation" if c["refit"] else "no refit"
+
+
+def choose_lr(r: Regime, c: Chosen) -> tuple[float, str]:
+    if r.linear_probe:
+        return 3e-3, "a linear probe on cached features"
+    if not c["head_warmup"]:
+        return 1e-3, "a fine-tune from a new, unfitted head"
+    if (c["finetune_blend"] or 1) < 1:
+        return 1e-3, "a blended fine-tune (the blend pulls an over-eager fine-tune back)"
+    return 5e-4, "a gentle fine-tune after the head was fitted"
+
+
+def choose_lr_stage_decay(r: Regime, c: Chosen) -> tuple[float, str]:
+    trainable = max(1, r.facts.stages - int(c["freeze"]))
+    return round((1 / 20) ** (1 / trainable), 4), (f"the earliest of {_plural(trainable, 'trainable stage')} "
+                                                   "learns about 20 x slower than the head")
+
+
+def choose_num_workers(r: Regime, c: Chosen) -> tuple[int, str]:
+    cores = r.facts.cores
+    if cores <= 2 or r.linear_probe:
+        return 0, f"decoding in the training process ({'a linear probe' if r.linear_probe else f'{cores} cores'})"
+    n = min(8, cores - 1)
+    return n, f"{n} decoding processes ({cores} cores)"
+
+
+@dataclass(frozen=True)
+class Rule:
+    setting: str
+    choose: Callable
+    says: str  # the rule in general, one line (CLI help, README)
+    evidence: str  # what it rests on (benchmarks/ACCURACY.md unless named)
+    modality: str | None = None  # only for this modality's data
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("freeze", choose_freeze,
+         "images: the backbone's recommended depth; texts: all but the embeddings below 40 per class, the upper half "
+         "from 40",
+         "Fortunes at 10 per topic: a probe on frozen features 58 %, the upper half 62.8 %, all but the embeddings "
+         "64.5 %; at 50 per topic the upper half 76.8 %."),
+    Rule("input_size", choose_input_size, "about 4 x the images' median short side, rounded up to 32 px, at most "
+         "the backbone's own size", "28 px Fashion-MNIST trains as well at 112-128 px as at 224 px, at a quarter "
+         "of the cost (benchmarks/RESULTS.md).", "image"),
+    Rule("max_length", choose_max_length, "128 tokens, 256 when the median text is over 600 characters",
+         "Padding was most of the compute on real, uneven text; batches pad only to their longest.", "text"),
+    Rule("batch_size", choose_batch_size, "32 images / 16 texts on a CPU, 64 on a GPU, smaller when there are few "
+         "examples", "CPU throughput measured in ../shared/README.md; a quarter of the examples at most."),
+    Rule("train_input_size", choose_train_input_size, "the input size, or 7/8 of it on a CPU where the time "
+         "budget limits the epochs (the model still runs at the input size)",
+         "FixRes (Touvron et al. 2019); Fashion-MNIST 200/class, 6 seeds: 85.9 -> 86.3 % at 1.14x instead of 1.07x "
+         "the plain fine-tune's CPU time.", "image"),
+    Rule("epochs", choose_epochs, "about 300 optimizer steps (1,500 for a linear probe), 3 to 25 epochs; on a CPU "
+         "larger data keeps to about 5,000 image / 2,000 text passes in all",
+         "Fashion-MNIST 200/class: 6 epochs 89.1 % in 365 CPU s, 3 (the budget) 86.6 % in 169 s; Fortunes 50/topic "
+         "capped at 6 epochs 73.8 % in 176 s vs 73.9 % in 233 s."),
+    Rule("head_warmup", choose_head_warmup, "fit the new head on frozen features first (LP-FT), unless only the "
+         "head trains", "Kumar et al., ICLR 2022: a random head distorts pretrained features in the first steps."),
+    Rule("compare_probe", choose_compare_probe, "a logistic regression on the frozen features competes with the "
+         "fine-tune; the one that scores better on validation is saved",
+         "A held-out binary text task at 200/class: the fine-tune 65 %, a probe 82.5 % (issue 19); "
+         "benchmarks/ACCURACY.md records every decision."),
+    Rule("finetune_blend", choose_finetune_blend, "images: save half the fine-tuned weights + half where the "
+         "fine-tune began (WiSE-FT); texts: off",
+         "Fashion-MNIST 10/class, 6 seeds: 73.2 -> 73.9 %; Fortunes 10/topic lost 0.4 points."),
+    Rule("freeze_bn_stats", choose_freeze_bn_stats, "BatchNorm keeps its pretrained statistics below 20,000 "
+         "examples when the head was fitted first",
+         "Batch statistics of a few dozen images are noisier than ImageNet's and would shift the features the "
+         "head was fitted on.", "image"),
+    Rule("refit", choose_refit, "below 40 training examples per class, train again on train + validation once "
+         "validation has chosen how long", "Helped at 10 per class; cost Fortunes 2.6 points at 50."),
+    Rule("refit_soup", choose_refit_soup, "a blended image refit runs 3 times and saves their average; otherwise "
+         "one refit", "Fashion-MNIST 10/class, 6 seeds: 74.2 -> 74.7 %; Fortunes 10/topic moved -0.5 to +0.7."),
+    Rule("refit_epochs", choose_refit_epochs, "a blended refit trains as long as the first run did; otherwise for "
+         "the epoch count that won", "Fashion-MNIST 10/class, 6 seeds: 74.7 -> 75.7 %; Fortunes 10/topic (no "
+         "blend) lost 0.3-2.5 points a seed."),
+    Rule("lr", choose_lr, "3e-3 for a linear probe, 1e-3 for a blended or unwarmed fine-tune, 5e-4 after LP-FT "
+         "without the blend", "Fashion-MNIST 50/class, 3 seeds: blended 80.2 % at 5e-4, 82.1 % at 1e-3."),
+    Rule("lr_stage_decay", choose_lr_stage_decay, "the earliest trainable stage learns about 20 x slower than the "
+         "head", "Discriminative learning rates keep early stages near their pretrained values (ULMFiT)."),
+    Rule("num_workers", choose_num_workers, "0 on 2 cores or for a linear probe, else up to 8 decoding processes",
+         "On 2 cores a worker process costs the training thread more than it saves."),
+)
+RULES_BY_SETTING = {r.setting: r for r in RULES}
