@@ -6,6 +6,8 @@ message; the CLI prints the message and exits non-zero. Anything else is a bug (
 """
 from __future__ import annotations
 
+import errno
+
 from .config import ConfigError as _ConfigError
 
 
@@ -40,6 +42,33 @@ class NanLossError(EngineError):
 
 class Cancelled(EngineError):
     kind = "cancelled"
+
+
+class DiskFullError(EngineError):
+    kind = "disk_full"
+
+
+_FULL_ERRNOS = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+_FULL_TEXTS = ("no space left on device", "os error 28", "disk quota exceeded", "os error 122")
+
+
+def disk_full(exc: BaseException, folder=None, then: str = "try again") -> DiskFullError | None:
+    """A DiskFullError naming `folder` when `exc` or what caused it is a full disk, else None.
+
+    Libraries say it differently: OSError errno 28 (ENOSPC), safetensors' "... (os error 28)",
+    torch's "No space left on device"; the cause chain is followed too."""
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        if isinstance(e, DiskFullError):
+            return e
+        if (isinstance(e, OSError) and e.errno in _FULL_ERRNOS) or any(t in str(e).lower() for t in _FULL_TEXTS):
+            where = folder or getattr(e, "filename", None)
+            disk = f"The disk holding {where}" if where else "The disk"
+            return DiskFullError(f"{disk} is full; free some space there and {then}.", detail=str(e)[:2000])
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return None
 
 
 def error_kind(exc: BaseException) -> str:

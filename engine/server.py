@@ -26,7 +26,7 @@ from pathlib import Path
 
 from . import __version__, protocol, runtime
 from .config import ConfigError, RunConfig
-from .errors import Cancelled, DataError, EngineError
+from .errors import Cancelled, DataError, EngineError, disk_full
 from .runlog import RunLog
 
 log = logging.getLogger("engine.server")
@@ -67,6 +67,9 @@ def error_message(exc: BaseException, request_seq: int | None = None) -> protoco
                               request_seq=request_seq)
     if isinstance(exc, ConfigError):
         return protocol.Error(kind="config", message=str(exc), detail=detail, request_seq=request_seq)
+    full = disk_full(exc)
+    if full is not None:
+        return protocol.Error(kind=full.kind, message=full.message, detail=detail, request_seq=request_seq)
     if runtime.is_out_of_memory(exc):
         return protocol.Error(kind="out_of_memory", detail=detail, request_seq=request_seq,
                               message="The engine ran out of memory; choose a smaller batch size, "
