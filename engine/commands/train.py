@@ -113,12 +113,19 @@ class ConsolePrinter:
         elif isinstance(msg, protocol.Result):
             m = msg.metrics or {}
             split = "test" if m.get("test") else "validation"
-            acc = (m.get("test") or m.get("val") or {}).get("accuracy")
+            scored = m.get("test") or m.get("val") or {}
+            acc, n = scored.get("accuracy"), scored.get("n")
+            ci = (scored.get("ci95") or {}).get("accuracy")
             baseline = (m.get("simple_baseline") or {}).get("accuracy")
             line = f"Done: {msg.run_dir}"
             if acc is not None:
-                line += f"  {split} accuracy {acc:.3f}"
-                line += f" (simple baseline {baseline:.3f})" if baseline is not None else ""
+                # a figure on a handful of examples is mostly luck: its interval and count go with it
+                detail = ", ".join(x for x in (f"95% CI {ci[0]:.3f}-{ci[1]:.3f}" if ci else "",
+                                               f"{n} examples" if n else "") if x)
+                line += f"  {split} accuracy {acc:.3f}" + (f" ({detail})" if detail else "")
+                line += f"; simple baseline {baseline:.3f}" if baseline is not None else ""
+                kept = (m.get("selection") or {}).get("winner")
+                line += f"; kept: {kept}" if kept else ""
             self.out.write(line + "\n")
         self.out.flush()
 

@@ -78,6 +78,11 @@ def fit_and_score(modality: str, train_items, test_items) -> dict | None:
             "train_examples": int(len(ytr)), "scored_examples": int(len(yte))}
 
 
+# what makes data unlike a backbone's pre-training, in the words of the data at hand
+UNLIKE = {"image": "very small or unusual images", "text": "another language, code, or lists of words rather "
+          "than sentences"}
+
+
 def compare(dataset, metrics: dict, report: Callable = lambda m: None) -> dict | None:
     """Score the baseline on the split the final model is judged on; warn when it beats the model.
 
@@ -100,9 +105,10 @@ def compare(dataset, metrics: dict, report: Callable = lambda m: None) -> dict |
         return None
     result["split"] = split
     ours = metrics[split].get("accuracy")
+    kind = "text" if dataset.modality == "text" else "image"
     if ours is not None and result["accuracy"] > ours:
         report(protocol.Log(level="warning", text=(
             f"A simple baseline ({result['method']}) scores {100 * result['accuracy']:.1f} % on the {split} split, "
-            f"the model {100 * ours:.1f} %: the pretrained backbone does not suit this data well (very small or "
-            "unusual images, for instance). Try freezing fewer stages, more epochs, or another backbone.")))
+            f"the model {100 * ours:.1f} %: the pretrained backbone does not suit this data well ({UNLIKE[kind]}, "
+            "for instance). Try freezing fewer stages, more epochs, or another backbone.")))
     return result

@@ -23,10 +23,17 @@ from .reporting import RunReporter
 
 
 def _unique_dir(root: Path, name: str) -> Path:
-    path, i = root / name, 2
-    while path.exists():
-        path, i = root / f"{name}-{i}", i + 1
-    return path
+    """Create and return root/name (or name-2, name-3 ...): claimed by mkdir itself, never checked
+    first, so two runs started at once with the same name get a folder each."""
+    root.mkdir(parents=True, exist_ok=True)
+    i = 1
+    while True:
+        path = root / (name if i == 1 else f"{name}-{i}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            i += 1
 
 
 def _preprocess(spec, cfg: RunConfig, modality: str) -> dict:
@@ -124,7 +131,6 @@ def prepare(config: RunConfig, report: RunReporter, cancel):
                            "or import them into the model library (nothing is downloaded).")
     cfg, settings, facts = recipe(config, spec, dataset, device)
     run_dir = _unique_dir(Path(cfg.runs_root), cfg.name)
-    run_dir.mkdir(parents=True)
     cfg = cfg.replace(name=run_dir.name)
     write_json(run_dir / "config.json", cfg.to_dict())
     write_json(run_dir / "recipe.json", {"facts": facts.to_dict(), "settings": [s.to_dict() for s in settings]})
