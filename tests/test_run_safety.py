@@ -233,3 +233,45 @@ def test_a_full_disk_reads_the_same_in_the_cli_the_engine_and_the_app(tmp_path, 
     assert reply.message == f"The disk holding {tmp_path / 'model.tsbundle'} is full; free some space there and try again."
     shown = plain_error(protocol.Error(kind="disk_full", message=reply.message))
     assert shown.startswith("The disk is full: The disk holding") and "inside the engine" not in shown
+
+
+def test_two_runs_started_at_once_with_the_same_name_get_a_folder_each(tmp_path, monkeypatch):
+    import threading
+    from pathlib import Path
+
+    from engine.train import plan, train
+
+    data = make_images(tmp_path / "data")
+    runs = tmp_path / "runs"
+    # the other run claims 'same' just after this one looked: looking first must not decide
+    (runs / "same").mkdir(parents=True)
+    real_exists = Path.exists
+    monkeypatch.setattr(Path, "exists", lambda self, *a, **k: False if self.parent == runs and
+                        self.name.startswith("same") else real_exists(self, *a, **k))
+    assert Path(train(tiny_config(tmp_path, data, name="same", epochs=1))["run_dir"]).name == "same-2"
+    monkeypatch.undo()
+
+    together, real_recipe, results = threading.Barrier(2, timeout=120), plan.recipe, []
+
+    def recipe(*a, **k):  # both runs have scanned their data; they name their folders at the same moment
+        out = real_recipe(*a, **k)
+        together.wait()
+        return out
+
+    monkeypatch.setattr(plan, "recipe", recipe)
+
+    def start():
+        try:
+            results.append(train(tiny_config(tmp_path, data, name="twin", epochs=1)))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            results.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(600)
+    assert all(isinstance(r, dict) and r["stopped"] == "completed" for r in results), results
+    assert sorted(Path(r["run_dir"]).name for r in results) == ["twin", "twin-2"]
+    for r in results:
+        assert json.loads((Path(r["run_dir"]) / "config.json").read_text())["name"] == Path(r["run_dir"]).name
