@@ -1,0 +1,342 @@
+"""The auto recipe vs both baselines on the wide suite (issue 19, section 2), half by half.
+
+For every task of benchmarks/suite_tasks.py x training size (10 / 50 / 200 per class, where the
+task can give it) x seed, and every imbalanced row x seed: write that seed's train/test folders
+(suite_tasks.materialise), train the engine's auto recipe on the train folder exactly as
+benchmarks/accuracy.py's run_one does (RunConfig(data=[train], test_fraction=0.0, seed=seed,
+val_fraction=0.15), nothing else), score the saved model on the balanced test folder
+(accuracy, balanced accuracy, every class's recall), record the safety net's decision with both
+candidates' held-out accuracy (accuracy._selection), then measure both baselines of
+accuracy_baselines.py on exactly the same files. Each row is written to --out as soon as it is
+measured.
+
+    python -m benchmarks.suite_accuracy --half confirmation --sizes 10 200 --seeds 0 --imbalanced
+    python -m benchmarks.suite_accuracy --tasks digits --sizes 50 --seeds 1 2 --merge
+    python -m benchmarks.suite_accuracy --render          # SUITE_ACCURACY.md again from the json
+
+A size a task cannot give (suite_tasks.capacity over seeds 0-5, as SUITE.md's "sizes possible")
+is replaced by the largest of 10 / 50 / 200 it can. The test sets are balanced, so a baseline's
+accuracy is also its balanced accuracy; the baselines return no per-class figures, so the
+smallest class's recall is reported for the auto recipe only.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import suite_tasks as st
+from .accuracy import _selection, _span
+
+SIZES = (10, 50, 200)
+GOAL_WITHIN, GOAL_PROBE = 1.0, 2.0  # issue 19's goal, in points
+
+
+# ------------------------------------------------------------------------------ measuring
+def possible_sizes(task: str) -> list[int]:
+    """The sizes every class of the task can give at any of seeds 0-5 (SUITE.md's 'sizes possible')."""
+    t = st.TASKS[task]
+    most = min(left for seed in st.SEEDS
+               for _, left in st.capacity(st.examples(task), t.test_per_class, seed, task, t.test_per_group).values())
+    return [n for n in SIZES if most >= n]
+
+
+def _sizes_for(task: str, asked: list[int]) -> list[int]:
+    """Each asked size, or the largest possible size below it where the task cannot give it (no repeats)."""
+    ok = possible_sizes(task)
+    fit = [n if n in ok else max([m for m in ok if m <= n] or [0]) for n in asked]
+    return list(dict.fromkeys(n for n in fit if n))
+
+
+def held_out_scores(run_dir: str, test_dir: Path, train_dir: Path, which: str = "best") -> dict:
+    """Accuracy, balanced accuracy and every class's recall of a saved model on the test folder;
+    'minority_recall' is the lowest recall among the classes with the fewest training files."""
+    from engine.inference import Predictor
+
+    pred = Predictor.from_run(run_dir, which=which)
+    paths, labels = [], []
+    for d in sorted(p for p in test_dir.iterdir() if p.is_dir()):
+        for f in sorted(d.iterdir()):
+            paths.append(str(f))
+            labels.append(d.name)
+    out = {o["path"]: (o["top"][0][0] if "top" in o else None) for o in pred.predict_paths(paths, top_k=1)}
+    guesses = [out.get(p) for p in paths]
+    classes = sorted(set(labels))
+    recall = {c: 100.0 * sum(g == y for g, y in zip(guesses, labels) if y == c) / labels.count(c) for c in classes}
+    train_n = {c: sum(1 for f in (train_dir / c).iterdir() if f.is_file()) for c in classes}
+    rarest = min(train_n.values())
+    minority = min(classes, key=lambda c: (train_n[c] != rarest, recall[c]))
+    return {"accuracy": round(100.0 * sum(g == y for g, y in zip(guesses, labels)) / len(labels), 1),
+            "balanced_accuracy": round(float(np.mean(list(recall.values()))), 1),
+            "recall": {c: round(v, 1) for c, v in recall.items()}, "train_counts": train_n,
+            "minority_class": minority, "minority_recall": round(recall[minority], 1),
+            "test_counts": {c: labels.count(c) for c in classes}}
+
+
+def run_row(task: str, per_class: int | None, seed: int, work: Path, imbalanced: dict | None = None,
+            baselines: bool = True) -> dict:
+    from engine.config import RunConfig
+    from engine.train import train
+
+    from .accuracy_baselines import BASELINES as MEASURE
+
+    row = imbalanced["name"] if imbalanced else task
+    tag = f"{row}-{per_class or 'imb'}-s{seed}"
+    if imbalanced:
+        train_dir, test_dir = st.materialise_imbalanced(imbalanced, work / tag, seed)
+    else:
+        train_dir, test_dir = st.materialise(task, work / tag, per_class, seed)
+    cfg = RunConfig(data=[str(train_dir)], test_fraction=0.0, seed=seed, runs_root=str(work / "runs"), name=tag,
+                    val_fraction=0.15)  # as accuracy.run_one: the auto recipe, no other flags
+    t0, c0 = time.monotonic(), time.process_time()
+    result = train(cfg)
+    wall, cpu = time.monotonic() - t0, time.process_time() - c0
+    run_dir = Path(result["run_dir"])
+    scores = held_out_scores(str(run_dir), test_dir, train_dir)
+    resolved = json.loads((run_dir / "config.json").read_text())
+    last = json.loads((run_dir / "checkpoints" / "last" / "state.json").read_text())
+    modality = st.TASKS[task].modality
+    measured = {}
+    if baselines:
+        for kind, fn in zip(("probe", "finetune"), MEASURE[modality]):
+            measured[kind] = fn(train_dir, test_dir, seed=seed)
+    return {"row": row, "task": task, "half": st.HALVES[task], "modality": modality, "per_class": per_class,
+            "counts": imbalanced["counts"] if imbalanced else None, "seed": seed, **scores,
+            "measured_at": time.strftime("%Y-%m-%d %H:%M"), "wall_s": round(wall, 1), "cpu_s": round(cpu, 1),
+            "selection": _selection(run_dir, test_dir), "measured": measured,
+            "backbone": resolved["backbone"], "freeze": resolved["freeze"], "epochs": resolved["epochs"],
+            "epochs_run": last["loop"]["epoch"], "best_epoch": last["loop"]["best_epoch"],
+            "input_size": resolved.get("input_size"), "max_length": resolved.get("max_length"), "lr": resolved["lr"]}
+
+
+def _key(r: dict) -> tuple:
+    return r["row"], r["per_class"] or 0, r["seed"]
+
+
+def merged(kept: list[dict], new: list[dict]) -> list[dict]:
+    """`kept` with every (row, N, seed) measured again replaced; a new row measured without baselines
+    keeps the baselines measured before on the same files (they depend on the files only)."""
+    rows = {_key(r): r for r in kept}
+    for r in new:
+        old = rows.get(_key(r))
+        if not r["measured"] and old and old.get("measured"):
+            r = {**r, "measured": old["measured"],
+                 "baselines_measured_at": old.get("baselines_measured_at", old.get("measured_at"))}
+        rows[_key(r)] = r
+    return sorted(rows.values(), key=lambda r: (r["half"], r["counts"] is not None, r["modality"], r["row"],
+                                                r["per_class"] or 0, r["seed"]))
+
+
+# ------------------------------------------------------------------------------ summarising
+def _mean(xs) -> float:
+    return round(float(np.mean(xs)), 1)
+
+
+def _kept(r: dict) -> str:
+    winner = (r.get("selection") or {}).get("winner")
+    return {"linear probe": "probe", "fine-tune": "FT", None: "-"}.get(winner, str(winner))
+
+
+def summarise(rows: list[dict]) -> list[dict]:
+    """One line per (row, N): means and minimum over seeds, baselines, gaps in points, the kept model per seed."""
+    out = []
+    for key in dict.fromkeys(_key(r)[:2] for r in rows):
+        rs = sorted((r for r in rows if _key(r)[:2] == key), key=lambda r: r["seed"])
+        s = {"row": key[0], "task": rs[0]["task"], "half": rs[0]["half"], "modality": rs[0]["modality"],
+             "per_class": rs[0]["per_class"], "counts": rs[0]["counts"], "seeds": [r["seed"] for r in rs],
+             "accuracy": _mean([r["accuracy"] for r in rs]), "min_accuracy": min(r["accuracy"] for r in rs),
+             "balanced_accuracy": _mean([r["balanced_accuracy"] for r in rs]),
+             "minority_recall": _mean([r["minority_recall"] for r in rs]),
+             "min_minority_recall": min(r["minority_recall"] for r in rs),
+             "cpu_s": _mean([r["cpu_s"] for r in rs]), "kept": [_kept(r) for r in rs]}
+        if all(r.get("measured") for r in rs):
+            for k in ("probe", "finetune"):
+                s[k] = _mean([r["measured"][k]["accuracy"] for r in rs])
+                s[k + "_cpu_s"] = _mean([r["measured"][k]["cpu_s"] for r in rs])
+            s["better"] = max(s["probe"], s["finetune"])
+            s["vs_better"] = round(s["accuracy"] - s["better"], 1)
+            s["vs_probe"] = round(s["accuracy"] - s["probe"], 1)
+        out.append(s)
+    return out
+
+
+def kept_counts(kept: list[str]) -> str:
+    """['FT', 'probe', 'FT'] -> 'FT 2 / probe 1'."""
+    counts = {k: kept.count(k) for k in dict.fromkeys(sorted(kept))}
+    return " / ".join(f"{k} {n}" for k, n in counts.items())
+
+
+def half_summary(lines: list[dict]) -> dict:
+    """The goal's figures over one half's summary lines that have baselines."""
+    b = [s for s in lines if "better" in s]
+    return {"rows": len(lines), "with_baselines": len(b),
+            "mean_vs_better": round(float(np.mean([s["vs_better"] for s in b])), 1) if b else None,
+            "within_1": sum(s["vs_better"] >= -GOAL_WITHIN for s in b),
+            "below_probe_2": [s["row"] for s in b if s["vs_probe"] < -GOAL_PROBE],
+            "below_better_1": [s["row"] for s in b if s["vs_better"] < -GOAL_WITHIN],
+            "fewer_than_3_seeds": [f"{s['row']} {_size(s)}" for s in lines if len(s["seeds"]) < 3]}
+
+
+def _size(s: dict) -> str:
+    if s["counts"]:
+        return " / ".join(f"{n}" for n in sorted(set(s["counts"].values()), reverse=True)) + " (imbalanced)"
+    return str(s["per_class"])
+
+
+def _env() -> dict:
+    import os
+    import platform
+
+    import torch
+
+    return {"cpus": os.cpu_count(), "machine": platform.machine(), "torch": torch.__version__,
+            "python": platform.python_version(), "device": "cuda" if torch.cuda.is_available() else "cpu"}
+
+
+def render_markdown(rows: list[dict], env: dict | None = None) -> str:
+    from .accuracy_baselines import IMAGE_SIZE, IMAGE_STEPS, TEXT_STEPS
+
+    env = env or _env()
+    when = _span(r.get("measured_at") for r in rows) or "an unrecorded time"
+    lines = ["# The auto recipe on the wide suite, tuning and confirmation halves", "",
+             f"Measured by `python -m benchmarks.suite_accuracy` on {when}; {env['cpus']} CPU cores "
+             f"({env['machine']}, shared with other work, so CPU seconds are more reliable than wall time), "
+             f"torch {env['torch']}, Python {env['python']}, device {env['device']}. Do not edit by hand: "
+             "`python -m benchmarks.suite_accuracy --render` writes it again from suite_accuracy.json.", "",
+             "Protocol: for each task of `benchmarks/suite_tasks.py` (halves fixed in SUITE.md before any result), "
+             "each seed writes its own N training files per class and the task's balanced held-out test set "
+             "(`suite_tasks.materialise`; imbalanced rows: `materialise_imbalanced`, 1:10 in training, the same "
+             "balanced test). The auto recipe trains on the training folder with no flags "
+             "(`RunConfig(data=[train], test_fraction=0.0, seed=seed, val_fraction=0.15)`, as "
+             "`benchmarks/accuracy.py`; it carves its own 15% validation out of the N), and its saved model is "
+             "scored on the test folder. Both baselines (`benchmarks/accuracy_baselines.py`: frozen features + "
+             f"logistic regression; plain fine-tune, {IMAGE_STEPS} steps at {IMAGE_SIZE} px / {TEXT_STEPS} steps "
+             "for text) train on all N files of the same seed and are scored on the same test files. "
+             "The test sets are balanced, so accuracy is also balanced accuracy; the smallest class's recall "
+             "(the lowest recall among the classes with the fewest training files) is measured for ours only. "
+             "'kept' is the safety net's choice per seed (FT = the fine-tune, probe = the linear probe). "
+             "Figures are means over seeds; 'min' is the lowest seed.", ""]
+    carried = _span(r.get("baselines_measured_at") for r in rows)
+    if carried:
+        lines += [f"Where only the auto recipe was measured again (`--no-baselines --merge`), the baselines are "
+                  f"those measured on the same files ({carried}).", ""]
+    summary = summarise(rows)
+    for half in ("tuning", "confirmation"):
+        ss = [s for s in summary if s["half"] == half]
+        lines += [f"## {half.capitalize()} half", ""]
+        if not ss:
+            lines += ["Nothing measured yet.", ""]
+            continue
+        lines += ["| task | modality | N/class | seeds | ours % mean (min) | probe % | fine-tune % | "
+                  "ours - better (pts) | ours - probe (pts) | ours bal. acc % | smallest class recall % mean (min) | "
+                  "kept | CPU s ours / fine-tune |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        for s in ss:
+            seeds = ",".join(map(str, s["seeds"])) + ("" if len(s["seeds"]) >= 3 else " *")
+            name = s["row"] if not s["counts"] else f"{s['row']} ({s['task']})"
+            base = (f"{s['probe']:.1f} | {s['finetune']:.1f} | {s['vs_better']:+.1f} | {s['vs_probe']:+.1f}"
+                    if "better" in s else "- | - | - | -")
+            cpu = f"{s['cpu_s']:.0f} / " + (f"{s['finetune_cpu_s']:.0f}" if "better" in s else "-")
+            lines.append(f"| {name} | {s['modality']} | {_size(s)} | {seeds} | **{s['accuracy']:.1f}** "
+                         f"({s['min_accuracy']:.1f}) | {base} | {s['balanced_accuracy']:.1f} | "
+                         f"{s['minority_recall']:.1f} ({s['min_minority_recall']:.1f}) | {kept_counts(s['kept'])} | "
+                         f"{cpu} |")
+        h = half_summary(ss)
+        lines += ["", f"Summary ({half}, {h['with_baselines']} of {h['rows']} rows with baselines): "
+                  f"mean of (ours - better baseline) "
+                  f"{'-' if h['mean_vs_better'] is None else format(h['mean_vs_better'], '+.1f')} points; "
+                  f"{h['within_1']} of {h['with_baselines']} rows within {GOAL_WITHIN:g} point of the better "
+                  f"baseline or above (below it: {', '.join(h['below_better_1']) or 'none'}); "
+                  f"{len(h['below_probe_2'])} rows more than {GOAL_PROBE:g} points below the probe"
+                  f"{': ' + ', '.join(h['below_probe_2']) if h['below_probe_2'] else ''}.", ""]
+        if h["fewer_than_3_seeds"]:
+            lines += [f"Rows with fewer than 3 seeds (marked *): {', '.join(h['fewer_than_3_seeds'])}.", ""]
+    lines += ["## Per seed", "", "| half | row | N/class | seed | ours % | bal. acc % | smallest class (recall %) | "
+              "kept | probe on test % | fine-tune on test % | probe baseline % | fine-tune baseline % | "
+              "CPU s ours / probe / fine-tune | recipe | measured |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        m, sel = r.get("measured") or {}, r.get("selection") or {}
+        base = f"{m['probe']['accuracy']} | {m['finetune']['accuracy']}" if m else "- | -"
+        cpu = f"{r['cpu_s']:.0f} / " + (f"{m['probe']['cpu_s']:.0f} / {m['finetune']['cpu_s']:.0f}" if m else "- / -")
+        recipe = (f"{r['backbone']}, freeze {r['freeze']}, lr {r['lr']:g}, best epoch {r['best_epoch']} of "
+                  f"{r['epochs_run']} ({r['epochs']} max), {'size' if r['input_size'] else 'tokens'} "
+                  f"{r['input_size'] or r['max_length']}")
+        size = (" / ".join(f"{c} {n}" for c, n in r["counts"].items())) if r["counts"] else r["per_class"]
+        lines.append(f"| {r['half']} | {r['row']} | {size} | {r['seed']} | {r['accuracy']} | "
+                     f"{r['balanced_accuracy']} | {r['minority_class']} ({r['minority_recall']}) | {_kept(r)} | "
+                     f"{sel.get('probe_test', '-')} | {sel.get('finetune_test', '-')} | {base} | {cpu} | {recipe} | "
+                     f"{r['measured_at']} |")
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------------------ command line
+def plan(tasks: list[str], sizes: list[int], seeds: list[int], imbalanced: bool) -> list[tuple]:
+    """(task, N, seed, imbalanced row) in measuring order: seed by seed (breadth first), balanced rows then
+    imbalanced rows."""
+    out = []
+    for seed in seeds:
+        for task in tasks:
+            out += [(task, n, seed, None) for n in _sizes_for(task, sizes)]
+        if imbalanced:
+            out += [(row["task"], None, seed, row) for row in st.IMBALANCED if row["task"] in tasks]
+    return out
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--tasks", nargs="*", default=None, choices=sorted(st.TASKS), help="default: every task of --half")
+    p.add_argument("--half", choices=("tuning", "confirmation", "all"), default="all")
+    p.add_argument("--sizes", type=int, nargs="*", default=list(SIZES), help="per class; none: imbalanced rows only")
+    p.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2])
+    p.add_argument("--imbalanced", action="store_true", help="also the IMBALANCED rows of the chosen tasks")
+    p.add_argument("--no-baselines", action="store_true", help="skip measuring the baselines (ours only)")
+    p.add_argument("--merge", action="store_true", help="keep the rows already in --out")
+    p.add_argument("--skip-measured", action="store_true", help="with --merge: skip samples already in --out")
+    p.add_argument("--stop-at", metavar="HH:MM", help="start no new sample after this local time")
+    p.add_argument("--out", default="benchmarks/suite_accuracy.json")
+    p.add_argument("--md", default="benchmarks/SUITE_ACCURACY.md", help="'' = no markdown")
+    p.add_argument("--render", action="store_true", help="measure nothing: write --md again from --out")
+    a = p.parse_args(argv)
+    if a.render:
+        Path(a.md).write_text(render_markdown(json.loads(Path(a.out).read_text())))
+        return 0
+    tasks = a.tasks or sorted(n for n, h in st.HALVES.items() if a.half in ("all", h))
+    tasks = [t for t in tasks if a.half in ("all", st.HALVES[t])]
+    kept = json.loads(Path(a.out).read_text()) if a.merge and Path(a.out).is_file() else []
+    done = {_key(r) for r in kept} if a.skip_measured else set()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for task, n, seed, imb in plan(tasks, a.sizes, a.seeds, a.imbalanced):
+            if ((imb or {}).get("name", task), n or 0, seed) in done:
+                continue
+            if a.stop_at and time.strftime("%H:%M") >= a.stop_at:
+                print(f"{time.strftime('%H:%M')}: past --stop-at {a.stop_at}, starting nothing more", flush=True)
+                break
+            r = run_row(task, n, seed, Path(tmp), imbalanced=imb, baselines=not a.no_baselines)
+            rows.append(r)
+            m, sel = r["measured"], r["selection"] or {}
+            base = f"probe {m['probe']['accuracy']:5.1f}  fine-tune {m['finetune']['accuracy']:5.1f}  " if m else ""
+            print(f"{time.strftime('%H:%M')} {r['half']:12} {r['row']:26} {str(n or 'imb'):>4} seed {seed}  "
+                  f"ours {r['accuracy']:5.1f} (bal {r['balanced_accuracy']:5.1f}, {r['minority_class']} "
+                  f"{r['minority_recall']:5.1f})  {base}kept {_kept(r)} (probe {sel.get('probe_test')}, FT "
+                  f"{sel.get('finetune_test')})  cpu {r['cpu_s']:.0f} s  wall {r['wall_s']:.0f} s", flush=True)
+            Path(a.out).write_text(json.dumps(merged(kept, rows), indent=2) + "\n")  # a long run keeps its rows
+            _clear(Path(tmp))
+    if a.md and (rows or kept):
+        Path(a.md).write_text(render_markdown(merged(kept, rows)))
+    return 0
+
+
+def _clear(tmp: Path) -> None:
+    """Drop one sample's files and run between samples (a 200-per-class image run holds hundreds of MB)."""
+    import shutil
+
+    for p in tmp.iterdir():
+        shutil.rmtree(p, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,76 @@
+"""The wide suite's summarising and rendering (benchmarks/suite_accuracy.py) on made-up rows: no training."""
+from benchmarks import suite_accuracy as sa
+
+ENV = {"cpus": 2, "machine": "x86_64", "torch": "0.0", "python": "3.11", "device": "cpu"}
+
+
+def _row(row, seed, ours, probe, ft, half="confirmation", per_class=10, counts=None, winner="fine-tune",
+         minority=50.0, measured_at="2026-12-07 05:00"):
+    return {"row": row, "task": row.split("-3-rare")[0], "half": half, "modality": "text", "per_class": per_class,
+            "counts": counts, "seed": seed, "accuracy": ours, "balanced_accuracy": ours, "recall": {},
+            "minority_class": "a", "minority_recall": minority, "measured_at": measured_at, "wall_s": 1.0,
+            "cpu_s": 100.0, "selection": {"winner": winner, "probe_test": probe, "finetune_test": ours},
+            "measured": {"probe": {"accuracy": probe, "cpu_s": 5.0}, "finetune": {"accuracy": ft, "cpu_s": 50.0}}
+            if probe is not None else {},
+            "backbone": "minilm_l6", "freeze": 1, "epochs": 10, "epochs_run": 5, "best_epoch": 3,
+            "input_size": None, "max_length": 128, "lr": 1e-4}
+
+
+def _rows():
+    return [
+        _row("wordnet-verbs", 0, 60.0, 62.0, 55.0), _row("wordnet-verbs", 1, 70.0, 62.0, 55.0),
+        _row("wordnet-verbs", 2, 65.0, 62.0, 55.0, winner="linear probe"),
+        _row("word-language", 0, 50.0, 56.0, 40.0, per_class=200),  # 6 below the probe, one seed
+        _row("wordnet-verbs-3-rare", 0, 80.0, 79.5, 75.0, per_class=None,
+             counts={"verb_change": 200, "verb_body": 20}, minority=30.0),
+        _row("wordnet-nouns", 0, 90.0, 80.0, 85.0, half="tuning", measured_at="2026-12-07 04:40"),
+    ]
+
+
+def test_summary_mean_min_over_seeds_and_kept_models():
+    s = {(x["row"], x["per_class"]): x for x in sa.summarise(_rows())}
+    v = s[("wordnet-verbs", 10)]
+    assert v["seeds"] == [0, 1, 2] and v["accuracy"] == 65.0 and v["min_accuracy"] == 60.0
+    assert v["probe"] == 62.0 and v["better"] == 62.0 and v["vs_better"] == 3.0 and v["vs_probe"] == 3.0
+    assert sa.kept_counts(v["kept"]) == "FT 2 / probe 1"
+    assert s[("word-language", 200)]["vs_probe"] == -6.0
+
+
+def test_half_summary_counts():
+    lines = [x for x in sa.summarise(_rows()) if x["half"] == "confirmation"]
+    h = sa.half_summary(lines)
+    assert h["rows"] == h["with_baselines"] == 3
+    assert h["mean_vs_better"] == round((3.0 - 6.0 + 0.5) / 3, 1)
+    assert h["within_1"] == 2 and h["below_better_1"] == ["word-language"]
+    assert h["below_probe_2"] == ["word-language"]
+    assert h["fewer_than_3_seeds"] == ["word-language 200", "wordnet-verbs-3-rare 200 / 20 (imbalanced)"]
+
+
+def test_rows_without_baselines_are_left_out_of_the_goal():
+    rows = [_row("emoji-group", 0, 70.0, None, None)]
+    s = sa.summarise(rows)
+    assert "better" not in s[0]
+    assert sa.half_summary(s)["with_baselines"] == 0 and sa.half_summary(s)["mean_vs_better"] is None
+
+
+def test_merge_keeps_earlier_baselines_and_replaces_same_sample():
+    old = _rows()
+    new = [_row("wordnet-verbs", 0, 61.0, None, None)]
+    out = sa.merged(old, new)
+    assert len(out) == len(old)
+    r = next(x for x in out if (x["row"], x["seed"]) == ("wordnet-verbs", 0))
+    assert r["accuracy"] == 61.0 and r["measured"]["probe"]["accuracy"] == 62.0 and "baselines_measured_at" in r
+    assert [x["half"] for x in out][0] == "confirmation"  # halves grouped
+
+
+def test_markdown_has_both_halves_every_row_and_the_summaries():
+    md = sa.render_markdown(sa.merged([], _rows()), env=ENV)
+    assert "2026-12-07 04:40 to 2026-12-07 05:00" in md and "torch 0.0" in md
+    tuning, confirmation = md.index("## Tuning half"), md.index("## Confirmation half")
+    assert tuning < md.index("| wordnet-nouns |") < confirmation < md.index("| wordnet-verbs |")
+    assert "| wordnet-verbs | text | 10 | 0,1,2 | **65.0** (60.0) | 62.0 | 55.0 | +3.0 | +3.0 |" in md
+    assert "| FT 2 / probe 1 |" in md
+    assert "wordnet-verbs-3-rare (wordnet-verbs) | text | 200 / 20 (imbalanced) | 0 * |" in md
+    assert ("mean of (ours - better baseline) -0.8 points; 2 of 3 rows within 1 point of the better baseline "
+            "or above (below it: word-language); 1 rows more than 2 points below the probe: word-language") in md
+    assert "Rows with fewer than 3 seeds (marked *): word-language 200," in md
