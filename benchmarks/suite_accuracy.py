@@ -25,6 +25,7 @@ import argparse
 import json
 import tempfile
 import time
+import traceback
 from pathlib import Path
 
 import numpy as np
@@ -315,7 +316,13 @@ def main(argv=None) -> int:
             if a.stop_at and time.strftime("%H:%M") >= a.stop_at:
                 print(f"{time.strftime('%H:%M')}: past --stop-at {a.stop_at}, starting nothing more", flush=True)
                 break
-            r = run_row(task, n, seed, Path(tmp), imbalanced=imb, baselines=not a.no_baselines)
+            try:
+                r = run_row(task, n, seed, Path(tmp), imbalanced=imb, baselines=not a.no_baselines)
+            except Exception:  # one failed sample must not cost the rest of a long campaign
+                print(f"{time.strftime('%H:%M')} FAILED {(imb or {}).get('name', task)} {n or 'imb'} seed {seed}:\n"
+                      f"{traceback.format_exc()}", flush=True)
+                _clear(Path(tmp))
+                continue
             rows.append(r)
             m, sel = r["measured"], r["selection"] or {}
             base = f"probe {m['probe']['accuracy']:5.1f}  fine-tune {m['finetune']['accuracy']:5.1f}  " if m else ""
