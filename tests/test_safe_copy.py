@@ -67,3 +67,46 @@ def test_train_with_a_carried_in_pth_loads_the_converted_copy(tmp_path):
 
     meta = json.loads((Path(result["run_dir"]) / "model.json").read_text())
     assert meta["weights_origin"].endswith(".safetensors") and str(converted_dir()) in meta["weights_origin"]
+
+
+def _tiny_state_dict(spec, poison=None):
+    torch.manual_seed(1)
+    sd = build_model(spec, 10, weights=None).state_dict()
+    if poison is not None:
+        name = next(k for k, v in sd.items() if v.is_floating_point())
+        sd[name] = sd[name].clone()
+        sd[name].view(-1)[0] = poison
+    return sd
+
+
+@pytest.mark.parametrize("poison", [float("nan"), float("inf")])
+def test_train_refuses_safetensors_with_nan_or_inf_before_any_run_folder_like_a_library_import(tmp_path, poison):
+    """Fault audit: `train --weights` skipped the finite check `library import` makes; the head was
+    fitted on NaN features, the run failed with 'loss became nan' and left an empty run folder."""
+    from safetensors.torch import save_file
+
+    from engine.library.importer import import_path
+
+    spec = get_spec("test_tiny_cnn")
+    src = tmp_path / "carried.safetensors"
+    save_file(_tiny_state_dict(spec, poison), str(src))
+    cfg = RunConfig(data=[DEMO], backbone="test_tiny_cnn", weights=str(src), epochs=1, input_size=32,
+                    runs_root=str(tmp_path / "runs"), name="bad")
+    with pytest.raises(WeightsError, match="carried.safetensors has NaN or infinite values") as trained:
+        train(cfg)
+    assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir())
+    with pytest.raises(WeightsError) as imported:
+        import_path(src, "test_tiny_cnn", root=tmp_path / "library")
+    assert trained.value.message == imported.value.message  # the same check, the same words
+
+
+def test_train_refuses_safetensors_that_do_not_fit_before_any_run_folder(tmp_path):
+    from safetensors.torch import save_file
+
+    src = tmp_path / "other.safetensors"
+    save_file({"encoder.weight": torch.zeros(3, 3), "encoder.bias": torch.zeros(3)}, str(src))
+    cfg = RunConfig(data=[DEMO], backbone="test_tiny_cnn", weights=str(src), epochs=1, input_size=32,
+                    runs_root=str(tmp_path / "runs"), name="misfit")
+    with pytest.raises(WeightsError, match="other.safetensors"):
+        train(cfg)
+    assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir())

@@ -162,8 +162,8 @@ class Loop:
             loss_value = float(loss.detach())
             if not math.isfinite(loss_value):
                 raise NanLossError(
-                    f"The loss became {loss_value} at step {state.global_step + 1} (epoch {epoch}); "
-                    "training stopped and the last good checkpoint is kept. Try a lower learning rate.")
+                    f"The loss became {loss_value} at step {state.global_step + 1} (epoch {epoch}), so training "
+                    "stopped before saving the damaged weights; try a lower learning rate.")
             self.opt.zero_grad(set_to_none=True)
             if self.scaler is not None:
                 self.scaler.scale(loss).backward()
