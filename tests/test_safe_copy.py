@@ -110,3 +110,25 @@ def test_train_refuses_safetensors_that_do_not_fit_before_any_run_folder(tmp_pat
     with pytest.raises(WeightsError, match="other.safetensors"):
         train(cfg)
     assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir())
+
+
+def test_a_bundle_names_its_starting_weights_by_file_name_and_hash_not_by_the_users_folders(tmp_path):
+    """Fault audit: the manifest's weights_origin was the absolute path of the weights file."""
+    import hashlib
+    import json
+
+    from safetensors.torch import save_file
+
+    from engine.bundle import save_bundle
+
+    spec = get_spec("test_tiny_cnn")
+    src = tmp_path / "home" / "alice" / "private models" / "mine.safetensors"
+    src.parent.mkdir(parents=True)
+    save_file(_tiny_state_dict(spec), str(src))
+    result = train(RunConfig(data=[DEMO], backbone="test_tiny_cnn", weights=str(src), epochs=1, input_size=32,
+                             freeze=1, runs_root=str(tmp_path / "runs"), name="mine"))
+    out = save_bundle(result["run_dir"], tmp_path / "out" / "mine.tsbundle")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["backbone"]["weights_origin"] == "mine.safetensors"
+    assert manifest["backbone"]["weights_sha256"] == hashlib.sha256(src.read_bytes()).hexdigest()
+    assert "alice" not in (out / "manifest.json").read_text() and "alice" not in (out / "MODEL_CARD.md").read_text()

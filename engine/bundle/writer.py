@@ -88,9 +88,24 @@ def _split_summary(splits: dict) -> dict:
     return out
 
 
+def _weights_origin(meta: dict) -> tuple[str | None, str | None]:
+    """(file name, sha256) of the weights the run started from: never the folder they lay in,
+    which is the user's own layout and means nothing on another computer."""
+    origin = meta.get("weights_origin")
+    if not origin or origin == "random-init":
+        return origin, None
+    digest = meta.get("weights_sha256")
+    if digest is None:  # a run from before model.json recorded the hash
+        from ..library.safe_copy import weights_digest
+
+        digest = weights_digest(origin)
+    return Path(str(origin)).name, digest
+
+
 def _spec_summary(meta: dict) -> dict:
+    origin, digest = _weights_origin(meta)
     info = {"id": meta["backbone"], "display_name": meta["backbone"], "source": meta["source"],
-            "arch": meta["arch"], "license": "unknown", "weights_origin": meta.get("weights_origin"),
+            "arch": meta["arch"], "license": "unknown", "weights_origin": origin, "weights_sha256": digest,
             "stages": [], "num_params": None, "description": ""}
     try:
         from ..backbones import get_spec
@@ -270,7 +285,7 @@ def save_bundle(run_dir: str | Path, out: str | Path, which: str = "best", repor
                     "app": {"name": "Transfer Studio", "version": __version__}, "versions": _versions(),
                     "modality": predictor.modality, "num_classes": len(predictor.classes),
                     "backbone": {k: spec[k] for k in ("id", "display_name", "source", "arch", "license",
-                                                      "weights_origin")},
+                                                      "weights_origin", "weights_sha256")},
                     "weights": "model.safetensors", "onnx": onnx_info}
         write_text(tmp / "MODEL_CARD.md", render_model_card(manifest, training, metrics, predictor.classes))
         write_text(tmp / "README.md", render_readme(manifest))

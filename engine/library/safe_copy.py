@@ -60,6 +60,24 @@ def check_weights(spec, path: Path) -> None:
             raise WeightsError(str(exc)) from None
 
 
+def weights_digest(path) -> str | None:
+    """sha256 of a weights file, or of a folder's weight files (name and hash of each); None when
+    there is none. What a bundle records of its starting weights instead of where they lay."""
+    import hashlib
+
+    from engine.library.importer import _weight_files
+
+    if path is None or str(path) == "random-init":
+        return None
+    path = Path(path)
+    if path.is_file():
+        return sha256_file(path)
+    files = _weight_files(path) if path.is_dir() else []
+    if not files:
+        return None
+    return hashlib.sha256("".join(f"{f.name}\t{sha256_file(f)}\n" for f in files).encode()).hexdigest()
+
+
 def safe_weights(spec, path: Path | None) -> Path | None:
     """`path` itself when it is safetensors or a folder (checked); else its checked safetensors copy."""
     if path is None:

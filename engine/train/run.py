@@ -115,6 +115,7 @@ def prepare(config: RunConfig, report: RunReporter, cancel):
     """Validate, scan, resolve the recipe and create the run directory. Nothing heavy yet."""
     from ..backbones import locate_weights
     from ..data import save_splits
+    from ..library.safe_copy import weights_digest
     from .plan import recipe, scan_and_pick
 
     spec, dataset, device = scan_and_pick(config, report, cancel)
@@ -140,7 +141,7 @@ def prepare(config: RunConfig, report: RunReporter, cancel):
             "arch": spec.arch, "modality": dataset.modality, "classes": list(dataset.classes),
             "num_classes": len(dataset.classes), "freeze": cfg.freeze,
             "preprocess": _preprocess(spec, cfg, dataset.modality),
-            "weights_origin": str(weights) if weights else "random-init"}
+            "weights_origin": str(weights) if weights else "random-init", "weights_sha256": weights_digest(weights)}
     write_json(run_dir / "model.json", meta)
     return cfg, spec, dataset, run_dir, meta, device
 
