@@ -23,6 +23,8 @@ TITLES = {  # headings by the engine's finding codes; unknown codes get a cleane
     "unreadable": "Unreadable files",
     "zero_byte": "Empty files",
     "too_large": "Files too large to open safely",
+    "text_too_large": "Text files too large to be one example",
+    "long_texts": "Long texts: only their start is used",
     "not_image": "Files that are not really images",
     "empty_text": "Empty texts",
     "no_label": "Rows without a label",

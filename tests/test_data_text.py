@@ -165,3 +165,70 @@ def test_a_label_column_taken_by_elimination_is_named_in_the_report(tmp_path):
     named.write_text("review,label\nfine,5\nbad,1\ngood,5\nawful,1\n")
     rep = scan([named], val_fraction=0, test_fraction=0).report.to_dict()
     assert not [x for x in rep["findings"] if x["code"] == "guessed_column"]
+
+
+def test_a_long_text_is_read_only_as_far_as_a_model_reads_and_a_huge_one_is_skipped(tmp_path):
+    """Fault audit: a 50 MB .txt in a class folder took a 1-epoch run to 12.2 GB of memory, and
+    predicting that one file 7.6 GB and 60 s; the model truncates to a few hundred tokens anyway."""
+    import tracemalloc
+
+    from engine.data.text import MAX_TEXT_BYTES, READ_BYTES, TextTooLarge
+
+    root = tmp_path / "t"
+    write_class(root, "a", ["short one", "short two", "short three"])
+    write_class(root, "b", ["other one", "other two", "other three"])
+    long = root / "a" / "long.txt"
+    with open(long, "wb") as f:
+        line = ("wörd " * 199 + "end\n").encode()
+        for _ in range(9_000_000 // len(line)):  # 9 MB: long, but under the limit
+            f.write(line)
+    huge = root / "b" / "huge.txt"
+    with open(huge, "wb") as f:
+        f.write(b"x" * 100)
+        f.truncate(50_000_000)  # 50 MB (sparse: quick to make)
+
+    tracemalloc.start()
+    ds = scan([root], val_fraction=0, test_fraction=0)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 4 << 20, f"scanning held {peak / 1e6:.1f} MB"
+    rep = ds.report.to_dict()
+    assert [(s["path"], s["code"]) for s in rep["skipped"]] == [(str(huge), "text_too_large")]
+    assert "10 MB" in rep["skipped"][0]["reason"]
+    long_texts = next(f for f in rep["findings"] if f["code"] == "long_texts")
+    assert long_texts["message"] == "1 file longer than the model reads; only their first part is used."
+    assert long_texts["paths"] == [str(long)] and rep["text"]["cut_texts"] == 1
+
+    tracemalloc.start()
+    text = read_text(next(e for e in ds.items if e.path == str(long)))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert text.startswith("wörd wörd") and len(text.encode()) <= READ_BYTES and peak < 1 << 20
+    with pytest.raises(TextTooLarge, match="10 MB"):  # predict reads files the same way
+        read_text(str(huge))
+    assert MAX_TEXT_BYTES < huge.stat().st_size
+
+
+def test_a_text_cut_inside_a_character_loses_that_character_not_a_replacement(tmp_path):
+    from engine.data.text import READ_BYTES
+
+    f = tmp_path / "x.txt"
+    f.write_bytes(b"a" * (READ_BYTES - 1) + "é and more".encode())  # 'é' straddles the cut
+    text = read_text(str(f))
+    assert text == "a" * (READ_BYTES - 1) and "\ufffd" not in text
+    ds_file = tmp_path / "c"
+    write_class(ds_file, "p", [b"a" * (READ_BYTES - 1) + "é and more".encode(), "one"])
+    write_class(ds_file, "q", ["two", "three"])
+    assert scan([ds_file], val_fraction=0, test_fraction=0).report.to_dict()["text"]["undecodable_files"] == 0
+
+
+def test_a_table_cell_longer_than_a_model_reads_is_cut_and_reported(tmp_path):
+    from engine.data.text import READ_BYTES
+
+    f = tmp_path / "d.csv"
+    f.write_text("text,label\n" + "long " * READ_BYTES + ",a\nshort,a\nsmall,b\ntiny,b\n")
+    ds = scan([f], val_fraction=0, test_fraction=0)
+    row = next(e for e in ds.items if e.path.endswith("#row=2"))
+    assert len(row.text) <= READ_BYTES
+    found = next(x for x in ds.report.to_dict()["findings"] if x["code"] == "long_texts")
+    assert found["message"].startswith("1 text longer than the model reads")

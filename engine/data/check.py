@@ -16,7 +16,7 @@ from .. import protocol
 from ..errors import Cancelled
 from .discover import Candidate
 from .images import ImageProblem, verify_image
-from .text import clean_text, decode_text
+from .text import TextTooLarge, read_text_file
 
 WHOLE_FILE_LIMIT = 32 << 20  # files up to this size are read once and decoded from memory
 CHUNK = 1 << 20
@@ -28,12 +28,14 @@ class Checked:
     cand: Candidate
     sha256: str | None = None
     problem: str | None = None  # why the file is skipped; None = usable
-    code: str = ""  # the problem's group: zero_byte|truncated|too_large|not_image|unreadable|empty_text
+    code: str = ""  # the problem's group: zero_byte|truncated|too_large|not_image|unreadable|empty_text|
+    #   text_too_large
     width: int = 0
     height: int = 0
     mode: str = ""
     chars: int = 0
     replaced: int = 0  # undecodable bytes replaced (text)
+    cut: bool = False  # a text longer than any model reads: only its first READ_BYTES are used
 
 
 def default_workers() -> int:
@@ -48,12 +50,28 @@ def _hash_file(path: str) -> str:
     return h.hexdigest()
 
 
+def _check_text(c: Candidate) -> Checked:
+    """Hash the whole file (in chunks) but decode only what a model can read (text.READ_BYTES)."""
+    try:
+        text, replaced, cut = read_text_file(c.path)
+        sha = _hash_file(c.path)
+    except TextTooLarge as exc:
+        return Checked(c, problem=str(exc), code="text_too_large")
+    except OSError as exc:
+        return Checked(c, problem=f"unreadable ({exc.strerror or exc})", code="unreadable")
+    if not text:
+        return Checked(c, sha256=sha, problem="empty text (only whitespace)", code="empty_text")
+    return Checked(c, sha256=sha, chars=len(text), replaced=replaced, cut=cut)
+
+
 def check_file(c: Candidate) -> Checked:
     """Hash and decode one file; any failure becomes a short `problem` string."""
     if c.size == 0:
         return Checked(c, problem="empty file (0 bytes)", code="zero_byte")
+    if c.kind == "text":
+        return _check_text(c)
     try:
-        if 0 < c.size <= WHOLE_FILE_LIMIT or c.kind == "text":
+        if 0 < c.size <= WHOLE_FILE_LIMIT:
             with open(c.path, "rb") as f:
                 data = f.read()
             if not data:
@@ -63,20 +81,14 @@ def check_file(c: Candidate) -> Checked:
             sha, source = _hash_file(c.path), c.path
     except OSError as exc:
         return Checked(c, problem=f"unreadable ({exc.strerror or exc})", code="unreadable")
-    if c.kind == "image":
-        try:
-            w, h, mode = verify_image(source)
-        except ImageProblem as exc:
-            return Checked(c, sha256=sha, problem=str(exc), code=exc.code)
-        except Exception as exc:  # noqa: BLE001 - a decoder bug must not end the scan
-            return Checked(c, sha256=sha, problem=f"unreadable ({type(exc).__name__}: {exc})"[:200],
-                           code="unreadable")
-        return Checked(c, sha256=sha, width=w, height=h, mode=mode)
-    text, replaced = decode_text(source)
-    text = clean_text(text)
-    if not text:
-        return Checked(c, sha256=sha, problem="empty text (only whitespace)", code="empty_text")
-    return Checked(c, sha256=sha, chars=len(text), replaced=replaced)
+    try:
+        w, h, mode = verify_image(source)
+    except ImageProblem as exc:
+        return Checked(c, sha256=sha, problem=str(exc), code=exc.code)
+    except Exception as exc:  # noqa: BLE001 - a decoder bug must not end the scan
+        return Checked(c, sha256=sha, problem=f"unreadable ({type(exc).__name__}: {exc})"[:200],
+                       code="unreadable")
+    return Checked(c, sha256=sha, width=w, height=h, mode=mode)
 
 
 def safe_check(c: Candidate) -> Checked:

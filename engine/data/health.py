@@ -59,6 +59,9 @@ _SKIP_ADVICE = {
                   "Copy them again from the original source; a partial image would teach the model noise."),
     "too_large": ("{n} {files} {are} larger than the decompression-bomb limit and will be left out.",
                   "Such sizes are usually corrupt or malicious files; if they are real, shrink them first."),
+    "text_too_large": ("{n} text {files} {are} over 10 MB, far too long to be one example, and will be left out.",
+                       "A file that size is usually a log or a data dump; split it into one file per example "
+                       "or remove it."),
     "not_image": ("{n} {files} {have} an image extension but no image inside and will be left out.",
                   "Check what these files really are; rename or delete them."),
     "unreadable": ("{n} {files} could not be read and will be left out.",
@@ -86,8 +89,10 @@ def _plural_fill(template: str, n: int) -> str:
                            rows="row" if one else "rows", are="is" if one else "are", have="has" if one else "have")
 
 
-def add_findings(rep: HealthReport, deduped: Deduped, modality: str, undecodable: list[str]) -> None:
-    """Fill rep.findings from the rest of the report (classes, skipped, ignored, duplicates)."""
+def add_findings(rep: HealthReport, deduped: Deduped, modality: str, undecodable: list[str],
+                 cut: list[str] = ()) -> None:
+    """Fill rep.findings from the rest of the report (classes, skipped, ignored, duplicates);
+    `cut`: texts longer than any model reads."""
     by_code: dict[str, list[str]] = defaultdict(list)
     for s in rep.skipped:
         by_code[s.get("code") or "unreadable"].append(s["path"])
@@ -162,6 +167,12 @@ def add_findings(rep: HealthReport, deduped: Deduped, modality: str, undecodable
         rep.add("info", "no_test_split", "Your split folders have no test split, so final scores are measured "
                 "on the validation data used to pick the best epoch.",
                 "Add a test folder with the same class folders for an unbiased score.")
+    if cut:
+        noun = "texts" if any("#row=" in p for p in cut) else "files"
+        rep.add("info", "long_texts", f"{len(cut)} {noun[:-1] if len(cut) == 1 else noun} longer than the model "
+                "reads; only their first part is used.",
+                "Nothing to do when the start of each text shows its class; otherwise split long texts into "
+                "several shorter ones.", cut)
     if rep.text and rep.text["undecodable_files"]:
         t = rep.text
         rep.add("warning", "undecodable_text", f"{_s(t['undecodable_files'], 'text')} contained bytes that are not "

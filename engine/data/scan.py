@@ -170,6 +170,7 @@ def _scan(paths, rep: HealthReport, val_fraction, test_fraction, seed, text_colu
     checked = check_all(candidates, reporter, cancel)
     items: list[Item] = []
     text_facts: dict[str, tuple[int, int]] = {}  # path -> (characters, replaced characters)
+    cut = {ch.cand.path for ch in checked if ch.cut} | {p for tab in tables for p in tab.cut}
     for ch in checked:
         if ch.problem:
             rep.skipped.append({"path": ch.cand.path, "reason": ch.problem, "code": ch.code})
@@ -191,13 +192,16 @@ def _scan(paths, rep: HealthReport, val_fraction, test_fraction, seed, text_colu
                       "across_splits": deduped.across_splits}
     used = {e.path for e in examples}  # summaries describe what will be used, after duplicates
     undecodable: list[str] = []
+    cut_used: list[str] = []
     if modality == "image":
         rep.image = image_summary(checked, used)
     else:
         facts = [(e.path, *text_facts[e.path]) for e in examples]
         rep.text = text_summary([n for _, n, _ in facts], [(p, r) for p, _, r in facts])
         undecodable = [p for p, _, r in facts if r > 0]
-    add_findings(rep, deduped, modality, undecodable)
+        cut_used = [p for p, _, _ in facts if p in cut]
+        rep.text["cut_texts"] = len(cut_used)
+    add_findings(rep, deduped, modality, undecodable, cut_used)
     _fatal_counts(rep, where, len(candidates) + sum(len(t.rows) for t in tables), for_scoring)
     return Dataset(modality=modality, classes=classes, items=examples, report=rep, presplit=rep.presplit,
                    roots=list(rep.roots))

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import DataError
-from .text import REPLACEMENT, clean_text, decode_text
+from .text import READ_BYTES, REPLACEMENT, clean_text, decode_text
 
 TABLE_EXTS = frozenset({".csv", ".tsv", ".tab", ".jsonl"})
 TEXT_NAMES = ("text", "texts", "sentence", "sentences", "review", "reviews", "content", "body", "message",
@@ -37,6 +37,7 @@ class TableRows:
     rows: list[tuple[str, str, str, int]] = field(default_factory=list)  # (row path, label, text, replaced)
     skipped: list[dict] = field(default_factory=list)  # {path, reason, code}
     guessed: list[str] = field(default_factory=list)  # "text" / "label": chosen as the other of two columns
+    cut: list[str] = field(default_factory=list)  # row paths of texts longer than any model reads
 
 
 def _norm(name: str) -> str:
@@ -167,8 +168,10 @@ def read_table(path: str | Path, text_column: str | None = None, label_column: s
             continue
         label = rec.get(label_col)
         label = "" if label is None else str(label).strip()
-        value = rec.get(text_col)
-        text = clean_text("" if value is None else str(value))
+        value = "" if rec.get(text_col) is None else str(rec.get(text_col))
+        text = clean_text(value)
+        if len(value) > READ_BYTES and len(value.strip()) > READ_BYTES:
+            out.cut.append(row_path)
         if not label:
             out.skipped.append({"path": row_path, "reason": "no label in this row", "code": "no_label"})
         elif not text:

@@ -5,6 +5,10 @@ verbatim in their predict.py (see engine/bundle/writer.py), as they do images.py
 
 UTF-16 files with a byte-order mark (what Windows Notepad calls "Unicode") are decoded
 as UTF-16 instead of turning into a page of replacement characters.
+
+A model reads a few hundred tokens of a text and truncates the rest, so only the first
+READ_BYTES of a file are ever read (a 50 MB file once took a run to 12 GB of memory), and
+a file over MAX_TEXT_BYTES is not one example at all: it is skipped as oversized.
 """
 from __future__ import annotations
 
@@ -13,11 +17,27 @@ import os
 
 TEXT_EXTS = frozenset({".txt", ".text"})
 REPLACEMENT = "\ufffd"
+MAX_TOKENS = 512  # the most tokens any text model here reads (BERT, RoBERTa)
+BYTES_PER_TOKEN = 64  # a token is 4-6 bytes of English or CJK text; room for URLs, code and odd scripts
+READ_BYTES = MAX_TOKENS * BYTES_PER_TOKEN  # 32 KiB: more than any model reads; the rest is never loaded
+MAX_TEXT_BYTES = 10_000_000  # one "text" file over 10 MB is a log or a dump, not an example
+
+
+class TextTooLarge(ValueError):
+    """A text file over MAX_TEXT_BYTES; str() is the short reason."""
 _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 
 
-def decode_text(raw: bytes) -> tuple[str, int]:
-    """(text, number of characters that had to be replaced) for the bytes of one text."""
+def _decode(body: bytes, encoding: str, errors: str, partial: bool) -> str:
+    if not partial:
+        return body.decode(encoding, errors)
+    # the start of a longer text: a character the cut split in two is left out, not replaced
+    return codecs.getincrementaldecoder(encoding)(errors).decode(body, final=False)
+
+
+def decode_text(raw: bytes, partial: bool = False) -> tuple[str, int]:
+    """(text, number of characters that had to be replaced) for the bytes of one text
+    (`partial`: the bytes are only its first part)."""
     encoding, start = "utf-8", 0
     for bom, enc in _BOMS:
         if raw.startswith(bom):
@@ -25,16 +45,32 @@ def decode_text(raw: bytes) -> tuple[str, int]:
             break
     body = raw[start:]
     try:
-        return body.decode(encoding), 0
+        return _decode(body, encoding, "strict", partial), 0
     except UnicodeDecodeError:
-        text = body.decode(encoding, errors="replace")
+        text = _decode(body, encoding, "replace", partial)
         genuine = body.count(REPLACEMENT.encode(encoding))  # U+FFFD already in the file
         return text, max(0, text.count(REPLACEMENT) - genuine)
 
 
 def clean_text(text: str) -> str:
-    """What the model sees: surrounding whitespace dropped (nothing else is changed)."""
-    return text.strip()
+    """What the model sees: surrounding whitespace dropped, and no more than it could ever read."""
+    text = text.strip()
+    return text[:READ_BYTES].rstrip() if len(text) > READ_BYTES else text
+
+
+def read_text_file(path) -> tuple[str, int, bool]:
+    """(text, replaced characters, whether it was cut) of a text file, reading at most READ_BYTES.
+
+    Raises TextTooLarge for a file over MAX_TEXT_BYTES and OSError when it cannot be read."""
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size > MAX_TEXT_BYTES:
+            raise TextTooLarge(f"larger than {MAX_TEXT_BYTES // 1_000_000} MB ({size:,} bytes), too long to be "
+                               "one text")
+        head = f.read(READ_BYTES + 1)
+    cut = len(head) > READ_BYTES
+    text, replaced = decode_text(head[:READ_BYTES], partial=cut)
+    return clean_text(text), replaced, cut
 
 
 def read_text(example) -> str:
@@ -42,6 +78,4 @@ def read_text(example) -> str:
     text = getattr(example, "text", None)
     if text is not None:
         return text
-    path = os.fspath(getattr(example, "path", example))
-    with open(path, "rb") as f:
-        return clean_text(decode_text(f.read())[0])
+    return read_text_file(os.fspath(getattr(example, "path", example)))[0]

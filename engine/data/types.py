@@ -47,7 +47,7 @@ class HealthReport:
     duplicates: dict = field(default_factory=lambda: {"within_class": [], "across_classes": [],
                                                       "across_splits": []})
     image: dict | None = None  # {count, width{min,median,max}, height{...}, modes{mode: n}}
-    text: dict | None = None  # {files, undecodable_files, replaced_chars, length{min,median,max}}
+    text: dict | None = None  # {files, undecodable_files, replaced_chars, length{min,median,max}, cut_texts}
     findings: list[Finding] = field(default_factory=list)
     fatal: str | None = None
     seconds: float = 0.0
