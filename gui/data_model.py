@@ -34,6 +34,7 @@ TITLES = {  # headings by the engine's finding codes; unknown codes get a cleane
     "skipped": "Files that were skipped",
     "hidden_files": "Hidden system files",
     "stray_files": "Files outside the class folders",
+    "folder_links": "Links to folders that were not followed",
     "unsupported_files": "Files of a type this app does not read",
     "other_modality": "Files of another kind",
     "duplicates_within_class": "Duplicate files within a class",

@@ -131,3 +131,25 @@ def test_jpeg_draft_keeps_min_side(tmp_path):
     out = load_image(tmp_path / "big.jpg", min_side=64)
     assert min(out.size) >= 64 and out.size[0] < 400
     assert load_image(tmp_path / "big.jpg").size == (400, 300)
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")  # the app silences it at import
+@pytest.mark.parametrize("side", [10_001, 14_200])  # just over the limit; over twice it (PIL's own refusal)
+def test_a_real_image_over_the_pixel_limit_is_refused_everywhere_it_is_read(tmp_path, side):
+    """The audit planted a valid image over the real limit (not a fake header, not a lowered limit)."""
+    from engine.data import scan
+
+    assert side * side > images_mod.MAX_IMAGE_PIXELS
+    for cls in ("a", "b"):
+        (tmp_path / "data" / cls).mkdir(parents=True)
+        for i in range(3):
+            _noise(i + 10 * ord(cls), size=(8, 8)).save(tmp_path / "data" / cls / f"{i}.png")
+    big = tmp_path / "data" / "a" / "poster.png"
+    Image.new("1", (side, side), 1).save(big, optimize=False)  # 1 bit a pixel: 12-25 MB to make, ~0.1 MB on disk
+    with pytest.raises(ImageProblem, match="decompression-bomb") as info:
+        verify_image(big)
+    assert info.value.code == "too_large"
+    with pytest.raises(ImageProblem, match="decompression-bomb"):
+        load_image(big)  # training and predict read images with load_image
+    rep = scan([tmp_path / "data"], val_fraction=0, test_fraction=0).report.to_dict()
+    assert [(s["path"], s["code"]) for s in rep["skipped"]] == [(str(big), "too_large")]

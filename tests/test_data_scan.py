@@ -218,3 +218,31 @@ def test_a_few_text_files_in_an_image_tree_are_ignored_not_fatal(tmp_path):
     assert ds.modality == "image" and len(ds.items) == 20
     assert any(i["path"].endswith("notes.txt") and "image dataset" in i["reason"] for i in rep["ignored"])
     assert finding(rep, "other_modality")
+
+
+def test_symlink_loops_are_listed_and_never_followed(tmp_path):
+    """The audit's symlink loops: a class folder that links back to the data folder made every file a
+    'duplicate across classes' and the scan said none of the files could be read."""
+    import os
+
+    root = tmp_path / "data"
+    good_class(root, "cat", 4, 0)
+    good_class(root, "dog", 4, 100)
+    good_class(tmp_path / "elsewhere", "birds", 4, 200)
+    os.symlink(tmp_path / "elsewhere" / "birds", root / "bird")  # a linked class folder: followed
+    os.symlink(".", root / "everything")  # a class folder that is the data folder itself
+    os.symlink("..", root / "cat" / "up")  # inside a class folder: back to the data folder
+    os.symlink(".", root / "dog" / "self")
+    os.symlink("b.png", root / "cat" / "a.png")  # two files that point at each other
+    os.symlink("a.png", root / "cat" / "b.png")
+
+    ds = scan([root], val_fraction=0, test_fraction=0)
+
+    rep = ds.report.to_dict()
+    assert {c["name"]: c["count"] for c in rep["classes"]} == {"bird": 4, "cat": 4, "dog": 4}
+    assert sorted(os.path.basename(i["path"]) for i in rep["ignored"] if i["code"] == "folder_links") == \
+        ["everything", "self", "up"]
+    loops = {os.path.basename(s["path"]): s["reason"] for s in rep["skipped"]}
+    assert set(loops) == {"a.png", "b.png"} and all("symbolic links" in r for r in loops.values())
+    assert finding(rep, "folder_links")["count"] == 3
+    assert not [f for f in rep["findings"] if f["code"].startswith("duplicates")]

@@ -5,6 +5,9 @@ Layouts: `root/<class>/...` or pre-split `root/{train,val,test}/<class>/...` (al
 folder belong to that class. Hidden and system clutter (dotfiles, `.DS_Store`,
 `Thumbs.db`, `__MACOSX`, `.ipynb_checkpoints`) is skipped without descending into it;
 stray files beside the class folders and files of other types are ignored and listed.
+A class folder that is a link is followed unless it leads back to a folder holding the data
+(a loop: every file would be read twice, or forever); links to folders inside a class
+folder are not followed. Both are listed, never silent.
 """
 from __future__ import annotations
 
@@ -74,6 +77,16 @@ def _hidden(path: str, is_dir: bool) -> dict:
             "code": "hidden_files"}
 
 
+def _link(path: str, why: str) -> dict:
+    return {"path": path, "reason": why, "code": "folder_links"}
+
+
+def _loops_back(path: str, root: str) -> bool:
+    """True for a folder link whose target is `root` or holds it."""
+    target, real_root = os.path.realpath(path), os.path.realpath(root)
+    return real_root == target or real_root.startswith(target.rstrip(os.sep) + os.sep)
+
+
 def _stray(out: RootScan, e: os.DirEntry, where: str) -> None:
     if os.path.splitext(e.name)[1].lower() in TABLE_EXTS:
         reason = f"a table beside the {where} is not read; pass the file itself to use its rows"
@@ -91,6 +104,9 @@ def _walk_class(out: RootScan, folder: str, class_name: str, split: str | None, 
         for d in sorted(dirnames):
             if is_hidden(d):
                 out.ignored.append(_hidden(os.path.join(dirpath, d), True))
+            elif os.path.islink(os.path.join(dirpath, d)):  # os.walk would not enter it either
+                out.ignored.append(_link(os.path.join(dirpath, d), "a link to a folder inside a class folder "
+                                                                   "(not followed)"))
             else:
                 keep.append(d)
         dirnames[:] = keep
@@ -117,6 +133,8 @@ def _class_folders(out: RootScan, folder: str, split: str | None, cancel) -> Non
     for e in _entries(folder):
         if is_hidden(e.name):
             out.ignored.append(_hidden(e.path, _is_dir(e)))
+        elif _is_dir(e) and e.is_symlink() and _loops_back(e.path, out.root):
+            out.ignored.append(_link(e.path, "a link back to a folder that holds it (a loop; not followed)"))
         elif _is_dir(e):
             _walk_class(out, e.path, e.name, split, cancel)
         else:

@@ -111,6 +111,12 @@ def add_findings(rep: HealthReport, deduped: Deduped, modality: str, undecodable
         n = len(ign["stray_files"])
         rep.add("info", "stray_files", f"{_s(n, 'file')} outside the class folders {_were(n)} ignored.",
                 "Move them into the folder of their class if they are examples.", ign["stray_files"])
+    if ign["folder_links"]:
+        n = len(ign["folder_links"])
+        rep.add("warning", "folder_links", f"{_s(n, 'link')} to a folder {_were(n)} not followed: a link back into "
+                "the data would read every file twice (or forever), and links inside class folders are not read.",
+                "Move or copy the files of a linked folder into its class folder if they are examples.",
+                ign["folder_links"])
     if ign["unsupported_files"]:
         exts = Counter(os.path.splitext(p)[1].lower() or "no extension" for p in ign["unsupported_files"])
         rep.add("warning", "unsupported_files", f"{_s(len(ign['unsupported_files']), 'file')} of a type this app "
