@@ -230,7 +230,8 @@ def test_a_full_disk_reads_the_same_in_the_cli_the_engine_and_the_app(tmp_path, 
     export_failed = OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "model.tsbundle"))
     reply = error_message(export_failed, request_seq=4)
     assert (reply.kind, reply.request_seq) == ("disk_full", 4)
-    assert reply.message == f"The disk holding {tmp_path / 'model.tsbundle'} is full; free some space there and try again."
+    assert reply.message == (f"The disk holding {tmp_path / 'model.tsbundle'} is full; free some space there "
+                             "and try again.")
     shown = plain_error(protocol.Error(kind="disk_full", message=reply.message))
     assert shown.startswith("The disk is full: The disk holding") and "inside the engine" not in shown
 
