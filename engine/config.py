@@ -14,6 +14,8 @@ from typing import Any
 CONFIG_SCHEMA_VERSION = 1
 
 AUGMENT_PRESETS = ("none", "light", "standard")
+# how much training time the auto recipe may spend (engine/recipe/regime.py BUDGET_SCALE says what each means)
+BUDGETS = ("quick", "standard", "thorough")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 MONITORS = ("val_accuracy", "val_loss", "val_macro_f1", "val_balanced_accuracy")
 # how long a refit trains: "best" = the epoch that won on validation, "trained" = as long as the first run
@@ -54,6 +56,7 @@ class RunConfig:
     freeze: int | None = None  # first k stages frozen; 0 = full fine-tune; None = auto
     # how to learn
     epochs: int | None = None
+    budget: str = "standard"  # quick / standard / thorough: how long Auto lets a run train (BUDGETS)
     batch_size: int | None = None
     lr: float | None = None  # learning rate of the head; None = auto
     lr_stage_decay: float | None = None  # earlier trainable stages get lr * decay**distance; None = auto
@@ -124,6 +127,8 @@ class RunConfig:
             raise ConfigError("Validation and test fractions together leave too little to train on; keep their sum under 0.9.")
         if not (0 <= self.label_smoothing < 1):
             raise ConfigError(f"Label smoothing must be between 0 and 1, not {self.label_smoothing!r}.")
+        if self.budget not in BUDGETS:
+            raise ConfigError(f"The time budget must be one of {', '.join(BUDGETS)}, not {self.budget!r}.")
         if self.augment not in AUGMENT_PRESETS:
             raise ConfigError(f"Augmentation must be one of {', '.join(AUGMENT_PRESETS)}, not {self.augment!r}.")
         if self.device not in DEVICES and not self.device.startswith("cuda:"):

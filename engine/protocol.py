@@ -178,6 +178,7 @@ class ResolvedConfig(Message):
     config: dict = field(default_factory=dict)  # the RunConfig with every auto setting filled in
     settings: list = field(default_factory=list)  # [{"name", "value", "auto", "reason"}], in the recipe's order
     facts: dict = field(default_factory=dict)  # what the recipe read: modality, device, examples per split, ...
+    estimate: dict = field(default_factory=dict)  # {"seconds": at most, "step_s", "example_s", "steps"}, timed here
     request_seq: int | None = None
 
 

@@ -315,9 +315,9 @@ class Server:
         """The auto recipe applied to this config and data, as a start would (engine.recipe)."""
         from .train.plan import preview
 
-        cfg, settings, facts = preview(RunConfig.from_dict(dict(msg.config)), cancel=self._request_cancel)
+        cfg, settings, facts, estimate = preview(RunConfig.from_dict(dict(msg.config)), cancel=self._request_cancel)
         return protocol.ResolvedConfig(config=cfg.to_dict(), settings=[s.to_dict() for s in settings],
-                                       facts=facts.to_dict())
+                                       facts=facts.to_dict(), estimate=estimate or {})
 
     def predict(self, msg: protocol.Predict) -> protocol.Predictions:
         from .inference import Predictor

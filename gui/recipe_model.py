@@ -46,16 +46,18 @@ class RecipePreview:
     def clear(self) -> None:
         self.settings: list[dict] = []
         self.facts: dict = {}
+        self.estimate: dict = {}  # {"seconds": at most, ...}, timed by the engine on this machine
         self.pending = False
         self.error = ""
 
-    def set_reply(self, settings: list, facts: dict) -> None:
+    def set_reply(self, settings: list, facts: dict, estimate: dict | None = None) -> None:
         self.settings = [s for s in settings or [] if isinstance(s, dict) and s.get("name")]
         self.facts = dict(facts or {})
+        self.estimate = dict(estimate or {})
         self.pending, self.error = False, ""
 
     def set_error(self, text: str) -> None:
-        self.settings, self.facts, self.pending, self.error = [], {}, False, text
+        self.settings, self.facts, self.estimate, self.pending, self.error = [], {}, {}, False, text
 
     def _get(self, name: str) -> dict | None:
         return next((s for s in self.settings if s["name"] == name), None)

@@ -248,7 +248,7 @@ class Session(QObject):
 
         def done(reply, asked=config):
             if asked == self._recipe_asked:  # a later change has its own request on the way
-                w.recipe.set_reply(list(reply.settings or []), dict(reply.facts or {}))
+                w.recipe.set_reply(list(reply.settings or []), dict(reply.facts or {}), dict(reply.estimate or {}))
                 self.changed.emit("recipe")
 
         def failed(err, asked=config):

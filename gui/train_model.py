@@ -32,6 +32,7 @@ class TrainSettings:
     """The Train step's form. None = Auto."""
 
     epochs: int | None = None
+    budget: str = "standard"  # quick / standard / thorough (engine.config.BUDGETS)
     lr: float | None = None
     batch_size: int | None = None
     augment: str = "light"
@@ -78,7 +79,7 @@ def build_config(data: list[str], backbone: str, freeze: int | None, s: TrainSet
     """A RunConfig dict; raises ConfigError with one sentence if a setting cannot work."""
     cfg = RunConfig(
         data=list(data), backbone=backbone, weights=weights, freeze=freeze,
-        epochs=s.epochs, lr=s.lr, batch_size=s.batch_size, augment=s.augment,
+        epochs=s.epochs, budget=s.budget, lr=s.lr, batch_size=s.batch_size, augment=s.augment,
         early_stopping_patience=s.patience if s.early_stopping else None,
         device=s.device, weight_decay=s.weight_decay, label_smoothing=s.label_smoothing,
         class_weighted=s.class_weighted, input_size=s.input_size,

@@ -7,12 +7,16 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
                                QPlainTextEdit, QProgressBar, QPushButton, QScrollArea, QSpinBox, QVBoxLayout,
                                QWidget)
 
+from engine.recipe.render import estimate_text
+
 from . import format as fmt
 from .train_model import RunState, TrainSettings
 from .widgets import Collapsible, heading, hint
 
 LR_CHOICES = ("Auto", "1e-4", "3e-4", "1e-3", "3e-3", "1e-2")
 AUGMENT = (("none", "None"), ("light", "Light (flips, small crops)"), ("standard", "Standard (+ colour, rotation)"))
+BUDGET = (("quick", "Quick (about half the training)"), ("standard", "Standard"),
+          ("thorough", "Thorough (no time cap on a CPU)"))
 
 
 def _auto_spin(maximum: int, tip: str) -> QSpinBox:
@@ -48,6 +52,13 @@ class TrainPage(QWidget):
                                  "hundred steps, kept near a plain fine-tune's time on a CPU; early "
                                  "stopping may end sooner.")
         form.addRow("&Epochs", self.epochs)
+        self.budget = QComboBox()
+        for key, text in BUDGET:
+            self.budget.addItem(text, key)
+        self.budget.setToolTip("How long Auto lets the run train. Standard keeps a CPU run near a plain fine-tune's "
+                               "time; Quick halves it; Thorough trains the full schedule (early stopping may end "
+                               "it sooner). The estimate below Start is measured on this machine.")
+        form.addRow("Time &budget", self.budget)
         self.lr = QComboBox()
         self.lr.setEditable(True)
         self.lr.addItems(LR_CHOICES)
@@ -130,6 +141,9 @@ class TrainPage(QWidget):
         buttons.addWidget(self.start_button, 2)
         buttons.addWidget(self.cancel_button, 1)
         left.addLayout(buttons)
+        self.estimate = hint("")
+        self.estimate.setAccessibleName("Estimated training time")
+        left.addWidget(self.estimate)
         self.not_ready = hint("")
         left.addWidget(self.not_ready)
         left.addStretch(1)
@@ -182,7 +196,7 @@ class TrainPage(QWidget):
         for w in (self.weight_decay, self.smoothing, self.val_fraction, self.test_fraction):
             w.valueChanged.connect(self.settingsChanged)
         self.lr.currentTextChanged.connect(self.settingsChanged)
-        for w in (self.augment, self.device):
+        for w in (self.augment, self.device, self.budget):
             w.currentIndexChanged.connect(self.settingsChanged)
         for w in (self.early, self.class_weighted, self.feature_cache):
             w.toggled.connect(self.settingsChanged)
@@ -190,6 +204,7 @@ class TrainPage(QWidget):
     # ---------------------------------------------------------------- settings
     def set_settings(self, s: TrainSettings) -> None:
         self.epochs.setValue(s.epochs or 0)
+        self.budget.setCurrentIndex(max(0, self.budget.findData(s.budget)))
         self.lr.setCurrentText("Auto" if s.lr is None else f"{s.lr:g}")
         self.batch.setValue(s.batch_size or 0)
         self.augment.setCurrentIndex(max(0, self.augment.findData(s.augment)))
@@ -218,7 +233,7 @@ class TrainPage(QWidget):
             except ValueError:
                 raise ValueError(f"Learning rate {text!r} is not a number; write it like 0.001 or 1e-3.")
         return TrainSettings(
-            epochs=self.epochs.value() or None, lr=lr, batch_size=self.batch.value() or None,
+            epochs=self.epochs.value() or None, budget=self.budget.currentData() or "standard", lr=lr, batch_size=self.batch.value() or None,
             augment=self.augment.currentData(), early_stopping=self.early.isChecked(),
             patience=self.patience.value(), device=self.device.currentData() or "auto",
             weight_decay=self.weight_decay.value(), label_smoothing=self.smoothing.value(),
@@ -265,7 +280,7 @@ class TrainPage(QWidget):
             self.bar.setValue(int(round(1000 * fraction)))
         self.bar.setFormat(label)
         self.results_button.setVisible(r.stopped == "completed")
-        for w in (self.epochs, self.lr, self.batch, self.augment, self.early, self.device, self.advanced):
+        for w in (self.epochs, self.budget, self.lr, self.batch, self.augment, self.early, self.device, self.advanced):
             w.setEnabled(not r.running)
         for w in (self.augment, self.input_size):  # texts are neither augmented nor resized
             w.setEnabled(not r.running and not self.text_mode)
@@ -291,7 +306,9 @@ class TrainPage(QWidget):
                     "Asking the engine…" if preview is not None and preview.pending else
                     "Shown once data and a model are chosen.")
             self.recipe_text.setText(f"<i>{text}</i>")
+            self.estimate.setText("")
             return
+        self.estimate.setText(estimate_text(preview.estimate, str(preview.facts.get("device") or "")))
         rows = []
         for r in preview.rows():
             why = f"Auto: {r.reason}" if r.auto else "your choice"

@@ -190,8 +190,9 @@ class FakeEngine(QObject):
                              "cpu", n_train=sum(counts) - n_val - n_test, n_val=n_val, n_classes=len(counts),
                              modality=spec["modality"], cores=2)
         cfg, settings = resolve(RunConfig.from_dict(config), facts)
+        seconds = 4.0 * int(cfg.epochs)  # the real engine times a few steps; the fake pretends 4 s an epoch
         return P.ResolvedConfig(config=cfg.to_dict(), settings=[x.to_dict() for x in settings],
-                                facts=facts.to_dict())
+                                facts=facts.to_dict(), estimate={"seconds": seconds})
 
     def _import(self, msg):
         spec = next((b for b in BACKBONES if b["id"] == msg.backbone), None)

@@ -289,6 +289,13 @@ def test_the_window_shows_what_the_engines_recipe_will_do_and_freezing_starts_on
     assert "Auto:" in w.model_page.freeze_summary.text()
     panel = w.train_page.recipe_text.text()
     assert "Frozen stages</b>: 1" in panel and "Epochs</b>: 25" in panel and "about 300 optimizer steps" in panel
+    assert w.train_page.estimate.text() == "At most about 2 min on this CPU (early stopping often ends sooner)."
+    w.train_page.budget.setCurrentIndex(w.train_page.budget.findData("quick"))  # the time budget is sent too
+    qtbot.waitUntil(lambda: w.recipe.ready and w.recipe.value("epochs") < 25, timeout=5000)
+    assert [m for m in fake.sent if isinstance(m, P.ResolveConfig)][-1].config["budget"] == "quick"
+    w.train_page.budget.setCurrentIndex(w.train_page.budget.findData("standard"))
+    qtbot.waitUntil(lambda: w.recipe.ready and w.recipe.value("epochs") == 25, timeout=5000)
+    asked = [m for m in fake.sent if isinstance(m, P.ResolveConfig)]
     # the person moves the slider: their choice is sent and shown as theirs; Auto puts it back
     n = len(asked)
     w.model_page.slider.setValue(0)

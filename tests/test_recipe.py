@@ -118,3 +118,20 @@ def test_a_fixed_size_backbone_keeps_its_size_and_refuses_another():
             resolve(wrong, vit, big, "cpu")
     with pytest.raises(ConfigError, match="Training crop size"):
         RunConfig(data=["x"], train_input_size=8).validate()
+
+
+def test_the_time_budget_halves_the_schedule_or_lifts_the_cpu_cap():
+    img, txt = _spec("image"), _spec("text")
+    big, small = _FakeDataset("image", per_class=425), _FakeDataset("image", per_class=10)
+    standard = resolve(RunConfig(), img, big, "cpu")
+    quick = resolve(RunConfig(budget="quick"), img, big, "cpu")
+    thorough = resolve(RunConfig(budget="thorough"), img, big, "cpu")
+    assert quick.epochs < standard.epochs < thorough.epochs
+    assert thorough.train_input_size == thorough.input_size  # no cap, so no smaller crops to buy an epoch
+    # small data: quick aims at about half the optimizer steps; the others keep the full schedule
+    assert resolve(RunConfig(budget="quick"), img, small, "cpu").epochs < resolve(RunConfig(), img, small, "cpu").epochs
+    assert resolve(RunConfig(budget="thorough"), img, small, "cpu").epochs == resolve(RunConfig(), img, small, "cpu").epochs
+    assert resolve(RunConfig(budget="quick"), txt, _FakeDataset("text", per_class=425), "cpu").epochs < \
+        resolve(RunConfig(), txt, _FakeDataset("text", per_class=425), "cpu").epochs
+    with pytest.raises(ConfigError, match="time budget"):
+        RunConfig(data=["x"], budget="forever").validate()

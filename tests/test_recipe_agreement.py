@@ -48,7 +48,7 @@ def _gui(data: Path, backbone: str, freeze, runs: Path) -> dict:
     finally:
         srv.close()
     assert reply.request_seq == 7
-    return {"settings": reply.settings, "facts": reply.facts, "config": reply.config}
+    return {"settings": reply.settings, "facts": reply.facts, "config": reply.config, "estimate": reply.estimate}
 
 
 def _cli(data: Path, runs: Path, *extra: str) -> dict:
@@ -56,7 +56,7 @@ def _cli(data: Path, runs: Path, *extra: str) -> dict:
 
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
-        assert main(["recipe", "--data", str(data), "--runs-root", str(runs), "--json", *extra]) == 0
+        assert main(["recipe", "--data", str(data), "--runs-root", str(runs), "--json", "--no-estimate", *extra]) == 0
     return json.loads(buf.getvalue())
 
 
@@ -70,6 +70,7 @@ def test_the_gui_and_the_cli_resolve_the_same_config_to_the_same_settings(tmp_pa
     cli = _cli(data, tmp_path / "runs")
     assert gui["settings"] == cli["settings"] and gui["facts"] == cli["facts"]
     assert all(s["auto"] and s["reason"] for s in gui["settings"])
+    assert gui["estimate"]["seconds"] > 0 and gui["estimate"]["step_s"] > 0  # timed on this machine
     got = {s["name"]: s["value"] for s in gui["settings"]}
     if modality == "text":  # the GUI used to send its own "recommended" 4 at 10 per class; the recipe's rule says 1
         assert got["freeze"] == (1 if per_class == 10 else 4)

@@ -9,6 +9,7 @@ def add_arguments(p) -> None:
     from .train import add_arguments as train_arguments
 
     p.add_argument("--rules", action="store_true", help="print the rules themselves (markdown), not a data set's")
+    p.add_argument("--no-estimate", action="store_true", help="do not time a few training steps for the estimate")
     train_arguments(p, with_output=False)
 
 
@@ -26,10 +27,11 @@ def run(a) -> int:
 
     from .train import config_from_args
 
-    cfg, settings, facts = preview(config_from_args(a))
+    cfg, settings, facts, estimate = preview(config_from_args(a), with_estimate=not a.no_estimate)
     rows = [s.to_dict() for s in settings]
     if a.json:
-        print(json.dumps({"config": cfg.to_dict(), "settings": rows, "facts": facts.to_dict()}, indent=1))
+        print(json.dumps({"config": cfg.to_dict(), "settings": rows, "facts": facts.to_dict(),
+                          "estimate": estimate or {}}, indent=1))
     else:
-        print(settings_text(rows, facts.to_dict()))
+        print(settings_text(rows, facts.to_dict(), estimate))
     return 0

@@ -7,7 +7,7 @@ import sys
 import threading
 import time
 
-from ..config import AUGMENT_PRESETS, REFIT_EPOCHS, RunConfig
+from ..config import AUGMENT_PRESETS, BUDGETS, REFIT_EPOCHS, RunConfig
 
 
 def add_arguments(p, with_output: bool = True) -> None:
@@ -21,6 +21,9 @@ def add_arguments(p, with_output: bool = True) -> None:
     p.add_argument("--weights", help="a weights file or Hugging Face folder you brought in")
     p.add_argument("--freeze", type=int, help=auto("freeze", "freeze the first K stages (0 = train everything)"))
     p.add_argument("--epochs", type=int, help=auto("epochs"))
+    p.add_argument("--budget", choices=BUDGETS, default="standard",
+                   help="how long Auto lets the run train: quick (about half), standard, or thorough (no CPU cap); "
+                        "`transfer-studio recipe` shows the time it expects")
     p.add_argument("--batch-size", type=int, help=auto("batch_size"))
     p.add_argument("--lr", type=float, help=auto("lr", "learning rate of the head; earlier stages get less"))
     p.add_argument("--lr-stage-decay", type=float, help=auto("lr_stage_decay"))
@@ -69,6 +72,7 @@ def add_arguments(p, with_output: bool = True) -> None:
 def config_from_args(a) -> RunConfig:
     return RunConfig(
         data=list(a.data or []), backbone=a.backbone, weights=a.weights, freeze=a.freeze, epochs=a.epochs,
+        budget=a.budget,
         batch_size=a.batch_size, lr=a.lr, lr_stage_decay=a.lr_stage_decay, weight_decay=a.weight_decay,
         augment=a.augment, input_size=a.input_size, train_input_size=a.train_size, max_length=a.max_length,
         label_smoothing=a.label_smoothing,

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..config import ConfigError, RunConfig
-from .regime import CPU_EXAMPLE_BUDGET, Facts, Regime, budget_caps
+from .regime import BUDGET_SCALE, CPU_EXAMPLE_BUDGET, Facts, Regime, budget_caps
 from .rules import REFIT_BELOW_PER_CLASS, RULES, RULES_BY_SETTING, Chosen, Rule, choose_freeze
 
 # the backbone "auto" picks for each kind of data
@@ -58,7 +58,7 @@ def resolve(config: RunConfig, facts: Facts) -> tuple[RunConfig, list[Setting]]:
         settings.append(Setting("freeze", freeze, True, why))
     else:
         settings.append(Setting("freeze", config.freeze, False, "your choice"))
-    regime = Regime.of(facts, chosen["freeze"])
+    regime = Regime.of(facts, chosen["freeze"], config.budget)
     for rule in RULES[1:]:
         if rule.modality is not None and rule.modality != facts.modality:
             continue
@@ -77,5 +77,5 @@ def resolve(config: RunConfig, facts: Facts) -> tuple[RunConfig, list[Setting]]:
     return config.replace(**values), settings
 
 
-__all__ = ["AUTO_BACKBONE", "CPU_EXAMPLE_BUDGET", "REFIT_BELOW_PER_CLASS", "RULES", "RULES_BY_SETTING", "Facts",
+__all__ = ["AUTO_BACKBONE", "BUDGET_SCALE", "CPU_EXAMPLE_BUDGET", "REFIT_BELOW_PER_CLASS", "RULES", "RULES_BY_SETTING", "Facts",
            "Regime", "Rule", "Setting", "budget_caps", "choose_backbone", "resolve"]

@@ -16,16 +16,23 @@ from dataclasses import asdict, dataclass
 # (rules.choose_epochs; the evidence is in RULES).
 CPU_EXAMPLE_BUDGET = {"image": 5000, "text": 2000}
 BUDGET_FROM_SHARE = {"image": 1 / 5, "text": 1 / 8}
+# the person's time budget (RunConfig.budget): the share of that CPU budget and of the usual optimizer
+# steps a run may spend; "thorough" lifts the CPU budget (the full schedule, which early stopping may end)
+BUDGET_SCALE = {"quick": 0.5, "standard": 1.0, "thorough": None}
 
 
-def budget(modality: str) -> tuple[int, float]:
+def budget(modality: str, choice: str = "standard") -> tuple[int, float]:
+    """(examples passed in all, share of it from which the cap applies) on a CPU for this choice."""
     kind = modality if modality in CPU_EXAMPLE_BUDGET else "image"
-    return CPU_EXAMPLE_BUDGET[kind], BUDGET_FROM_SHARE[kind]
+    scale = BUDGET_SCALE.get(choice) or 1.0
+    return int(CPU_EXAMPLE_BUDGET[kind] * scale), BUDGET_FROM_SHARE[kind]
 
 
-def budget_caps(n_train: int, linear_probe: bool, device: str, modality: str) -> bool:
-    """Whether CPU_EXAMPLE_BUDGET limits this fine-tune's epochs (a CPU, data large enough)."""
-    total, share = budget(modality)
+def budget_caps(n_train: int, linear_probe: bool, device: str, modality: str, choice: str = "standard") -> bool:
+    """Whether the CPU budget limits this fine-tune's epochs (a CPU, data large enough, not "thorough")."""
+    if BUDGET_SCALE.get(choice, 1.0) is None:
+        return False
+    total, share = budget(modality, choice)
     return not linear_probe and not str(device).startswith("cuda") and n_train >= total * share
 
 
@@ -58,6 +65,7 @@ class Facts:
     max_length: int  # the backbone's own token limit
     fixed_input_size: bool
     cores: int
+    n_test: int = 0
 
     @property
     def per_class(self) -> float:
@@ -65,7 +73,7 @@ class Facts:
 
     @classmethod
     def gather(cls, report: dict, spec, device: str, n_train: int, n_val: int, n_classes: int,
-               modality: str, cores: int | None = None) -> "Facts":
+               modality: str, cores: int | None = None, n_test: int = 0) -> "Facts":
         """From a health report (sizes of the images / texts), a registry entry and split sizes."""
         img = report.get("image") or report.get("images") or {}
         sides = _median(img, "width", "height")
@@ -81,14 +89,14 @@ class Facts:
                    min_size=int(getattr(spec, "min_input_size", 32) or 32),
                    max_length=int(pre.get("max_length", 128)),
                    fixed_input_size=bool(getattr(spec, "fixed_input_size", False)),
-                   cores=int(cores if cores is not None else (os.cpu_count() or 1)))
+                   cores=int(cores if cores is not None else (os.cpu_count() or 1)), n_test=int(n_test))
 
     @classmethod
     def of_dataset(cls, dataset, spec, device: str) -> "Facts":
         """From a scanned dataset (engine.data.scan) and a registry entry."""
         return cls.gather(dataset.report.to_dict(), spec, device, n_train=len(dataset.split("train")),
                           n_val=len(dataset.split("val")), n_classes=len(dataset.classes),
-                          modality=dataset.modality)
+                          modality=dataset.modality, n_test=len(dataset.split("test")))
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -102,6 +110,7 @@ class Regime:
     freeze: int
     linear_probe: bool  # every stage frozen: only the head trains
     capped: bool  # on a CPU, the example budget limits this fine-tune's epochs
+    budget: str = "standard"  # the person's time budget (quick / standard / thorough)
 
     @property
     def modality(self) -> str:
@@ -112,7 +121,7 @@ class Regime:
         return self.facts.device.startswith("cuda")
 
     @classmethod
-    def of(cls, facts: Facts, freeze: int) -> "Regime":
+    def of(cls, facts: Facts, freeze: int, budget: str = "standard") -> "Regime":
         probe = int(freeze) >= facts.stages
-        return cls(facts=facts, freeze=int(freeze), linear_probe=probe,
-                   capped=budget_caps(facts.n_train, probe, facts.device, facts.modality))
+        return cls(facts=facts, freeze=int(freeze), linear_probe=probe, budget=budget,
+                   capped=budget_caps(facts.n_train, probe, facts.device, facts.modality, budget))

@@ -30,8 +30,24 @@ def _value(v) -> str:
     return str(v)
 
 
-def settings_text(settings: list[dict], facts: dict | None = None) -> str:
-    """One line per setting for the terminal: name, value, and (auto) why or (yours)."""
+def duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def estimate_text(estimate: dict | None, device: str = "") -> str:
+    """'At most about 6 min on this CPU (early stopping often ends sooner)'; "" without an estimate."""
+    if not estimate or estimate.get("seconds") is None:
+        return ""
+    where = f" on this {device.split(':')[0].upper()}" if device else ""
+    return f"At most about {duration(float(estimate['seconds']))}{where} (early stopping often ends sooner)."
+
+
+def settings_text(settings: list[dict], facts: dict | None = None, estimate: dict | None = None) -> str:
+    """One line per setting for the terminal: name, value, and (auto) why or (yours); then the time estimate."""
     out = []
     if facts:
         out.append(f"{facts.get('backbone_name', facts.get('backbone'))} on {facts.get('device')}, "
@@ -41,4 +57,7 @@ def settings_text(settings: list[dict], facts: dict | None = None) -> str:
     for s in settings:
         why = s["reason"] if s["auto"] else "your choice"
         out.append(f"  {s['name']:<{width}}  {_value(s['value']):>10}  {'auto: ' if s['auto'] else ''}{why}")
+    time_text = estimate_text(estimate, (facts or {}).get("device", ""))
+    if time_text:
+        out.append(time_text)
     return "\n".join(out)

@@ -66,7 +66,13 @@ class _Quiet:
         pass
 
 
-def preview(config: RunConfig, cancel=None):
-    """(resolved config, [Setting], Facts): what `train` would use, with nothing written."""
+def preview(config: RunConfig, cancel=None, with_estimate: bool = True):
+    """(resolved config, [Setting], Facts, estimate dict | None): what `train` would use and, timed on
+    this machine, how long it would take at most (estimate.py); nothing is written."""
     spec, dataset, device = scan_and_pick(config, _Quiet(), cancel)
-    return recipe(config, spec, dataset, device)
+    cfg, settings, facts = recipe(config, spec, dataset, device)
+    if not with_estimate:
+        return cfg, settings, facts, None
+    from .estimate import estimate
+
+    return cfg, settings, facts, estimate(spec, cfg, facts, device)
