@@ -16,7 +16,7 @@ from .. import protocol
 from ..errors import Cancelled
 from .discover import Candidate
 from .images import ImageProblem, verify_image
-from .text import TextTooLarge, read_text_file
+from .text import TextTooLarge, read_head, text_of_head
 
 WHOLE_FILE_LIMIT = 32 << 20  # files up to this size are read once and decoded from memory
 CHUNK = 1 << 20
@@ -51,10 +51,15 @@ def _hash_file(path: str) -> str:
 
 
 def _check_text(c: Candidate) -> Checked:
-    """Hash the whole file (in chunks) but decode only what a model can read (text.READ_BYTES)."""
+    """Hash the whole file (in chunks, one pass) but decode only what a model can read (text.READ_BYTES)."""
     try:
-        text, replaced, cut = read_text_file(c.path)
-        sha = _hash_file(c.path)
+        with open(c.path, "rb") as f:
+            head = read_head(f)
+            h = hashlib.sha256(head)
+            while chunk := f.read(CHUNK):
+                h.update(chunk)
+        sha = h.hexdigest()
+        text, replaced, cut = text_of_head(head)
     except TextTooLarge as exc:
         return Checked(c, problem=str(exc), code="text_too_large")
     except OSError as exc:

@@ -58,19 +58,29 @@ def clean_text(text: str) -> str:
     return text[:READ_BYTES].rstrip() if len(text) > READ_BYTES else text
 
 
-def read_text_file(path) -> tuple[str, int, bool]:
-    """(text, replaced characters, whether it was cut) of a text file, reading at most READ_BYTES.
+def read_head(f) -> bytes:
+    """The first READ_BYTES + 1 bytes of an open binary file (one more tells whether it goes on).
 
-    Raises TextTooLarge for a file over MAX_TEXT_BYTES and OSError when it cannot be read."""
-    with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        if size > MAX_TEXT_BYTES:
-            raise TextTooLarge(f"larger than {MAX_TEXT_BYTES // 1_000_000} MB ({size:,} bytes), too long to be "
-                               "one text")
-        head = f.read(READ_BYTES + 1)
+    Raises TextTooLarge for a file over MAX_TEXT_BYTES."""
+    size = os.fstat(f.fileno()).st_size
+    if size > MAX_TEXT_BYTES:
+        raise TextTooLarge(f"larger than {MAX_TEXT_BYTES // 1_000_000} MB ({size:,} bytes), too long to be one text")
+    return f.read(READ_BYTES + 1)
+
+
+def text_of_head(head: bytes) -> tuple[str, int, bool]:
+    """(text, replaced characters, whether it was cut) from what read_head returned."""
     cut = len(head) > READ_BYTES
     text, replaced = decode_text(head[:READ_BYTES], partial=cut)
     return clean_text(text), replaced, cut
+
+
+def read_text_file(path) -> tuple[str, int, bool]:
+    """(text, replaced characters, whether it was cut) of a text file, reading at most READ_BYTES + 1.
+
+    Raises TextTooLarge for a file over MAX_TEXT_BYTES and OSError when it cannot be read."""
+    with open(path, "rb") as f:
+        return text_of_head(read_head(f))
 
 
 def read_text(example) -> str:
