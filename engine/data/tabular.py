@@ -168,7 +168,8 @@ def read_table(path: str | Path, text_column: str | None = None, label_column: s
             continue
         label = rec.get(label_col)
         label = "" if label is None else str(label).strip()
-        value = "" if rec.get(text_col) is None else str(rec.get(text_col))
+        value = rec.get(text_col)
+        value = "" if value is None else str(value)
         text = clean_text(value)
         if len(value) > READ_BYTES and len(value.strip()) > READ_BYTES:
             out.cut.append(row_path)

@@ -76,7 +76,8 @@ def _audit_train(run_dir: Path, meta: dict, stopped: str) -> None:
     best = run_dir / "checkpoints" / "best" / "model.safetensors"
     weights = meta.get("weights_origin", "")
     audit.record("train", run_dir=str(run_dir), backbone=meta["backbone"], weights=weights,
-                 weights_sha256=audit.file_hashes([weights]).get(weights) if Path(weights).is_file() else None,
+                 weights_sha256=meta.get("weights_sha256") or (  # hashed at the start; older runs: now
+                     audit.file_hashes([weights]).get(weights) if Path(weights).is_file() else None),
                  splits_sha256=audit.file_hashes([run_dir / "splits.json"]).get(str(run_dir / "splits.json")),
                  checkpoint_sha256=audit.file_hashes([best]).get(str(best)), stopped=stopped)
 
