@@ -14,7 +14,8 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from enum import StrEnum
+from typing import ClassVar
 
 PROTOCOL_VERSION = "1.0"
 MAX_LINE_BYTES = 1 << 20  # receivers drop longer lines
@@ -45,6 +46,68 @@ def message(type_name: str):
     return wrap
 
 
+# ---------------------------------------------------------------- vocabularies
+# The values the string fields below take. Messages keep plain `str` fields (a newer engine's
+# unknown value decodes and is tolerated, shown as it is); these enums are what this engine sends
+# and this app knows, and tests/test_protocol_vocabulary.py checks every literal in engine/ and gui/
+# against them.
+class Phase(StrEnum):
+    """Status.phase: what the engine is doing."""
+    IDLE = "idle"
+    SCANNING = "scanning"
+    LOADING_MODEL = "loading_model"
+    CACHING_FEATURES = "caching_features"
+    TRAINING = "training"
+    REFITTING = "refitting"
+    EVALUATING = "evaluating"
+    SAVING = "saving"
+    DONE = "done"
+
+
+class ProgressPhase(StrEnum):
+    """Progress.phase: which count a progress message advances."""
+    TRAIN = "train"
+    REFIT = "refit"
+    CACHE = "cache"
+    EVAL = "eval"
+    SCAN = "scan"
+
+
+class ErrorKind(StrEnum):
+    """Error.kind: what went wrong, for the app's title and advice."""
+    CONFIG = "config"
+    DATA = "data"
+    WEIGHTS = "weights"
+    BUNDLE = "bundle"
+    OUT_OF_MEMORY = "out_of_memory"
+    NAN_LOSS = "nan_loss"
+    DISK_FULL = "disk_full"
+    CANCELLED = "cancelled"
+    INTERNAL = "internal"
+    PROTOCOL = "protocol"
+    BUSY = "busy"
+    ENGINE_STOPPED = "engine_stopped"  # made by the app when the engine process is gone
+
+
+class ByeReason(StrEnum):
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+    SHUTDOWN = "shutdown"
+
+
+class LogLevel(StrEnum):
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+class CheckpointKind(StrEnum):
+    LAST = "last"
+    BEST = "best"
+
+
 # ---------------------------------------------------------------- engine -> GUI
 @message("hello")
 class Hello(Message):
@@ -59,7 +122,7 @@ class Hello(Message):
 
 @message("status")
 class Status(Message):
-    phase: str = ""  # idle|scanning|loading_model|caching_features|training|refitting|evaluating|saving|done
+    phase: str = ""  # a Phase
     detail: str = ""
 
 
@@ -73,7 +136,7 @@ class Progress(Message):
     total_steps: int = 0
     samples_per_s: float = 0.0
     eta_s: float | None = None
-    phase: str = "train"  # train|refit|val|cache|eval
+    phase: str = ProgressPhase.TRAIN  # a ProgressPhase
 
 
 @message("metric")
@@ -95,13 +158,13 @@ class EpochEnd(Message):
 
 @message("log")
 class Log(Message):
-    level: str = "info"  # debug|info|warning|error
+    level: str = LogLevel.INFO  # a LogLevel
     text: str = ""
 
 
 @message("checkpoint")
 class Checkpoint(Message):
-    kind: str = "last"  # last|best
+    kind: str = CheckpointKind.LAST  # a CheckpointKind
     path: str = ""
     epoch: int = 0
 
@@ -123,7 +186,7 @@ class Result(Message):
 
 @message("error")
 class Error(Message):
-    kind: str = "internal"  # config|data|weights|out_of_memory|nan_loss|internal|protocol|not_found
+    kind: str = ErrorKind.INTERNAL  # an ErrorKind
     message: str = ""  # one plain-language sentence
     detail: str = ""  # traceback or specifics for the log
     request_seq: int | None = None
@@ -131,7 +194,7 @@ class Error(Message):
 
 @message("bye")
 class Bye(Message):
-    reason: str = "completed"  # completed|cancelled|failed|shutdown
+    reason: str = ByeReason.COMPLETED  # a ByeReason
 
 
 # Replies to GUI requests (each carries the request's seq in request_seq).

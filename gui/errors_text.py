@@ -8,9 +8,10 @@ ERROR_TITLES = {
     "out_of_memory": "Out of memory",
     "nan_loss": "Training became unstable",
     "disk_full": "The disk is full",
+    "bundle": "The saved model cannot be used",
+    "cancelled": "Stopped",
     "internal": "Something went wrong inside the engine",
     "protocol": "The engine sent something unexpected",
-    "not_found": "Not found",
     "busy": "The engine is busy",
     "engine_stopped": "The engine stopped",
 }
