@@ -75,23 +75,6 @@ class Predictor:
             pp = text_preprocess(model, meta["tokenizer"], pp)
         return cls(model, meta["classes"], meta["modality"], pp, tokenizer=tokenizer, origin=origin, device=device)
 
-    @classmethod
-    def from_bundle(cls, path: str | Path, device: str = "cpu") -> "Predictor":
-        from .bundle import load_bundle
-
-        return load_bundle(path, device=device)
-
-    @classmethod
-    def open(cls, path: str | Path, device: str = "cpu") -> "Predictor":
-        """A bundle folder (has manifest.json) or a run directory (has model.json)."""
-        p = Path(path)
-        if (p / "manifest.json").is_file():
-            return cls.from_bundle(p, device=device)
-        if (p / "model.json").is_file():
-            return cls.from_run(p, device=device)
-        raise BundleError(f"{path} is neither a saved model bundle nor a training run; "
-                          "pick a .tsbundle folder or a folder under runs/.")
-
     # ------------------------------------------------------------------ scoring
     def _forward(self, arrays: dict[str, np.ndarray]) -> np.ndarray:
         import torch

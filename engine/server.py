@@ -21,19 +21,18 @@ import logging
 import os
 import queue
 import threading
-import traceback
 from pathlib import Path
 
 from . import __version__, protocol, runtime
 from .config import ConfigError, RunConfig
-from .errors import Cancelled, DataError, EngineError, disk_full
+from .errors import Cancelled, DataError, EngineError
+from .failures import error_message  # noqa: F401 - the server's replies; tests read it here too
 from .runlog import RunLog
 
 log = logging.getLogger("engine.server")
 
 HEARTBEAT_S = 2.0
 STOP_GRACE_S = 60.0  # how long a cancelled run may take to save its checkpoint on exit
-DESCRIBE_NUM_CLASSES = 2  # head size used to count a backbone's parameters
 SHOW_HIDDEN_ENV = "TRANSFER_STUDIO_SHOW_HIDDEN"  # "1": list the hidden test backbones too
 
 
@@ -57,26 +56,6 @@ class _ProtocolOut:
                 self._stream.flush()
             except (OSError, ValueError):
                 self.closed = True
-
-
-def error_message(exc: BaseException, request_seq: int | None = None) -> protocol.Error:
-    """The protocol form of an exception: its kind, one sentence, and the traceback."""
-    detail = "".join(traceback.format_exception(exc))
-    if isinstance(exc, EngineError):
-        return protocol.Error(kind=exc.kind, message=exc.message, detail=exc.detail or detail,
-                              request_seq=request_seq)
-    if isinstance(exc, ConfigError):
-        return protocol.Error(kind="config", message=str(exc), detail=detail, request_seq=request_seq)
-    full = disk_full(exc)
-    if full is not None:
-        return protocol.Error(kind=full.kind, message=full.message, detail=detail, request_seq=request_seq)
-    if runtime.is_out_of_memory(exc):
-        return protocol.Error(kind="out_of_memory", detail=detail, request_seq=request_seq,
-                              message="The engine ran out of memory; choose a smaller batch size, "
-                                      "input size or backbone and try again.")
-    return protocol.Error(kind="internal", detail=detail, request_seq=request_seq,
-                          message=f"Something went wrong inside the engine ({type(exc).__name__}: {exc}); "
-                                  "the details are in the log.")
 
 
 class Server:
@@ -320,13 +299,14 @@ class Server:
                                        facts=facts.to_dict(), estimate=estimate or {})
 
     def predict(self, msg: protocol.Predict) -> protocol.Predictions:
+        from .bundle.reader import open_predictor
         from .inference import Predictor
 
         model = Path(msg.model)
         if not model.exists():
             raise ConfigError(f"{model} does not exist; choose a trained run or a saved model bundle.")
         predictor = Predictor.from_run(str(model)) if (model / "checkpoints").is_dir() else \
-            Predictor.from_bundle(str(model))
+            open_predictor(str(model))
         return protocol.Predictions(items=predictor.predict_paths([str(p) for p in msg.paths], top_k=msg.top_k))
 
     def save_bundle(self, msg: protocol.SaveBundle) -> protocol.Saved:
@@ -356,24 +336,13 @@ REQUESTS = {
 
 
 def _describe(backbone_id: str) -> protocol.BackboneInfo:
-    """Stages and parameter counts, built on the meta device (no memory, no weights)."""
-    import torch
-
-    from .backbones import build_model, get_spec
-    from .freezing import stage_param_counts
+    """Stages and parameter counts (engine.backbones.stage_summary), the recommended depth frozen."""
+    from .backbones import get_spec, stage_summary
 
     spec = get_spec(backbone_id)
-    try:
-        with torch.device("meta"):
-            model = build_model(spec, DESCRIBE_NUM_CLASSES, weights=None)
-    except Exception:  # noqa: BLE001 - some builders cannot run on meta; random init works
-        log.info("meta build of %s failed; counting on a random init", backbone_id, exc_info=True)
-        model = build_model(spec, DESCRIBE_NUM_CLASSES, weights=None)
     k = int(spec.recommended_freeze)
-    prefixes = {s.name: list(s.prefixes) for s in (*spec.stages, spec.head)}
-    stages = [dict(row, prefixes=prefixes.get(row["name"], [])) for row in stage_param_counts(model, spec, k)]
-    total = sum(p.numel() for p in model.parameters())
-    return protocol.BackboneInfo(backbone=spec.id, stages=stages, total_params=int(total), recommended_freeze=k)
+    stages, total = stage_summary(spec, k)
+    return protocol.BackboneInfo(backbone=spec.id, stages=stages, total_params=total, recommended_freeze=k)
 
 
 def read_lines(stream, limit: int):

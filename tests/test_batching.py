@@ -15,7 +15,7 @@ from engine.recipe.rules import Chosen, choose_epochs as _rule
 def choose_epochs(n_train, bs, linear_probe, *, device, modality):
     """The epochs rule for a backbone of 5 stages (a probe freezes all 5)."""
     facts = Facts(modality=modality, device=device, n_train=n_train, n_val=0, n_classes=1, median_side=None,
-                  median_chars=None, backbone="b", backbone_name="B", stages=5, recommended_freeze=None,
+                  median_chars=None, backbone="b", backbone_name="B", stages=5, recommended_freeze=0,
                   native_size=128, min_size=32, max_length=128, fixed_input_size=False, cores=2)
     size = 128 if modality == "image" else None
     return _rule(Regime.of(facts, 5 if linear_probe else 1),

@@ -177,11 +177,10 @@ def test_predict_script_carries_the_app_preprocessing_verbatim(image_bundle, tex
 
 def test_predict_script_standalone_matches_the_app(image_bundle, tmp_path):
     """predict.py with only onnxruntime/numpy/Pillow, network blocked, project off the path."""
-    from engine.inference import Predictor
 
     folder = make_images(tmp_path / "new", per_class=3, seed=11)
     (folder / "green" / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
-    app = {r["path"]: r for r in Predictor.from_bundle(image_bundle).predict_paths([str(folder)], top_k=3)}
+    app = {r["path"]: r for r in load_bundle(image_bundle).predict_paths([str(folder)], top_k=3)}
     code = (f"import runpy, sys\nsys.argv = ['predict.py', {str(folder)!r}, '--json', '--csv', 'out.csv']\n"
             f"runpy.run_path({str(image_bundle / 'predict.py')!r}, run_name='__main__')\n")
     done = run_isolated(code, tmp_path)
@@ -228,10 +227,8 @@ print(json.dumps({{"torch": p_torch.tolist(), "onnx": p_onnx.tolist()}}))
 
 
 def test_plain_transformers_and_predict_script_load_the_text_bundle(text_bundle, tmp_path, capsys):
-    from engine.inference import Predictor
-
     texts = ["The jury heard the appeal.", "Spicy tomato soup with bread.", "The server crashed with a bug."]
-    app = Predictor.from_bundle(text_bundle).predict_texts(texts)
+    app = load_bundle(text_bundle).predict_texts(texts)
     code = f"""
 import json, torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer

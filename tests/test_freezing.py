@@ -37,8 +37,9 @@ def test_every_parameter_belongs_to_exactly_one_stage_or_the_head(backbone):
     assert all(n > 0 for n in per_stage.values()), per_stage  # no empty stage
     assert sum(per_stage[s] for s in stage_names(spec)) == spec.num_params
     assert num_freeze_levels(spec) == len(spec.stages) >= 2
-    summary = stage_summary(spec)
+    summary, total = stage_summary(spec)
     assert [(s["name"], s["params"]) for s in summary[:-1]] == [(n, per_stage[n]) for n in stage_names(spec)]
+    assert total == sum(s["params"] for s in summary) and summary[0]["prefixes"] == list(spec.stages[0].prefixes)
 
 
 @pytest.mark.parametrize("backbone", ALL_IDS)

@@ -128,7 +128,7 @@ def test_text_predictor_matches_hugging_face_pipeline(text_run, tmp_path):
 
 
 def test_open_refuses_a_folder_that_is_no_model(tmp_path):
-    from engine.inference import Predictor
+    from engine.bundle.reader import open_predictor
 
     with pytest.raises(BundleError, match="neither a saved model bundle nor a training run"):
-        Predictor.open(tmp_path)
+        open_predictor(tmp_path)

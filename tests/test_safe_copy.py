@@ -85,7 +85,7 @@ def test_train_refuses_safetensors_with_nan_or_inf_before_any_run_folder_like_a_
     fitted on NaN features, the run failed with 'loss became nan' and left an empty run folder."""
     from safetensors.torch import save_file
 
-    from engine.library.importer import import_path
+    from engine.library import import_path
 
     spec = get_spec("test_tiny_cnn")
     src = tmp_path / "carried.safetensors"

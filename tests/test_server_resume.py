@@ -13,7 +13,7 @@ import pytest
 from engine import protocol
 from engine.selftest import EngineProcess
 
-TRAINING_MODULES = ("engine.train", "engine.data.torch_datasets", "engine.data.transforms", "engine.evaluate",
+TRAINING_MODULES = ("engine.train", "engine.data.transforms", "engine.evaluate",
                     "engine.freezing", "engine.backbones")
 
 

@@ -50,7 +50,7 @@ def weights_info(model):
     return _impl(model)
 
 
-def stage_summary(spec):
+def stage_summary(spec, k: int = 0):
     """See engine.backbones.build.stage_summary."""
     from .build import stage_summary as _impl
-    return _impl(spec)
+    return _impl(spec, k)

@@ -223,13 +223,18 @@ def build_tokenizer(spec: BackboneSpec, weights: str | os.PathLike | None = "aut
         return AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
 
 
-def stage_summary(spec: BackboneSpec) -> list[dict]:
-    """[{name, params, trainable, prefixes}] per stage, head last, counted on a weightless (meta) model.
+def stage_summary(spec: BackboneSpec, k: int = 0) -> tuple[list[dict], int]:
+    """([{name, params, trainable, prefixes}] per stage with the first k frozen, head last; total params).
 
-    Cheap even for large entries: nothing is allocated or read from disk. The head is
-    sized for two classes.
-    """
+    Counted on a weightless (meta) model, so it is cheap even for large entries: nothing is
+    allocated or read from disk (a builder that cannot run on meta gets a random init). The
+    head is sized for two classes. The engine's describe_backbone reply is this."""
     from ..freezing import stage_param_counts
-    with torch.device("meta"):
+    try:
+        with torch.device("meta"):
+            model = model_from_config(spec, 2)
+    except Exception:  # noqa: BLE001 - some builders cannot run on meta; a random init counts the same
         model = model_from_config(spec, 2)
-    return stage_param_counts(model, spec, 0)
+    prefixes = {s.name: list(s.prefixes) for s in (*spec.stages, spec.head)}
+    rows = [dict(row, prefixes=prefixes.get(row["name"], [])) for row in stage_param_counts(model, spec, k)]
+    return rows, int(sum(p.numel() for p in model.parameters()))

@@ -43,3 +43,16 @@ def load_bundle(path: str | Path, device: str = "cpu"):
         raise BundleError(f"The text model in {root} could not be loaded ({exc}); re-export the model.") from exc
     tokenizer = pre.load_tokenizer(str(root / pp.get("tokenizer", "tokenizer.json")))
     return Predictor(model, classes, "text", pp, tokenizer=tokenizer, origin=str(root), device=device)
+
+
+def open_predictor(path: str | Path, device: str = "cpu"):
+    """A Predictor for a bundle folder (has manifest.json) or a run directory (has model.json)."""
+    from ..inference import Predictor
+
+    p = Path(path)
+    if (p / "manifest.json").is_file():
+        return load_bundle(p, device=device)
+    if (p / "model.json").is_file():
+        return Predictor.from_run(p, device=device)
+    raise BundleError(f"{path} is neither a saved model bundle nor a training run; "
+                      "pick a .tsbundle folder or a folder under runs/.")

@@ -31,7 +31,7 @@ def write_csv(path: str, rows: list[dict], k: int) -> None:
 
 
 def run(args) -> int:
-    from ..inference import Predictor
+    from ..bundle.reader import open_predictor
 
     from ..bundle.preprocessing import top_k
     from ..errors import BundleError
@@ -39,7 +39,7 @@ def run(args) -> int:
     if not args.inputs and not args.text:
         raise BundleError("Name at least one file or folder to predict (or --text for a text model).")
     k = max(1, int(args.top_k))
-    predictor = Predictor.open(args.model)
+    predictor = open_predictor(args.model)
     rows = predictor.predict_paths(args.inputs, top_k=k) if args.inputs else []
     if args.text:
         probs = predictor.predict_texts(args.text)

@@ -1,7 +1,7 @@
 """Data ingestion and health: folders/tables -> checked, split Dataset + HealthReport.
 
 Torch-free on purpose (the GUI-facing scan must import fast); the torch side lives in
-`engine.data.transforms` and `engine.data.torch_datasets`, imported only by training.
+`engine.data.transforms` and `engine.train.batches`, imported only by training.
 """
 from .images import IMAGE_EXTS, ImageProblem, load_image, to_rgb, verify_image
 from .report_text import format_report

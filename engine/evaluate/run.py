@@ -105,9 +105,9 @@ def evaluate_folder(model: str | Path, data: list[str], reporter: Callable | Non
     Returns {"format", "version", "model", "data", "split", "folder": score, "unreadable"}.
     """
     from ..data import scan
-    from ..inference import Predictor
+    from ..bundle.reader import open_predictor
 
-    predictor = Predictor.open(model, device=device)
+    predictor = open_predictor(model, device=device)
     ds = scan([str(d) for d in data], val_fraction=0.0, test_fraction=0.0, reporter=reporter, cancel=cancel,
               for_scoring=True)
     where = ", ".join(str(d) for d in data)

@@ -28,8 +28,26 @@ def import_path(path, backbone: str | None = None, *, replace: bool = False, lic
     from engine.offline import enforce_offline_env
 
     enforce_offline_env()  # before the architecture check imports timm / transformers
-    from engine.library.importer import import_path as _impl
-    return _impl(path, backbone, replace=replace, license=license, root=root)
+    from pathlib import Path
+
+    from engine.errors import WeightsError
+    from engine.library.importer import import_file, import_hf_folder, resolve_spec
+    from engine.library.pack import import_pack
+
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise WeightsError(f"{path} does not exist; check the path.")
+    path = path.resolve()
+    if path.is_dir() and (path / "manifest.json").is_file():
+        return import_pack(path, replace=replace, root=root)
+    if path.is_dir() and not (path / "config.json").is_file():
+        raise WeightsError(f"{path.name} is a folder without config.json or a pack manifest.json; name the "
+                           "weights file itself, a Hugging Face model folder or a complete model pack.")
+    spec = resolve_spec(path, backbone)
+    if path.is_dir():
+        return {"entries": [import_hf_folder(path, spec, replace=replace, license=license, root=root)],
+                "skipped": []}
+    return {"entries": [import_file(path, spec, replace=replace, license=license, root=root)], "skipped": []}
 
 
 def remove(entry_id: str, *, root=None) -> dict:

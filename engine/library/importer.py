@@ -239,24 +239,3 @@ def _copy_index(folder: Path, stage: Path, weights: list[Path]) -> None:
         obj = _read_json(index)
         obj["weight_map"] = {k: _safetensors_name(v) for k, v in obj.get("weight_map", {}).items()}
         write_json(stage / "model.safetensors.index.json", obj)
-
-
-# ------------------------------------------------------------------ dispatcher
-def import_path(path: str | os.PathLike, backbone: str | None = None, *, replace: bool = False,
-                license: str | None = None, root=None) -> dict:
-    """Import whatever `path` is. Returns {"entries": [entry...], "skipped": [{id, reason}]}."""
-    path = Path(path).expanduser()
-    if not path.exists():
-        raise WeightsError(f"{path} does not exist; check the path.")
-    path = path.resolve()
-    if path.is_dir() and (path / "manifest.json").is_file():
-        from engine.library.pack import import_pack
-        return import_pack(path, replace=replace, root=root)
-    if path.is_dir() and not (path / "config.json").is_file():
-        raise WeightsError(f"{path.name} is a folder without config.json or a pack manifest.json; name the "
-                           "weights file itself, a Hugging Face model folder or a complete model pack.")
-    spec = resolve_spec(path, backbone)
-    if path.is_dir():
-        return {"entries": [import_hf_folder(path, spec, replace=replace, license=license, root=root)],
-                "skipped": []}
-    return {"entries": [import_file(path, spec, replace=replace, license=license, root=root)], "skipped": []}

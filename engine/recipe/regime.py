@@ -59,7 +59,7 @@ class Facts:
     backbone: str
     backbone_name: str
     stages: int
-    recommended_freeze: int | None
+    recommended_freeze: int
     native_size: int  # the backbone's own image side
     min_size: int
     max_length: int  # the backbone's own token limit
@@ -84,7 +84,7 @@ class Facts:
                    n_classes=int(n_classes), median_side=min(sides) if sides else None,
                    median_chars=chars[0] if chars else None, backbone=str(spec.id),
                    backbone_name=str(getattr(spec, "display_name", spec.id)), stages=len(spec.stages),
-                   recommended_freeze=None if recommended is None else int(recommended),
+                   recommended_freeze=int(recommended or 0),
                    native_size=int(pre.get("input_size", 224)),
                    min_size=int(getattr(spec, "min_input_size", 32) or 32),
                    max_length=int(pre.get("max_length", 128)),

@@ -43,16 +43,13 @@ def _plural(n: int, word: str) -> str:
 
 # ---------------------------------------------------------------------------------- rules
 def choose_freeze(f: Facts) -> tuple[int, str]:
-    if f.modality == "image" and f.recommended_freeze is not None:
-        k = int(min(f.recommended_freeze, f.stages))
-        return k, f"{f.backbone_name}'s recommended depth: the first {k} of {f.stages} stages frozen"
     if f.modality == "text":
         if f.per_class < REFIT_BELOW_PER_CLASS:
             return min(f.stages, 1), (f"{f.per_class:.0f} texts per class (under {REFIT_BELOW_PER_CLASS}): all but "
                                       "the embeddings fine-tuned")
         return max(0, f.stages // 2), f"{f.per_class:.0f} texts per class: the upper half of the network fine-tuned"
-    k = min(f.stages, max(1, f.stages // 4))
-    return k, f"the first quarter of {f.backbone_name}'s {f.stages} stages frozen"
+    k = int(min(f.recommended_freeze, f.stages))
+    return k, f"{f.backbone_name}'s recommended depth: the first {k} of {f.stages} stages frozen"
 
 
 def choose_input_size(r: Regime, c: Chosen) -> tuple[int, str]:

@@ -46,7 +46,7 @@ class _Watch:
 def train(config, reporter=None, cancel=None, resume_from: str | None = None) -> dict:
     """`run.train` (same arguments and result) with the recovery and recording above."""
     from . import run
-    from ..server import error_message
+    from ..failures import error_message
 
     if resume_from and Path(resume_from).is_dir():
         recover_tree(resume_from)

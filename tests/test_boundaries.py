@@ -1,0 +1,61 @@
+"""The two rooms meet only through standard-library engine modules: engine/ never imports Qt, and
+every engine module the GUI imports (and everything those import) needs nothing beyond the
+standard library. Read from the code's syntax trees, imports inside functions included."""
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+QT = ("PySide6", "PyQt5", "PyQt6", "shiboken6", "pyqtgraph", "qasync")
+
+
+def _imports(path: Path) -> set[str]:
+    """Absolute module names a file imports (relative imports resolved against its package)."""
+    package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    if path.name == "__init__.py":
+        package = ".".join(path.relative_to(ROOT).parts[:-1])
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                mod = ".".join(base + ([node.module] if node.module else []))
+            else:
+                mod = node.module or ""
+            out.add(mod)
+            out |= {f"{mod}.{a.name}" for a in node.names}  # `from engine import protocol` names a module
+    return out
+
+
+def _file(module: str) -> Path | None:
+    p = ROOT.joinpath(*module.split("."))
+    return p.with_suffix(".py") if p.with_suffix(".py").is_file() else (p / "__init__.py" if p.is_dir() else None)
+
+
+def test_engine_never_imports_qt():
+    found = [f"{p.relative_to(ROOT)} imports {m}" for p in sorted((ROOT / "engine").rglob("*.py"))
+             for m in _imports(p) if m.split(".")[0] in QT]
+    assert not found, found
+
+
+def test_what_the_gui_imports_from_the_engine_is_standard_library_only():
+    todo = {m for p in (ROOT / "gui").rglob("*.py") for m in _imports(p) if m.split(".")[0] == "engine"}
+    seen, heavy = set(), []
+    while todo:
+        module = todo.pop()
+        path = _file(module)
+        if path is None or module in seen:
+            continue
+        seen.add(module)
+        for m in _imports(path):
+            top = m.split(".")[0]
+            if top == "engine":
+                todo.add(m)
+            elif top and top not in sys.stdlib_module_names and top != "__future__":
+                heavy.append(f"{path.relative_to(ROOT)} imports {m}")
+    assert {"engine.protocol", "engine.config", "engine.recipe"} <= seen  # the walk follows the GUI's imports
+    assert not heavy, heavy
