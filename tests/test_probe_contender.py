@@ -157,3 +157,27 @@ def test_the_model_card_and_results_say_which_model_was_kept(tmp_path):
     sel["winner"] = "fine-tune"
     model.set_result("run", {"selection": sel, "val": {"accuracy": 0.82}})
     assert model.selection_note().startswith("Kept: the fine-tune")
+
+
+def test_a_run_stopped_before_the_decision_resumes_to_the_same_model(tmp_path, monkeypatch):
+    """A crash after the fine-tune but before the probe was chosen and refitted: the resumed run computes
+    the probe's features again and ends with the weights an uninterrupted run saves."""
+    from safetensors.torch import load_file
+
+    from engine.train import probe_contender, train
+
+    straight = _train(tmp_path, "straight", lr=3.0, weight_decay=0.0, refit=True)
+    assert straight["metrics"]["selection"]["winner"] == "linear probe"
+
+    real = probe_contender.decide
+    monkeypatch.setattr(probe_contender, "decide", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("power cut")))
+    with pytest.raises(RuntimeError, match="power cut"):
+        _train(tmp_path, "cut", lr=3.0, weight_decay=0.0, refit=True)
+    monkeypatch.setattr(probe_contender, "decide", real)
+    run = tmp_path / "runs" / "cut"
+    assert json.loads((run / "contender.json").read_text())["status"] == "pending"
+    resumed = train(None, resume_from=str(run))
+    assert resumed["metrics"]["selection"]["winner"] == "linear probe"
+    a = load_file(str(tmp_path / "runs" / "straight" / "checkpoints" / "best" / "model.safetensors"))
+    b = load_file(str(run / "checkpoints" / "best" / "model.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

@@ -20,11 +20,11 @@ HEAD_STEPS = 300
 HEAD_LR = 3e-3
 
 
-def warm_head(model, spec, dataset, meta: dict, cfg, device, *, amp_dtype, channels_last, tokenizer,
-              report, cancel, split_for_features) -> dict:
-    """Train only the head on cached features; returns {"steps", "train_accuracy", "val_accuracy",
-    "features": {split: (features, labels)}} (the probe contender reuses the features)."""
-    features_fn, head_fn = split_for_features(model, spec)
+def frozen_features(model, spec, dataset, meta: dict, cfg, device, *, amp_dtype, channels_last, tokenizer,
+                    report, cancel, split_for_features, detail: str = "Fitting the new head first") -> dict:
+    """{split: (features, labels)} of the train and validation examples through the model's frozen
+    body, in eval mode and without augmentation (unreadable examples left out)."""
+    features_fn, _ = split_for_features(model, spec)
     was_training = model.training
     model.eval()
     feats = {}
@@ -32,7 +32,7 @@ def warm_head(model, spec, dataset, meta: dict, cfg, device, *, amp_dtype, chann
         examples = dataset.split(name)
         if not examples:
             continue
-        report(protocol.Status(phase="caching_features", detail=f"Fitting the new head first ({name} features)"))
+        report(protocol.Status(phase="caching_features", detail=f"{detail} ({name} features)"))
         ds, collate = make_dataset(examples, modality=meta["modality"], preprocess=meta["preprocess"],
                                    train=False, augment="none", tokenizer=tokenizer)
         loader = make_loader(ds, collate, batch_size=64, shuffle=False, num_workers=cfg.num_workers or 0,
@@ -40,6 +40,20 @@ def warm_head(model, spec, dataset, meta: dict, cfg, device, *, amp_dtype, chann
         f, y = extract(features_fn, loader, device, channels_last=channels_last, amp_dtype=amp_dtype, cancel=cancel)
         keep = y >= 0
         feats[name] = (f[keep].to(device), y[keep].to(device))
+    model.train(was_training)
+    return feats
+
+
+def warm_head(model, spec, dataset, meta: dict, cfg, device, *, amp_dtype, channels_last, tokenizer,
+              report, cancel, split_for_features) -> dict:
+    """Train only the head on cached features; returns {"steps", "train_accuracy", "val_accuracy",
+    "features": {split: (features, labels)}} (the probe contender reuses the features)."""
+    _, head_fn = split_for_features(model, spec)
+    was_training = model.training
+    feats = frozen_features(model, spec, dataset, meta, cfg, device, amp_dtype=amp_dtype,
+                            channels_last=channels_last, tokenizer=tokenizer, report=report, cancel=cancel,
+                            split_for_features=split_for_features)
+    model.eval()
     head = [p for n, p in model.named_parameters() if spec.head.covers(n)]
     opt = torch.optim.AdamW(head, lr=HEAD_LR, weight_decay=cfg.weight_decay)
     loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)

@@ -30,7 +30,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import protocol
 from ..atomic import atomic_dir, read_json, write_json
 from . import checkpoint as ckpt
 
@@ -122,9 +121,9 @@ def _layer(probe: dict, device) -> torch.nn.Linear:
     return layer
 
 
-def probe_tensors(model, names: tuple[str, str], probe: dict) -> dict:
-    """The model's weights as they are now (pretrained backbone) with the probe as its head."""
-    tensors = ckpt.state_dict_tensors(model)
+def probe_tensors(base: dict, names: tuple[str, str], probe: dict) -> dict:
+    """`base` (the pretrained network's tensors) with the probe as its head."""
+    tensors = dict(base)
     w, b = names
     tensors[w] = torch.as_tensor(probe["weight"], dtype=tensors[w].dtype).contiguous()
     tensors[b] = torch.as_tensor(probe["bias"], dtype=tensors[b].dtype).contiguous()
@@ -156,7 +155,7 @@ class Contender:
             val = scores(_layer(probe, xv.device)(xv.float()), yv)
         ckpt.save_checkpoint(Path(run_dir) / "checkpoints" / PROBE_DIR, None,
                              {"epoch": 0, "model": "linear probe", "C": probe["C"], "metrics": val},
-                             tensors=probe_tensors(model, names, probe))
+                             tensors=probe_tensors(ckpt.state_dict_tensors(model), names, probe))
         write_json(Path(run_dir) / CONTENDER_FILE,
                    {"status": "pending", "rule": RULE, "probe": {"C": probe["C"], "cv_accuracy": probe["cv_accuracy"],
                                                                  "val": val}})
@@ -164,6 +163,23 @@ class Contender:
         report.log(f"Linear probe on the frozen features (C={probe['C']:g}{cv}): validation accuracy "
                    f"{val['val_accuracy']:.3f}. The fine-tune must beat it on validation to be kept.")
         return cls(run_dir, model, spec, names, feats, seed, report)
+
+    @classmethod
+    def restore(cls, phase, dataset):
+        """After a resume: the saved probe's frozen body gives the same features again (for the refit)."""
+        from ..freezing import split_for_features
+        from .device import amp_dtype_for
+        from .head_warmup import frozen_features
+
+        model = phase.model
+        ckpt.load_model_weights(Path(phase.run_dir) / "checkpoints" / PROBE_DIR, model)
+        feats = frozen_features(model, phase.spec, dataset, phase.meta, phase.cfg, phase.device,
+                                amp_dtype=amp_dtype_for(phase.device), channels_last=phase.meta["modality"] == "image",
+                                tokenizer=phase.tokenizer, report=phase.report, cancel=phase.cancel,
+                                split_for_features=split_for_features, detail="Computing the probe's features again")
+        n_classes = len(phase.meta["classes"])
+        names = output_layer(model, phase.spec, n_classes, int(feats["train"][0].shape[1]))
+        return cls(phase.run_dir, model, phase.spec, names, feats, phase.cfg.seed, phase.report)
 
     def refit(self, n_examples: int) -> None:
         """Fit the probe again on train + validation (C chosen again) and make it the model; the one
@@ -176,9 +192,12 @@ class Contender:
         probe = fit(x, y, int(self.model.state_dict()[self.names[1]].shape[0]), self.seed)
         _copy_dir(cps / PROBE_DIR, cps / "selected")
         install_probe(self.run_dir)
+        from safetensors.torch import load_file
+
+        base = load_file(str(cps / PROBE_DIR / "model.safetensors"))  # the network as it was before fine-tuning
         ckpt.save_checkpoint(cps / "best", None, {"epoch": 0, "model": "linear probe", "C": probe["C"],
                                                   "refit": True, "metrics": {}},
-                             tensors=probe_tensors(self.model, self.names, probe))
+                             tensors=probe_tensors(base, self.names, probe))
         write_json(self.run_dir / REFIT_FILE, {"status": "done", "model": "linear probe", "epochs": None,
                                                "examples": int(n_examples), "members": 1})
         self.report.log(f"Linear probe fitted again on train + validation ({n_examples} examples, C={probe['C']:g}).")

@@ -222,8 +222,9 @@ def _probe_won(phase, refit_wanted: bool, dataset) -> bool:
                                          HIGHER_IS_BETTER.get(phase.loop.monitor, False), phase.report)
     if pending.get("winner") != "linear probe":
         return False
-    if refit_wanted and phase.contender is not None:
-        phase.contender.refit(len(dataset.split("train")) + len(dataset.split("val")))
+    if refit_wanted:  # a resumed run computes the probe's features again, so it ends as an uninterrupted one
+        contender = phase.contender or probe_contender.Contender.restore(phase, dataset)
+        contender.refit(len(dataset.split("train")) + len(dataset.split("val")))
     else:
         probe_contender.install_probe(phase.run_dir)
     return True
