@@ -55,12 +55,17 @@ def test_train_with_booby_trapped_weights_is_refused_before_the_payload_runs(tmp
     assert not sentinel.exists()
 
 
-def test_train_with_a_carried_in_pth_loads_the_converted_copy(tmp_path):
+def test_train_with_a_carried_in_pth_loads_the_converted_copy(tmp_path, monkeypatch):
     spec = get_spec("test_tiny_cnn")
     src = tmp_path / "mine.pth"
     torch.save(build_model(spec, 10, weights=None).state_dict(), src)
     cfg = RunConfig(data=[DEMO], backbone="test_tiny_cnn", weights=str(src), epochs=1, input_size=32,
                     freeze=1, runs_root=str(tmp_path / "runs"), name="mine")
+
+    def no_unpickling_here(*args, **kwargs):
+        raise AssertionError("the engine process opened a pickle; only the conversion subprocess may")
+
+    monkeypatch.setattr(torch, "load", no_unpickling_here)  # the conversion runs in its own process
     result = train(cfg)
     import json
     from pathlib import Path

@@ -142,7 +142,8 @@ def prepare(config: RunConfig, report: RunReporter, cancel):
             "arch": spec.arch, "modality": dataset.modality, "classes": list(dataset.classes),
             "num_classes": len(dataset.classes), "freeze": cfg.freeze,
             "preprocess": _preprocess(spec, cfg, dataset.modality),
-            "weights_origin": str(weights) if weights else "random-init", "weights_sha256": weights_digest(weights)}
+            "weights_origin": str(weights) if weights else "random-init", "weights_sha256": weights_digest(weights),
+            "weights_path": str(weights) if weights else None}
     write_json(run_dir / "model.json", meta)
     return cfg, spec, dataset, run_dir, meta, device
 
@@ -259,7 +260,9 @@ class _Phase:
             model = model_from_config(spec, n_classes, read_json(hf_path) if hf_path.is_file() else None)
             ckpt.load_model_weights(last, model)
             return model
-        model = build_model(spec, n_classes, weights=self.cfg.weights or "auto")
+        # the checked file prepare() recorded: a pickle the person named was converted to safetensors in a
+        # separate process (library/safe_copy.py), and this process never opens the pickle itself
+        model = build_model(spec, n_classes, weights=self.meta.get("weights_path") or self.cfg.weights or "auto")
         _small_head_init(model, spec, n_classes)
         if self.meta["modality"] == "text" and not (self.run_dir / "hf_config.json").is_file():
             write_json(self.run_dir / "hf_config.json", json.loads(model.config.to_json_string()))
