@@ -9,9 +9,10 @@ from __future__ import annotations
 import copy
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from engine.atomic import write_text  # standard library only: one atomic write for the app and the engine
 
 SCHEMA_VERSION = 1
 FILE_NAME = "settings.json"
@@ -48,24 +49,6 @@ def runs_dir() -> Path:
     return Path(loc or Path.home() / ".local" / "share" / "transfer-studio") / "runs"
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write to a temp file beside `path`, fsync, then os.replace: never a half file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 class Settings:
     """Dict-like settings; `load()` never raises, `save()` is atomic."""
 
@@ -98,7 +81,7 @@ class Settings:
         return self
 
     def save(self) -> None:
-        atomic_write_text(self.path, json.dumps(self.data, indent=2, sort_keys=True) + "\n")
+        write_text(self.path, json.dumps(self.data, indent=2, sort_keys=True) + "\n")
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.data.get(key, default)

@@ -5,24 +5,10 @@ from __future__ import annotations
 import json
 import os
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from engine.config import ConfigError, RunConfig
-
-
-def make_images(root, classes=3, per_class=8, size=32, seed=0):
-    rng = np.random.default_rng(seed)
-    for c in range(classes):
-        d = root / f"class_{c}"
-        d.mkdir(parents=True)
-        for i in range(per_class):
-            a = rng.integers(0, 60, (size, size, 3), dtype=np.uint8)
-            a[:, :, c % 3] += 150
-            a[c * 8:(c * 8) + 6, :, :] = 255
-            Image.fromarray(a).save(d / f"{i}.png")
-    return root
+from tests.test_train import make_images
 
 
 def tiny_config(tmp_path, data, **kw) -> RunConfig:
