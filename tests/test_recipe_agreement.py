@@ -127,3 +127,10 @@ def test_a_run_trains_with_the_settings_it_was_shown(tmp_path):
     assert saved["settings"] == shown["settings"]
     cfg = json.loads((Path(out["run_dir"]) / "config.json").read_text())
     assert all(cfg[s["name"]] == s["value"] for s in saved["settings"])
+    # the model card lists the same settings with the same reasons
+    from engine.bundle.model_card import _settings_section
+
+    card = "\n".join(_settings_section({"recipe": saved["settings"]}))
+    for s in saved["settings"]:
+        assert f"| `{s['name']}` |" in card
+        assert (s["reason"] in card) if s["auto"] else ("the person who trained it" in card)

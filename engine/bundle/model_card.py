@@ -206,6 +206,22 @@ def _data_section(training: dict, counts: list[dict], modality: str) -> list[str
     return lines
 
 
+def _settings_section(training: dict) -> list[str]:
+    """Every setting the run used, with the auto recipe's reason for the ones it chose (recipe.json,
+    written from engine/recipe's rules: the same words `transfer-studio recipe` prints)."""
+    rows = [r for r in training.get("recipe") or [] if isinstance(r, dict) and r.get("name")]
+    if not rows:
+        return []
+    out = ["", "### Settings, and why", "", "| setting | value | chosen by |", "|---|---|---|"]
+    for r in rows:
+        value = r.get("value")
+        shown = ("on" if value else "off") if isinstance(value, bool) else (f"{value:g}" if isinstance(value, float)
+                                                                              else str(value))
+        why = f"the auto recipe: {r.get('reason')}" if r.get("auto") else "the person who trained it"
+        out.append(f"| `{r['name']}` | {shown} | {why} |")
+    return out
+
+
 def render_model_card(manifest: dict, training: dict, metrics: dict, classes: list[str]) -> str:
     modality, bb = manifest["modality"], manifest["backbone"]
     counts = _class_counts(training, classes)
@@ -244,6 +260,7 @@ def render_model_card(manifest: dict, training: dict, metrics: dict, classes: li
     recipe = _recipe(training, modality)
     if recipe:
         lines.append(f"- Recipe{' of the fine-tune' if 'linear probe**' in selection else ''}: {recipe}")
+    lines += _settings_section(training)
     lines += ["", "## Results", "", "Intervals are 95% bootstrap confidence intervals (1000 resamples of the split).", ""]
     lines += [f"### Test split ({test.get('n', 0)} {_noun(modality, test.get('n'))})", "", markdown_score(test), ""]
     if test.get("n"):

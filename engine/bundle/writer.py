@@ -153,7 +153,7 @@ def _training_info(run_dir: Path, meta: dict, spec: dict, metrics: dict, which: 
     """training.json: the resolved config, freezing, split hashes, data report and final metrics."""
     splits = read_json(run_dir / "splits.json")
     optional = {name: read_json(run_dir / f"{name}.json") if (run_dir / f"{name}.json").is_file() else {}
-                for name in ("data_report", "config", "refit")}
+                for name in ("data_report", "config", "refit", "recipe")}
     state = meta.get("checkpoint_state") or {}
     return {"run": run_dir.resolve().name, "backbone": spec, "checkpoint": which, "epoch": state.get("epoch"),
             "global_step": state.get("global_step"), "monitor": state.get("monitor"),
@@ -165,7 +165,8 @@ def _training_info(run_dir: Path, meta: dict, spec: dict, metrics: dict, which: 
             "data_roots": splits.get("roots", []), "data_report": optional["data_report"],
             "final_metrics": {k: metrics.get(k) for k in ("val", "test")},
             "refit": optional["refit"] if state.get("refit") else None,
-            "selection": metrics.get("selection") if which == "best" else None}
+            "selection": metrics.get("selection") if which == "best" else None,
+            "recipe": optional["recipe"].get("settings") or None}
 
 
 def _write_weights(folder: Path, model, meta: dict) -> None:
