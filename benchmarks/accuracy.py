@@ -275,14 +275,20 @@ def render_markdown(rows: list[dict], extra: dict) -> str:
         lines.append(f"| {data} | {s['per_class']} | {len(s['seeds'])} | **{s['accuracy']:.1f}** "
                      f"({s['min_accuracy']:.1f}-{s['max_accuracy']:.1f}) | {measured} | "
                      f"{s['assets'][0]} / {s['assets'][1]} | {s['cpu_s']:.0f} | {ft_cpu} | {recipe} |")
-    lines += ["", "Per seed:", "", "| data | N/class | seed | ours % | logreg % | fine-tune % | ours CPU s | "
-              "logreg CPU s | fine-tune CPU s | best epoch / epochs run |", "|---|---|---|---|---|---|---|---|---|---|"]
+    lines += ["", "Per seed (safety net: the model the run kept, and the held-out accuracy of its linear probe and its "
+              "fine-tune; '-' where the run predates it):", "",
+              "| data | N/class | seed | ours % | logreg % | fine-tune % | ours CPU s | "
+              "logreg CPU s | fine-tune CPU s | best epoch / epochs run | kept (probe / fine-tune %) |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         m = r["measured"]
         cells = (f"{m['probe']['accuracy']} | {m['finetune']['accuracy']} | {r['cpu_s']:.0f} | "
                  f"{m['probe']['cpu_s']:.0f} | {m['finetune']['cpu_s']:.0f}") if m else f"- | - | {r['cpu_s']:.0f} | - | -"
         epochs = f"{r['best_epoch']} / {r['epochs_run']}" if r.get("epochs_run") else "-"
-        lines.append(f"| {r['modality']} | {r['per_class']} | {r['seed']} | {r['accuracy']} | {cells} | {epochs} |")
+        sel = r.get("selection") or {}
+        kept = (f"{'probe' if sel.get('winner') == 'linear probe' else 'FT'} ({sel.get('probe_test', '-')} / "
+                f"{sel.get('finetune_test', '-')})") if sel else "-"
+        lines.append(f"| {r['modality']} | {r['per_class']} | {r['seed']} | {r['accuracy']} | {cells} | {epochs} | {kept} |")
     notes = Path(__file__).with_name("ACCURACY_NOTES.md")
     if notes.is_file():
         lines += ["", notes.read_text().rstrip()]
