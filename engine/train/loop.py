@@ -87,13 +87,12 @@ class Split:
 
 class Loop:
     def __init__(self, *, model, head_fn, optimizer, base_lrs, cfg, device, train: Split, val: Split,
-                 report, cancel, save_last, save_best, amp_dtype=None, channels_last=False,
-                 class_weights=None, on_oom=None, checkpoint_every_s: float = 300.0,
-                 stop_epoch: int | None = None):
+                 report, cancel, callbacks=(), amp_dtype=None, channels_last=False,
+                 class_weights=None, checkpoint_every_s: float = 300.0, stop_epoch: int | None = None):
         self.model, self.head_fn, self.opt, self.base_lrs = model, head_fn, optimizer, base_lrs
         self.cfg, self.device, self.train_split, self.val_split = cfg, device, train, val
         self.report, self.cancel = report, cancel
-        self.save_last, self.save_best = save_last, save_best
+        self.callbacks = list(callbacks)  # callbacks.py: saving, BatchNorm freezing, deferred saves
         self.amp_dtype, self.channels_last = amp_dtype, channels_last
         self.scaler = torch.amp.GradScaler("cuda") if (amp_dtype == torch.float16) else None
         self.loss_fn = torch.nn.CrossEntropyLoss(weight=class_weights, ignore_index=-1,
@@ -132,9 +131,13 @@ class Loop:
         # the head's (first group): the learning rate the user set; earlier stages get fractions of it
         return self.opt.param_groups[0]["lr"]
 
+    def _call(self, hook: str, *args) -> None:
+        for cb in self.callbacks:
+            getattr(cb, hook)(self, *args)
+
     def _check_cancel(self, state: LoopState) -> None:
         if self.cancel is not None and self.cancel.is_set():
-            self.save_last(state, partial=True)
+            self._call("on_interrupt", state)
             raise Cancelled("The run was cancelled; its last state is saved and can be resumed.")
 
     # ------------------------------------------------------------------ train
@@ -144,7 +147,7 @@ class Loop:
         total_samples = cfg.epochs * n
         torch.manual_seed(cfg.seed * 1000 + epoch * 7 + state.samples_in_epoch)
         self.model.train()
-        self.after_train_mode()
+        self._call("on_train_epoch_start")
         throttle = StepThrottle(self.report)
         self.throughput.reset()
         loss_sum, correct, seen = 0.0, 0, 0
@@ -192,13 +195,10 @@ class Loop:
             throttle.step(global_step=state.global_step, epoch_float=epoch - 1 + state.samples_in_epoch / n,
                           values={"loss": loss_value, "lr": lr}, samples=b, progress=progress)
             if time.monotonic() - last_ckpt > self.checkpoint_every_s:
-                self.save_last(state, partial=True)
+                self._call("on_interrupt", state)
                 last_ckpt = time.monotonic()
         throttle.flush(state.global_step, float(epoch), None)
         return {"train_loss": loss_sum / max(1, seen), "train_accuracy": correct / max(1, seen)}
-
-    def after_train_mode(self) -> None:  # replaced by the caller (frozen stages stay in eval)
-        pass
 
     # ------------------------------------------------------------------ validate
     @torch.inference_mode()
@@ -243,16 +243,16 @@ class Loop:
             state.history.append({"epoch": epoch, **values})
             self.report(protocol.EpochEnd(epoch=epoch, values=values, best=bool(improved),
                                           seconds=round(time.monotonic() - t0, 3)))
-            if improved:
-                self.save_best(state)
-            self.save_last(state, partial=False)
+            self._call("on_epoch_end", state, bool(improved))
             patience = cfg.early_stopping_patience
             if patience and len(self.val_split) and state.epochs_without_improvement >= patience \
                     and earliest_stop(cfg.epochs, cfg.warmup_fraction) <= state.epoch < cfg.epochs:
                 self.report(protocol.Log(level="info", text=(
                     f"Early stopping after epoch {epoch}: {self.monitor} has not improved for "
                     f"{state.epochs_without_improvement} epochs, since epoch {state.best_epoch}.")))
+                self._call("on_fit_end", state)
                 return "early_stopping"
+        self._call("on_fit_end", state)
         return "completed"
 
     def run_oom_safe(self, state: LoopState, epoch: int) -> dict:

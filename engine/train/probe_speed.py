@@ -14,6 +14,8 @@ import time
 
 import torch
 
+from .callbacks import Callback
+
 
 def zero_head(model: torch.nn.Module, spec) -> int:
     """Start a linear probe from a zero head: logits 0, loss log(C), nothing to undo.
@@ -47,7 +49,7 @@ def single_thread_on_cpu(device: torch.device):
         torch.set_num_threads(before)
 
 
-class DeferredSaves:
+class DeferredSaves(Callback):
     """Wraps a run's save_last/save_best so they write at most every `min_interval_s`.
 
     - `last(state, partial)`: a partial save (cancel, mid-epoch timer) writes at once
@@ -105,6 +107,18 @@ class DeferredSaves:
         self._pending_best = None
         self.writes += 1
         self._last_write = self.clock()
+
+    # the loop's hooks (callbacks.py): the same saves as SaveCheckpoints, deferred
+    def on_epoch_end(self, loop, state, improved: bool) -> None:
+        if improved and self._save_best is not None:
+            self.best(state)
+        self.last(state, partial=False)
+
+    def on_interrupt(self, loop, state) -> None:
+        self.last(state, partial=True)
+
+    def on_fit_end(self, loop, state) -> None:
+        self.flush()
 
     def flush(self) -> None:
         """Write whatever is pending: best (from its copy), then last (the live model)."""

@@ -18,6 +18,7 @@ from ..config import ConfigError, RunConfig, smaller_training_crop
 from ..errors import Cancelled
 from . import checkpoint as ckpt
 from .device import amp_dtype_for, configure, resolve_device
+from .callbacks import BnFreeze, SaveCheckpoints
 from .loop import Loop, LoopState, Split
 from .reporting import RunReporter
 
@@ -57,16 +58,6 @@ def _class_weights(train_examples, n_classes: int, device) -> torch.Tensor:
         counts[e.label] += 1
     w = counts.sum() / (n_classes * counts.clamp(min=1))
     return w.to(device)
-
-
-def _after_train_mode(model, spec, k: int, freeze_bn_stats: bool | None, set_frozen_eval) -> None:
-    """Frozen stages stay in eval mode; with freeze_bn_stats every BatchNorm keeps its statistics
-    (its scale and shift still learn)."""
-    set_frozen_eval(model, spec, k)
-    if freeze_bn_stats:
-        for m in model.modules():
-            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-                m.eval()
 
 
 def _audit_train(run_dir: Path, meta: dict, stopped: str) -> None:
@@ -274,7 +265,7 @@ class _Phase:
 
     def fit(self, dataset, last: Path, resume: bool):
         """Train to the end (or early stop); returns (LoopState, how it stopped). Raises Cancelled."""
-        from ..freezing import freeze_to, param_groups, set_frozen_eval, split_for_features
+        from ..freezing import freeze_to, param_groups, split_for_features
         from .batches import make_dataset
 
         cfg, spec, meta, report, device = self.cfg, self.spec, self.meta, self.report, self.device
@@ -329,27 +320,22 @@ class _Phase:
 
         class_weights = _class_weights(dataset.split("train"), len(meta["classes"]), device) \
             if cfg.class_weighted else None
-        self.loop = loop = Loop(model=model, head_fn=head_fn, optimizer=optimizer, base_lrs=base_lrs, cfg=cfg,
-                                device=device, train=splits["train"], val=splits["val"], report=report,
-                                cancel=self.cancel, save_last=save_last,
-                                save_best=self.save_best if self.select else (lambda st: None),
-                                amp_dtype=amp_dtype, channels_last=channels_last, class_weights=class_weights,
-                                stop_epoch=self.stop_epoch)
-        loop.after_train_mode = lambda: _after_train_mode(model, spec, k, cfg.freeze_bn_stats, set_frozen_eval)
-        report(protocol.Status(phase="training" if self.select else "refitting",
-                               detail=f"{loop.stop_epoch} epoch{'s' if loop.stop_epoch != 1 else ''}, "
-                                      f"batch {state.batch_size}" + _crops(cfg, meta["modality"])))
-        speed = contextlib.nullcontext()
+        best = self.save_best if self.select else None  # a refit keeps only its final state
+        speed, saving = contextlib.nullcontext(), SaveCheckpoints(save_last, best)
         if linear_probe:  # epochs on cached features take milliseconds: see probe_speed.py
             from .probe_speed import DeferredSaves, single_thread_on_cpu
 
-            saves = DeferredSaves(save_last, loop.save_best, model)
-            loop.save_last, loop.save_best = saves.last, saves.best
-            speed = single_thread_on_cpu(device)
+            saving, speed = DeferredSaves(save_last, best, model), single_thread_on_cpu(device)
+        self.loop = loop = Loop(model=model, head_fn=head_fn, optimizer=optimizer, base_lrs=base_lrs, cfg=cfg,
+                                device=device, train=splits["train"], val=splits["val"], report=report,
+                                cancel=self.cancel, callbacks=[BnFreeze(spec, k, cfg.freeze_bn_stats), saving],
+                                amp_dtype=amp_dtype, channels_last=channels_last, class_weights=class_weights,
+                                stop_epoch=self.stop_epoch)
+        report(protocol.Status(phase="training" if self.select else "refitting",
+                               detail=f"{loop.stop_epoch} epoch{'s' if loop.stop_epoch != 1 else ''}, "
+                                      f"batch {state.batch_size}" + _crops(cfg, meta["modality"])))
         with speed:
             stopped = loop.fit(state)
-        if linear_probe:
-            saves.flush()
         if self.select and not ckpt.has_checkpoint(self.run_dir / "checkpoints" / "best"):
             self.save_best(state)
         return state, stopped
