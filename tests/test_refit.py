@@ -212,3 +212,16 @@ def test_soup_is_the_mean_of_the_members_with_integer_buffers_from_the_first(tmp
     assert torch.equal(s["w"], torch.tensor([2.0, 4.0])) and s["h"].dtype == torch.float16
     assert float(s["h"]) == 1.0 and int(s["n"]) == 7
     assert json.loads((tmp_path / "refit.json").read_text())["members_done"] == 2
+
+
+def test_a_linear_probe_refit_reuses_the_cached_features_of_its_first_run(tmp_path):
+    """The refit's training view is train + val; the feature cache reads it as those two stored parts."""
+    from engine.backbones import get_spec
+
+    stages = len(get_spec("test_tiny_cnn").stages)
+    out = _refit_run(tmp_path, "probe", refit=True, freeze=stages, epochs=3, feature_cache=True)
+    run = tmp_path / "runs" / "probe"
+    assert json.loads((run / "refit.json").read_text())["status"] == "done"
+    cached = sorted(p.name.split("-")[1] for p in (tmp_path / "runs" / ".feature-cache").glob("*.safetensors"))
+    assert cached == ["train", "val"]  # no third file for train + val: the refit hit both parts
+    assert out["metrics"]["test"]["n"] > 0

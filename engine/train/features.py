@@ -140,13 +140,13 @@ def cache_split_features(model, spec, splits, cfg, device, amp_dtype, channels_l
     from torch.utils.data import Subset
 
     from .batches import make_loader
-    from .refit import RefitView
 
-    refit = isinstance(dataset, RefitView)
-    base = dataset.base if refit else dataset
+    # a view may be made of stored splits (a refit's training view is train + val, in that order): each
+    # part is cached on its own, so a refit reuses the features its first run computed
+    parts_of = getattr(dataset, "parts", lambda name: [name])
+    base = getattr(dataset, "base", dataset)
     for name, split in splits.items():
-        # a refit's training view is train + val in that order: each part hits the cache on its own
-        parts = (["train", "val"] if name == "train" else []) if refit else [name]
+        parts = parts_of(name)
         feats, labels, offset = [], [], 0
         for part in parts:
             examples = base.split(part)

@@ -41,12 +41,14 @@ class RefitView:
     def __init__(self, dataset):
         self.base = dataset
 
+    PARTS = {"train": ("train", "val"), "val": ()}
+
+    def parts(self, name: str) -> list[str]:
+        """The base splits this view's split is made of, in order (the feature cache reads them one by one)."""
+        return list(self.PARTS.get(name, (name,)))
+
     def split(self, name: str):
-        if name == "train":
-            return list(self.base.split("train")) + list(self.base.split("val"))
-        if name == "val":
-            return []
-        return self.base.split(name)
+        return [e for part in self.parts(name) for e in self.base.split(part)]
 
     def __getattr__(self, name):
         return getattr(self.base, name)
