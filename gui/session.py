@@ -271,6 +271,9 @@ class Session(QObject):
             self.notify.emit(str(exc), "error", "")
             return False
         w.remember_train_settings(settings)
+        if self._recipe_timer.isActive():  # the settings changed just now: show what this run will use
+            self._recipe_timer.stop()
+            self._ask_recipe()
         self._launch(config, resume_from)
         return True
 

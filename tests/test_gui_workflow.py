@@ -310,8 +310,11 @@ def test_the_window_shows_what_the_engines_recipe_will_do_and_freezing_starts_on
     w.train_page.epochs.setValue(7)
     qtbot.waitUntil(lambda: w.recipe.ready and w.recipe.value("epochs") == 7, timeout=5000)
     assert "Epochs</b>: 7 <span style='color:gray'>(your choice)" in w.train_page.recipe_text.text()
-    assert w.session.start_training()
+    w.train_page.epochs.setValue(5)
+    assert w.session.start_training()  # at once: the run's own settings are still asked for and shown
     assert fake.runs[-1]["config"]["freeze"] is None  # Start sends Auto as None, as the CLI does
+    qtbot.waitUntil(lambda: w.recipe.ready and w.recipe.value("epochs") == 5, timeout=5000)
+    assert "Epochs</b>: 5" in w.train_page.recipe_text.text()
     w.train_page.advanced.set_expanded(True)
     assert w.train_page.auto_size.isVisible()
     assert w.train_page.auto_size.text() == "auto: 64 px for your data"
