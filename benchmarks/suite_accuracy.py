@@ -253,6 +253,11 @@ def render_markdown(rows: list[dict], env: dict | None = None) -> str:
                   f"baseline or above (below it: {', '.join(h['below_better_1']) or 'none'}); "
                   f"{len(h['below_probe_2'])} rows more than {GOAL_PROBE:g} points below the probe"
                   f"{': ' + ', '.join(h['below_probe_2']) if h['below_probe_2'] else ''}.", ""]
+        seen = {s["row"] for s in ss}
+        missing = [n for n, v in st.HALVES.items() if v == half and n not in seen]
+        missing += [r["name"] for r in st.IMBALANCED if st.HALVES[r["task"]] == half and r["name"] not in seen]
+        if missing:
+            lines += [f"Tasks and imbalanced rows of this half not measured at any size: {', '.join(missing)}.", ""]
         if h["fewer_than_3_seeds"]:
             lines += [f"Rows with fewer than 3 seeds (marked *): {', '.join(h['fewer_than_3_seeds'])}.", ""]
     lines += ["## Per seed", "", "| half | row | N/class | seed | ours % | bal. acc % | smallest class (recall %) | "

@@ -74,3 +74,5 @@ def test_markdown_has_both_halves_every_row_and_the_summaries():
     assert ("mean of (ours - better baseline) -0.8 points; 2 of 3 rows within 1 point of the better baseline "
             "or above (below it: word-language); 1 rows more than 2 points below the probe: word-language") in md
     assert "Rows with fewer than 3 seeds (marked *): word-language 200," in md
+    assert "not measured at any size: bible-division," in md and "wordnet-verbs-3-rare" not in md.split(
+        "not measured at any size:")[2].split("\n")[0]
