@@ -14,8 +14,10 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import ClassVar
+
+# the values of the string fields below (vocabulary.py; a newer engine's unknown value still decodes)
+from .vocabulary import ByeReason, CheckpointKind, ErrorKind, LogLevel, Phase, ProgressPhase  # noqa: F401
 
 PROTOCOL_VERSION = "1.0"
 MAX_LINE_BYTES = 1 << 20  # receivers drop longer lines
@@ -44,68 +46,6 @@ def message(type_name: str):
         return cls
 
     return wrap
-
-
-# ---------------------------------------------------------------- vocabularies
-# The values the string fields below take. Messages keep plain `str` fields (a newer engine's
-# unknown value decodes and is tolerated, shown as it is); these enums are what this engine sends
-# and this app knows, and tests/test_protocol_vocabulary.py checks every literal in engine/ and gui/
-# against them.
-class Phase(StrEnum):
-    """Status.phase: what the engine is doing."""
-    IDLE = "idle"
-    SCANNING = "scanning"
-    LOADING_MODEL = "loading_model"
-    CACHING_FEATURES = "caching_features"
-    TRAINING = "training"
-    REFITTING = "refitting"
-    EVALUATING = "evaluating"
-    SAVING = "saving"
-    DONE = "done"
-
-
-class ProgressPhase(StrEnum):
-    """Progress.phase: which count a progress message advances."""
-    TRAIN = "train"
-    REFIT = "refit"
-    CACHE = "cache"
-    EVAL = "eval"
-    SCAN = "scan"
-
-
-class ErrorKind(StrEnum):
-    """Error.kind: what went wrong, for the app's title and advice."""
-    CONFIG = "config"
-    DATA = "data"
-    WEIGHTS = "weights"
-    BUNDLE = "bundle"
-    OUT_OF_MEMORY = "out_of_memory"
-    NAN_LOSS = "nan_loss"
-    DISK_FULL = "disk_full"
-    CANCELLED = "cancelled"
-    INTERNAL = "internal"
-    PROTOCOL = "protocol"
-    BUSY = "busy"
-    ENGINE_STOPPED = "engine_stopped"  # made by the app when the engine process is gone
-
-
-class ByeReason(StrEnum):
-    COMPLETED = "completed"
-    CANCELLED = "cancelled"
-    FAILED = "failed"
-    SHUTDOWN = "shutdown"
-
-
-class LogLevel(StrEnum):
-    DEBUG = "debug"
-    INFO = "info"
-    WARNING = "warning"
-    ERROR = "error"
-
-
-class CheckpointKind(StrEnum):
-    LAST = "last"
-    BEST = "best"
 
 
 # ---------------------------------------------------------------- engine -> GUI

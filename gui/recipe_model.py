@@ -2,7 +2,7 @@
 
 The GUI never re-computes a rule: it sends the config it would start with in a
 `resolve_config` request and keeps the reply here, every setting with its value,
-whether Auto chose it, and why. Pages read it; `Session.preview_recipe` fills it.
+whether Auto chose it, and why. Pages read it; `recipe_asker.RecipeAsker` fills it.
 """
 from __future__ import annotations
 

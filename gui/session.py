@@ -10,11 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Signal
 
 from engine import protocol as P
 
 from .errors_text import plain_error
+from .recipe_asker import RecipeAsker
 from .train_model import ConfigError, build_config
 
 class Session(QObject):
@@ -34,9 +35,7 @@ class Session(QObject):
         self.closing = False
         self.cancel_requested = False
         self.prefer_backbone: str | None = None  # select this one once a backbone list shows it usable
-        self._recipe_asked: dict | None = None  # the config the latest resolve_config request carried
-        self._recipe_timer = QTimer(self, singleShot=True, interval=250)  # one request per burst of changes
-        self._recipe_timer.timeout.connect(self._ask_recipe)
+        self.recipe_asker = RecipeAsker(self)  # the engine's answer to "what would a start use?"
         c = client
         c.ready.connect(self._on_ready)
         c.reply.connect(self._on_reply)
@@ -228,35 +227,7 @@ class Session(QObject):
     # ---------------------------------------------------------------- what Auto will do
     def preview_recipe(self) -> None:
         """Ask the engine (soon, once per burst of changes) what a start with the current choices would use."""
-        self._recipe_timer.start()
-
-    def _ask_recipe(self) -> None:
-        w = self.w
-        if not (w.data.ready and w.backbones.selected) or w.run.running:
-            return
-        try:
-            config = build_config(w.data.paths, w.backbones.selected, w.backbones.freeze, w.train_page.settings(),
-                                  str(w.runs_root))
-        except (ValueError, ConfigError) as exc:
-            w.recipe.set_error(str(exc))
-            self.changed.emit("recipe")
-            return
-        if config == self._recipe_asked and (w.recipe.ready or w.recipe.pending):
-            return
-        self._recipe_asked = config
-        w.recipe.pending = True
-
-        def done(reply, asked=config):
-            if asked == self._recipe_asked:  # a later change has its own request on the way
-                w.recipe.set_reply(list(reply.settings or []), dict(reply.facts or {}), dict(reply.estimate or {}))
-                self.changed.emit("recipe")
-
-        def failed(err, asked=config):
-            if asked == self._recipe_asked:
-                w.recipe.set_error(plain_error(err))
-                self.changed.emit("recipe")
-
-        self.request(P.ResolveConfig(config=config), done, failed)
+        self.recipe_asker.soon()
 
     # ---------------------------------------------------------------- training
     def start_training(self, resume_from: str | None = None) -> bool:
@@ -271,9 +242,7 @@ class Session(QObject):
             self.notify.emit(str(exc), "error", "")
             return False
         w.remember_train_settings(settings)
-        if self._recipe_timer.isActive():  # the settings changed just now: show what this run will use
-            self._recipe_timer.stop()
-            self._ask_recipe()
+        self.recipe_asker.now_if_due()  # the settings changed just now: show what this run will use
         self._launch(config, resume_from)
         return True
 

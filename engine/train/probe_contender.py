@@ -232,7 +232,7 @@ def decide(run_dir: Path, finetune_val: dict, monitor: str, higher_is_better: bo
     name = key.removeprefix("val_").replace("_", " ")
     if winner == "linear probe":
         report.log(f"The linear probe on the frozen features is kept: validation {name} {p:.3f} against the "
-                   f"fine-tune's {f:.3f} (the fine-tune lost what the pretrained features knew).", level="warning")
+                   f"fine-tune's {f:.3f} on the same examples.", level="warning")
     else:
         report.log(f"The fine-tune is kept: validation {name} {f:.3f} against the linear probe's {p:.3f}.")
     return info

@@ -14,7 +14,7 @@ import time
 
 import torch
 
-from .callbacks import Callback
+from .callbacks import SaveCheckpoints
 
 
 def zero_head(model: torch.nn.Module, spec) -> int:
@@ -49,7 +49,7 @@ def single_thread_on_cpu(device: torch.device):
         torch.set_num_threads(before)
 
 
-class DeferredSaves(Callback):
+class DeferredSaves(SaveCheckpoints):
     """Wraps a run's save_last/save_best so they write at most every `min_interval_s`.
 
     - `last(state, partial)`: a partial save (cancel, mid-epoch timer) writes at once
@@ -76,6 +76,8 @@ class DeferredSaves(Callback):
         return out
 
     def best(self, state) -> None:
+        if self._save_best is None:  # a phase that does not select (a refit)
+            return
         snap = {n: t.detach().clone() for n, t in self._changing_tensors().items()}
         self._pending_best = (copy.deepcopy(state), snap)
         if self._due():
@@ -108,15 +110,7 @@ class DeferredSaves(Callback):
         self.writes += 1
         self._last_write = self.clock()
 
-    # the loop's hooks (callbacks.py): the same saves as SaveCheckpoints, deferred
-    def on_epoch_end(self, loop, state, improved: bool) -> None:
-        if improved and self._save_best is not None:
-            self.best(state)
-        self.last(state, partial=False)
-
-    def on_interrupt(self, loop, state) -> None:
-        self.last(state, partial=True)
-
+    # the loop's hooks are SaveCheckpoints' (its `last` / `best` are the deferring methods above)
     def on_fit_end(self, loop, state) -> None:
         self.flush()
 
