@@ -17,6 +17,7 @@ from ..atomic import read_json, write_json
 from ..config import ConfigError, RunConfig, smaller_training_crop
 from ..errors import Cancelled
 from . import checkpoint as ckpt
+from . import distributed
 from .device import amp_dtype_for, configure, resolve_device
 from .loop import Loop, LoopState, Split
 from .reporting import RunReporter
@@ -145,6 +146,9 @@ def train(config: RunConfig, reporter=None, cancel=None, resume_from: str | None
     from . import refit
 
     t_start = time.monotonic()
+    ranks = distributed.Ranks.from_env()
+    if ranks.active:
+        return _train_distributed(config, reporter, cancel, resume_from, ranks)
     if resume_from:
         run_dir = Path(resume_from)
         info = refit.load(run_dir)
@@ -178,10 +182,19 @@ def train(config: RunConfig, reporter=None, cancel=None, resume_from: str | None
             tokenizer = build_tokenizer(spec, cfg.weights or "auto")
             tokenizer.save_pretrained(str(run_dir / "tokenizer"))
     phase = _Phase(cfg, spec, meta, run_dir, device, report, cancel, tokenizer)
-    stopped = "completed"
+    return _finish(phase, dataset, info, bool(resume_from), t_start)
+
+
+def _finish(phase, dataset, info, resume: bool, t_start: float, stopped: str | None = None) -> dict:
+    """The main phase (unless `stopped` says it has run), the probe decision, a refit, evaluation."""
+    from . import refit
+
+    cfg, run_dir, report, meta = phase.cfg, phase.run_dir, phase.report, phase.meta
     try:
         if info is None:
-            state, stopped = phase.fit(dataset, last=run_dir / "checkpoints" / "last", resume=bool(resume_from))
+            if stopped is None:
+                state, stopped = phase.fit(dataset, last=run_dir / "checkpoints" / "last", resume=resume)
+            state = phase.state
             refit_wanted = refit.wanted(cfg, state, len(dataset.split("val")))
             if not _probe_won(phase, refit_wanted, dataset) and refit_wanted:
                 info = refit.begin(run_dir, state, dataset, members=cfg.refit_soup or 1,
@@ -193,11 +206,84 @@ def train(config: RunConfig, reporter=None, cancel=None, resume_from: str | None
         return {"run_dir": str(run_dir), "metrics": {}, "stopped": "cancelled"}
     from ..evaluate import evaluate_run
 
+    stopped = stopped or "completed"
     metrics = evaluate_run(str(run_dir), reporter=report)
     _audit_train(run_dir, meta, stopped)
     report.log(f"Finished in {time.monotonic() - t_start:.1f} s ({stopped}).")
     report(protocol.Result(run_dir=str(run_dir), metrics=metrics))
     return {"run_dir": str(run_dir), "metrics": metrics, "stopped": stopped}
+
+
+def _train_distributed(config, reporter, cancel, resume_from, ranks) -> dict:
+    """One of several processes torchrun started: all train the main phase together (DDP); then the
+    ranks other than 0 leave and rank 0 alone decides the probe contender, refits and evaluates.
+
+    Rank 0 prepares the run (scan, recipe, run folder) and reports; the others read what it wrote
+    in the run folder (shared storage across machines), as a resume does, and report nothing.
+    A refit runs on rank 0 alone: the recipe refits small data only (under 40 examples a class)."""
+    from ..backbones import get_spec
+    from ..data import load_splits
+    from . import refit
+
+    t_start = time.monotonic()
+    device_name = config.device if config is not None and not resume_from else \
+        read_json(Path(resume_from) / "config.json").get("device", "auto")
+    ranks, device = distributed.start(device_name)
+    try:
+        report = RunReporter(None, reporter if ranks.is_main else None)
+        run_dir = Path(resume_from) if resume_from else None
+        if ranks.is_main:
+            if resume_from:
+                _extend_epochs(run_dir, config, refit.load(run_dir))
+            else:
+                cfg, spec, dataset, run_dir, meta, _ = prepare(config, report, cancel)
+                _log_left_out(dataset.report, report)
+                if meta["modality"] == "text":
+                    from ..backbones import build_tokenizer
+
+                    build_tokenizer(spec, cfg.weights or "auto").save_pretrained(str(run_dir / "tokenizer"))
+        run_dir = Path(ranks.agree(str(run_dir)))  # the others wait here for the folder rank 0 made
+        if ranks.is_main:
+            from .launch import note_run_dir
+
+            report.events_path, report.run_id = run_dir / "events.jsonl", run_dir.name
+            note_run_dir(run_dir)
+        info = refit.load(run_dir)
+        if resume_from and not ckpt.has_checkpoint(run_dir / "checkpoints" / "last") and info is None:
+            raise ConfigError(f"{run_dir} has no saved checkpoint to resume from; start a new run instead.")
+        cfg, meta = RunConfig.from_dict(read_json(run_dir / "config.json")), read_json(run_dir / "model.json")
+        spec, dataset = get_spec(meta["backbone"]), load_splits(run_dir)
+        configure(device, cfg.deterministic)
+        report(protocol.Status(phase="loading_model",
+                               detail=f"{spec.display_name} on {ranks.world} processes ({device.type})"))
+        report.log(f"Run directory: {run_dir}")
+        tokenizer = None
+        if meta["modality"] == "text":
+            from transformers import AutoTokenizer
+
+            tokenizer = AutoTokenizer.from_pretrained(str(run_dir / "tokenizer"), local_files_only=True)
+        phase = _Phase(cfg, spec, meta, run_dir, device, report, cancel, tokenizer, ranks=ranks)
+        stopped = None
+        if info is None:
+            try:
+                _, stopped = phase.fit(dataset, last=run_dir / "checkpoints" / "last", resume=bool(resume_from))
+            except Cancelled:
+                report.log("Cancelled: the last state is saved under checkpoints/; resume continues from there.")
+                return {"run_dir": str(run_dir), "metrics": {}, "stopped": "cancelled"}
+        ranks.barrier()  # checkpoints/best is on disk before anyone leaves
+    finally:
+        distributed.stop()
+    if not ranks.is_main:
+        return {"run_dir": str(run_dir), "metrics": {}, "stopped": stopped or "completed"}
+    phase.alone()
+    return _finish(phase, dataset, info, bool(resume_from), t_start, stopped=stopped)
+
+
+def _extend_epochs(run_dir: Path, config, info) -> None:
+    """`--resume --epochs N`: a run resumed for more epochs than it was set for (not a refit)."""
+    saved = RunConfig.from_dict(read_json(run_dir / "config.json"))
+    if config is not None and config.epochs and config.epochs != saved.epochs and info is None:
+        write_json(run_dir / "config.json", saved.replace(epochs=config.epochs).to_dict())
 
 
 def _probe_won(phase, refit_wanted: bool, dataset) -> bool:
@@ -229,11 +315,19 @@ class _Phase:
     `stop_epoch` (the epoch that won), and only its final state becomes the model.
     """
 
-    def __init__(self, cfg, spec, meta, run_dir, device, report, cancel, tokenizer, stop_epoch: int | None = None):
+    def __init__(self, cfg, spec, meta, run_dir, device, report, cancel, tokenizer, stop_epoch: int | None = None,
+                 ranks=distributed.SINGLE):
         self.cfg, self.spec, self.meta, self.run_dir = cfg, spec, meta, run_dir
         self.device, self.report, self.cancel, self.tokenizer = device, report, cancel, tokenizer
         self.stop_epoch = stop_epoch
+        self.ranks = ranks  # several processes: only rank 0 writes checkpoints and fits the probe contender
         self.model = self.state = self.loop = self.blend = self.preparing = None
+
+    def alone(self) -> None:
+        """Rank 0 after the others left: the phase and its loop go on as a single process."""
+        self.ranks = distributed.SINGLE
+        if self.loop is not None:
+            self.loop.ranks, self.loop.net = distributed.SINGLE, self.loop.model
 
     @property
     def select(self) -> bool:
@@ -296,6 +390,8 @@ class _Phase:
                 f" (+{state.samples_in_epoch} examples)" if state.samples_in_epoch else ""))
 
         def save_last(st: LoopState, partial: bool) -> None:
+            if not self.ranks.is_main:
+                return
             path = ckpt.save_checkpoint(last, model, {"epoch": st.epoch, "global_step": st.global_step,
                                                       "partial": partial, "loop": st.to_dict(),
                                                       "monitor": loop.monitor,
@@ -309,7 +405,7 @@ class _Phase:
                                 callbacks=[*self._callbacks(dataset, last, save_last, linear_probe, split_for_features),
                                            *(callbacks or [])],
                                 amp_dtype=amp_dtype_for(device), channels_last=channels_last,
-                                class_weights=class_weights, stop_epoch=self.stop_epoch)
+                                class_weights=class_weights, stop_epoch=self.stop_epoch, ranks=self.ranks)
         loop.load_callback_states(saved.get("callbacks"))
         speed = contextlib.nullcontext()
         if linear_probe:  # epochs on cached features take milliseconds: see probe_speed.py
@@ -327,6 +423,7 @@ class _Phase:
         from .callbacks import Announce, BnFreeze, SaveCheckpoints
 
         cfg, spec, meta, k = self.cfg, self.spec, self.meta, int(self.cfg.freeze)
+        main = self.ranks.is_main  # what writes files (the contender, the blend's start) runs on rank 0 only
         out = []
         if linear_probe:
             from .features import FeatureCache
@@ -337,12 +434,12 @@ class _Phase:
 
             warmup = HeadWarmup(spec, dataset, meta, self.tokenizer, split_for_features)
             out.append(warmup)
-            if self.select and cfg.compare_probe:
+            if self.select and cfg.compare_probe and main:
                 from .probe_contender import PrepareContender
 
                 self.preparing = PrepareContender(warmup, self.run_dir, spec, len(meta["classes"]), cfg.seed)
                 out.append(self.preparing)
-        if self.blend_wanted():
+        if self.blend_wanted() and main:
             from .weight_blend import WeightBlend
 
             self.blend = WeightBlend(cfg.finetune_blend, last)
@@ -377,6 +474,8 @@ class _Phase:
         return ckpt.state_dict_tensors(self.model)
 
     def save_best(self, st: LoopState) -> None:
+        if not self.ranks.is_main:
+            return
         share = self.cfg.finetune_blend
         tensors = self.final_tensors() if self.blend is not None and self.blend.active else None
         path = ckpt.save_checkpoint(self.run_dir / "checkpoints" / "best", self.model,
