@@ -95,7 +95,9 @@ def _weights(run_dir: Path, kind: str = "last") -> dict:
     return load_file(str(run_dir / "checkpoints" / kind / "model.safetensors"))
 
 
-def _assert_same_training(a: Path, b: Path) -> None:
+def _assert_same_training(a: Path, b: Path, resumed_mid_epoch: int | None = None) -> None:
+    """Same weights and epoch figures; the epoch a run resumed in the middle of has training figures
+    over the examples after the resume only (as on one process), so only its validation is compared."""
     wa, wb = _weights(a), _weights(b)
     assert wa.keys() == wb.keys()
     worst = max(float((wa[k].double() - wb[k].double()).abs().max()) for k in wa)
@@ -105,6 +107,8 @@ def _assert_same_training(a: Path, b: Path) -> None:
     assert [h["epoch"] for h in ha] == [h["epoch"] for h in hb]
     for x, y in zip(ha, hb):
         for key in x:
+            if x["epoch"] == resumed_mid_epoch and key.startswith("train_"):
+                continue
             assert abs(x[key] - y[key]) <= METRIC_TOL, (key, x[key], y[key])
 
 
@@ -202,9 +206,9 @@ def test_a_cancelled_two_process_run_resumes_on_one_process(tmp_path):
     out, err = p.communicate(timeout=120)
     assert p.returncode == 130, err[-3000:]
     assert f"Resume with: transfer-studio train --resume {run_dir} --gpus 2" in out
-    saved = json.loads((run_dir / "checkpoints" / "last" / "state.json").read_text())
-    assert saved["loop"]["epoch"] < 12
+    saved = json.loads((run_dir / "checkpoints" / "last" / "state.json").read_text())["loop"]
+    assert saved["epoch"] < 12
     r = _launch(["--resume", str(run_dir)])  # one process now
     out, err = r.communicate(timeout=300)
     assert r.returncode == 0, err[-3000:]
-    _assert_same_training(one, run_dir)
+    _assert_same_training(one, run_dir, resumed_mid_epoch=saved["epoch"] + 1 if saved["samples_in_epoch"] else None)

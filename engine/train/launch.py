@@ -59,9 +59,7 @@ def launch(n: int, argv: list[str], *, as_json: bool = False, out=None) -> int:
     out = out or sys.stdout
     work = Path(tempfile.mkdtemp(prefix="transfer-studio-launch-"))
     cancel_file, note = work / "cancel", work / "run_dir"
-    env = {CANCEL_FILE_ENV: str(cancel_file), RUN_DIR_NOTE_ENV: str(note),
-           # torchrun's agent would turn SIGINT into SIGTERM for the processes (no checkpoint); keep it here
-           "TORCHELASTIC_SIGNALS_TO_HANDLE": "SIGTERM,SIGHUP,SIGQUIT"}
+    env = {CANCEL_FILE_ENV: str(cancel_file), RUN_DIR_NOTE_ENV: str(note)}
     if "OMP_NUM_THREADS" not in os.environ:  # as torchrun does: n processes share the cores
         env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // n))
     os.environ.update(env)
@@ -75,7 +73,9 @@ def launch(n: int, argv: list[str], *, as_json: bool = False, out=None) -> int:
     previous = signal.signal(signal.SIGINT, on_sigint) if threading.current_thread() is threading.main_thread() \
         else None
     config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=n, run_id=str(uuid.uuid4()),
-                          rdzv_backend="c10d", rdzv_endpoint="localhost:0", max_restarts=0, monitor_interval=0.5)
+                          rdzv_backend="c10d", rdzv_endpoint="localhost:0", max_restarts=0, monitor_interval=0.5,
+                          # torchrun's agent would turn SIGINT into SIGTERM for the processes (no checkpoint)
+                          signals_to_handle="SIGTERM,SIGHUP,SIGQUIT")
     try:
         elastic_launch(config, sys.executable)("-m", "engine.cli", *argv)
         return 0
