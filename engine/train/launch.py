@@ -157,3 +157,57 @@ def watch_cancel_file(cancel: threading.Event, interval_s: float = 0.5) -> None:
             time.sleep(interval_s)
 
     threading.Thread(target=poll, name="cancel-file", daemon=True).start()
+
+
+# ---------------------------------------------------------------------- for the app's engine (server.py)
+def run_in_processes(config, resume_from: str | None, reporter, cancel) -> dict:
+    """Train in `config.gpus` processes for the app: `train --gpus N --json` as a child process whose
+    stdout carries rank 0's messages (passed to `reporter`); `cancel` becomes SIGINT to it (a cancel
+    every rank honours). Returns what `train` returns; raises Cancelled or RankFailed."""
+    import json
+    import subprocess
+
+    from .. import protocol
+    from ..errors import Cancelled, RankFailed
+
+    check_processes(config.gpus, config.device)
+    work = Path(tempfile.mkdtemp(prefix="transfer-studio-run-"))
+    cfg_file = work / "config.json"
+    cfg_file.write_text(json.dumps(config.to_dict()), encoding="utf-8")
+    argv = [sys.executable, "-m", "engine.cli", "train", "--json", "--gpus", str(config.gpus),
+            *(["--resume", str(resume_from)] if resume_from else ["--config", str(cfg_file)])]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, encoding="utf-8")
+
+    def forward_cancel():
+        cancel.wait()
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+
+    threading.Thread(target=forward_cancel, name="cancel-processes", daemon=True).start()
+    result, failure = None, None
+    try:
+        for line in proc.stdout:
+            try:
+                msg = protocol.decode(line).message
+            except protocol.ProtocolError:
+                continue  # a stray print on the processes' stdout is not a message
+            if isinstance(msg, protocol.Error):
+                failure = msg
+                continue
+            if isinstance(msg, protocol.Result):
+                result = msg
+            if msg is not None:
+                reporter(msg)
+        code = proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        cfg_file.unlink(missing_ok=True)
+        work.rmdir()
+        cancel.set()  # ends forward_cancel; the run is over either way
+    if code == CANCELLED_EXIT:
+        raise Cancelled("The run was cancelled; its last state is saved and can be resumed.")
+    if code != 0 or result is None:
+        raise RankFailed(failure.message if failure else f"The training processes stopped (exit code {code}).",
+                         failure.detail if failure else "")
+    return {"run_dir": result.run_dir, "metrics": result.metrics, "stopped": "completed"}
