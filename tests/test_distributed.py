@@ -177,7 +177,7 @@ def test_a_killed_process_ends_the_run_cleanly_and_the_run_resumes(tmp_path):
     workers = [c for c in _children(p.pid) if c != victim]
     out, err = p.communicate(timeout=120)  # no hang: torchrun's agent stops the other process
     assert p.returncode == 1
-    assert f"Process 1 of 2 stopped (killed by SIGKILL" in err, err[-3000:]
+    assert "Process 1 of 2 stopped (killed by SIGKILL" in err, err[-3000:]
     assert f"--resume {run_dir} --gpus 2" in err
     assert not any(Path(f"/proc/{w}").exists() and _rank_of(w) is not None for w in workers)
     saved = json.loads((run_dir / "checkpoints" / "last" / "state.json").read_text())["epoch"]

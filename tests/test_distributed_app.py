@@ -4,7 +4,6 @@ config, and the engine process runs such a Start in several processes, relaying 
 from __future__ import annotations
 
 import os
-import threading
 import time
 from pathlib import Path
 
