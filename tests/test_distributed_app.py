@@ -110,3 +110,26 @@ def test_the_engine_runs_a_start_in_two_processes_cancels_and_resumes_it(tmp_pat
         assert "Resuming after epoch" in logs
     finally:
         srv.close()
+
+
+@pytest.mark.slow
+def test_a_failed_process_reaches_the_app_named_with_its_reason(tmp_path, monkeypatch):
+    """Rank 0 cannot read the data: the other process, waiting for the run folder, is stopped by
+    torchrun's agent, and the app gets one Error naming the process and the reason."""
+    from engine import server
+    from tests.test_server import Capture, line
+
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    out = Capture()
+    srv = server.Server(out, heartbeat_s=3600, stop_grace_s=60, probe=False)
+    srv.begin()
+    try:
+        config = {"data": [str(tmp_path / "missing")], "backbone": "test_tiny_cnn", "device": "cpu", "gpus": 2,
+                  "runs_root": str(tmp_path / "runs")}
+        srv.handle_line(line(protocol.Start(config=config), 5))
+        assert _wait(out, protocol.Bye, timeout=240).reason == "failed"
+        err = out.of(protocol.Error)[-1]
+        assert err.kind == "rank_failed"
+        assert err.message.startswith("Process 0 of 2 stopped (DataError: ") and str(tmp_path / "missing") in err.message
+    finally:
+        srv.close()
