@@ -266,11 +266,14 @@ class TrainPage(QWidget):
         label = auto.get("name") or auto_device.upper()
         self.device.addItem(f"Automatic ({label})", "auto")
         self.device.addItem("CPU", "cpu")
+        self._gpu_count = sum(1 for d in devices if isinstance(d, dict) and d.get("kind") == "cuda")
         for d in devices:
             if isinstance(d, dict) and d.get("kind") in ("cuda", "mps"):
                 mem = fmt.bytes_(d.get("memory_bytes"))
-                self.device.addItem(f"{d.get('name', d['kind'])}{f' ({mem})' if mem else ''}", d["kind"])
-        self._gpu_count = sum(1 for d in devices if isinstance(d, dict) and d.get("kind") == "cuda")
+                # several GPUs: each its own entry (cuda:N), so choosing the second one trains there
+                which = f"cuda:{d['index']}" if d["kind"] == "cuda" and self._gpu_count > 1 and "index" in d \
+                    else d["kind"]
+                self.device.addItem(f"{d.get('name', d['kind'])}{f' ({mem})' if mem else ''}", which)
         if self._gpu_count > 1:
             self.device.addItem(f"Use all {self._gpu_count} GPUs", ALL_GPUS)
         self.device.setCurrentIndex(max(0, self.device.findData(current)))

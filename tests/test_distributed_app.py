@@ -28,6 +28,7 @@ def test_use_all_gpus_is_offered_when_the_engine_has_more_than_one(qtbot):
     page.set_devices("cuda", TWO_GPUS)
     i = page.device.findData(ALL_GPUS)
     assert page.device.itemText(i) == "Use all 2 GPUs"
+    assert page.device.findData("cuda:1") > 0  # and each GPU on its own
     page.device.setCurrentIndex(i)
     s = page.settings()
     assert (s.device, s.gpus) == ("cuda", 2)
