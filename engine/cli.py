@@ -45,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = argparse.ArgumentParser(prog=f"transfer-studio {name}", description=COMMANDS[name])
     module.add_arguments(sub)
     args = sub.parse_args(argv[1:])
+    args.argv = argv  # `train --gpus N` starts this same command again in N processes
     from engine.errors import EngineError
     from engine.config import ConfigError
     try:

@@ -83,6 +83,7 @@ class RunConfig:
     #   where the fine-tune began (pretrained + fitted head; WiSE-FT); 1 = off; None = auto
     # where and how
     device: str = "auto"
+    gpus: int = 1  # training processes, one per GPU (DDP through torchrun's launcher); batch_size is their sum
     num_workers: int | None = None  # DataLoader workers; None = auto
     seed: int = 0
     deterministic: bool = False
@@ -133,6 +134,8 @@ class RunConfig:
             raise ConfigError(f"Augmentation must be one of {', '.join(AUGMENT_PRESETS)}, not {self.augment!r}.")
         if self.device not in DEVICES and not self.device.startswith("cuda:"):
             raise ConfigError(f"Device must be one of {', '.join(DEVICES)} (or cuda:N), not {self.device!r}.")
+        if not isinstance(self.gpus, int) or self.gpus < 1:
+            raise ConfigError(f"The number of GPUs must be a whole number of at least 1, not {self.gpus!r}.")
         if self.monitor not in MONITORS:
             raise ConfigError(f"Early stopping can watch {', '.join(MONITORS)}, not {self.monitor!r}.")
         for name, label in (("input_size", "Input size"), ("train_input_size", "Training crop size")):

@@ -24,6 +24,11 @@ class DataError(EngineError):
     kind = "data"
 
 
+class RankFailed(EngineError):
+    """One process of a multi-process run died; the launcher's sentence names it (train/launch.py)."""
+    kind = "rank_failed"
+
+
 class WeightsError(EngineError):
     kind = "weights"
 

@@ -221,9 +221,14 @@ class Server:
                     raise ConfigError("The start request carried no settings; choose data and try again.")
                 if config is not None and not msg.resume_from:
                     config.validate()
-                from .train import train
+                if config is not None and config.gpus > 1:  # several processes, rank 0's messages relayed
+                    from .train.launch import run_in_processes
 
-                out = train(config, reporter=reporter, cancel=cancel, resume_from=msg.resume_from)
+                    out = run_in_processes(config, msg.resume_from, reporter, cancel)
+                else:
+                    from .train import train
+
+                    out = train(config, reporter=reporter, cancel=cancel, resume_from=msg.resume_from)
             except Cancelled:
                 self.send(protocol.Bye(reason="cancelled"))
             except BaseException as exc:  # noqa: BLE001 - every failure becomes an error event

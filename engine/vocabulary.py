@@ -43,6 +43,7 @@ class ErrorKind(StrEnum):
     DISK_FULL = "disk_full"
     CANCELLED = "cancelled"
     INTERNAL = "internal"
+    RANK_FAILED = "rank_failed"  # one process of a multi-process run died; the launcher names it
     PROTOCOL = "protocol"
     BUSY = "busy"
     ENGINE_STOPPED = "engine_stopped"  # made by the app when the engine process is gone

@@ -11,6 +11,7 @@ ERROR_TITLES = {
     "bundle": "The saved model cannot be used",
     "cancelled": "Stopped",
     "internal": "Something went wrong inside the engine",
+    "rank_failed": "One of the training processes stopped",
     "protocol": "The engine sent something unexpected",
     "busy": "The engine is busy",
     "engine_stopped": "The engine stopped",
@@ -20,6 +21,7 @@ ERROR_ADVICE = {
     "out_of_memory": "Try a smaller batch size or input size, or freeze more stages.",
     "nan_loss": "Try a lower learning rate.",
     "internal": "The log on the Train page has the details.",
+    "rank_failed": "Its last checkpoint resumes, on the same or another number of GPUs.",
 }
 
 

@@ -40,6 +40,7 @@ class TrainSettings:
     early_stopping: bool = True
     patience: int = 3
     device: str = "auto"
+    gpus: int = 1  # > 1: "Use all N GPUs" (one training process each, the engine's distributed run)
     # advanced
     weight_decay: float = 0.01
     label_smoothing: float = 0.0
@@ -82,7 +83,7 @@ def build_config(data: list[str], backbone: str, freeze: int | None, s: TrainSet
         data=list(data), backbone=backbone, weights=weights, freeze=freeze,
         epochs=s.epochs, budget=s.budget, lr=s.lr, batch_size=s.batch_size, augment=s.augment,
         early_stopping_patience=s.patience if s.early_stopping else None,
-        device=s.device, weight_decay=s.weight_decay, label_smoothing=s.label_smoothing,
+        device=s.device, gpus=s.gpus, weight_decay=s.weight_decay, label_smoothing=s.label_smoothing,
         class_weighted=s.class_weighted, input_size=s.input_size,
         val_fraction=s.val_fraction, test_fraction=s.test_fraction, seed=s.seed,
         feature_cache=s.feature_cache, runs_root=str(runs_root))

@@ -13,6 +13,7 @@ from . import format as fmt
 from .train_model import RunState, TrainSettings
 from .widgets import Collapsible, heading, hint
 
+ALL_GPUS = "all-gpus"  # the device list's "Use all N GPUs": device "cuda", gpus N
 LR_CHOICES = ("Auto", "1e-4", "3e-4", "1e-3", "3e-3", "1e-2")
 AUGMENT = (("none", "None"), ("light", "Light (flips, small crops)"), ("standard", "Standard (+ colour, rotation)"))
 BUDGET = (("quick", "Quick (about half the training)"), ("standard", "Standard"),
@@ -83,6 +84,7 @@ class TrainPage(QWidget):
         form.addRow(self.early)
         form.addRow("   after", self.patience)
         self.device = QComboBox()
+        self._gpu_count = 0
         self.device.setToolTip("Where the computation runs. Auto picks the GPU when there is one.")
         form.addRow("&Device", self.device)
         left.addLayout(form)
@@ -217,7 +219,7 @@ class TrainPage(QWidget):
         self.early.setChecked(s.early_stopping)
         self.patience.setValue(s.patience)
         self.patience.setEnabled(s.early_stopping)
-        i = self.device.findData(s.device)
+        i = self.device.findData(ALL_GPUS if s.gpus > 1 else s.device)
         self.device.setCurrentIndex(max(0, i))
         self.weight_decay.setValue(s.weight_decay)
         self.smoothing.setValue(s.label_smoothing)
@@ -241,14 +243,22 @@ class TrainPage(QWidget):
         return TrainSettings(
             epochs=self.epochs.value() or None, budget=self.budget.currentData() or "standard", lr=lr, batch_size=self.batch.value() or None,
             augment=self.augment.currentData(), early_stopping=self.early.isChecked(),
-            patience=self.patience.value(), device=self.device.currentData() or "auto",
+            patience=self.patience.value(), **self._device_choice(),
             weight_decay=self.weight_decay.value(), label_smoothing=self.smoothing.value(),
             class_weighted=self.class_weighted.isChecked(), input_size=self.input_size.value() or None,
             val_fraction=self.val_fraction.value(), test_fraction=self.test_fraction.value(),
             seed=self.seed.value(), feature_cache=self.feature_cache.isChecked())
 
+    def _device_choice(self) -> dict:
+        """{device, gpus} from the device list: "Use all N GPUs" is CUDA in N processes."""
+        data = self.device.currentData() or "auto"
+        if data == ALL_GPUS:
+            return {"device": "cuda", "gpus": self._gpu_count}
+        return {"device": data, "gpus": 1}
+
     def set_devices(self, auto_device: str, devices: list) -> None:
-        """Fill the device list from the engine's hello ([{name, kind, memory_bytes}])."""
+        """Fill the device list from the engine's hello ([{name, kind, memory_bytes}]); with more than one
+        CUDA GPU also "Use all N GPUs" (a distributed run, README "More than one GPU")."""
         current = self.device.currentData()
         self.device.clear()
         names = {str(d.get("kind", "")): d for d in devices if isinstance(d, dict)}
@@ -256,10 +266,16 @@ class TrainPage(QWidget):
         label = auto.get("name") or auto_device.upper()
         self.device.addItem(f"Automatic ({label})", "auto")
         self.device.addItem("CPU", "cpu")
+        self._gpu_count = sum(1 for d in devices if isinstance(d, dict) and d.get("kind") == "cuda")
         for d in devices:
             if isinstance(d, dict) and d.get("kind") in ("cuda", "mps"):
                 mem = fmt.bytes_(d.get("memory_bytes"))
-                self.device.addItem(f"{d.get('name', d['kind'])}{f' ({mem})' if mem else ''}", d["kind"])
+                # several GPUs: each its own entry (cuda:N), so choosing the second one trains there
+                which = f"cuda:{d['index']}" if d["kind"] == "cuda" and self._gpu_count > 1 and "index" in d \
+                    else d["kind"]
+                self.device.addItem(f"{d.get('name', d['kind'])}{f' ({mem})' if mem else ''}", which)
+        if self._gpu_count > 1:
+            self.device.addItem(f"Use all {self._gpu_count} GPUs", ALL_GPUS)
         self.device.setCurrentIndex(max(0, self.device.findData(current)))
 
     # ---------------------------------------------------------------- live view

@@ -17,7 +17,7 @@ import multiprocessing
 import sys
 
 # tests/test_packaging.py checks every `[sys.executable, "-m", ...]` in engine/ is listed here.
-RUNNABLE_MODULES = ("engine", "engine.library.convert")
+RUNNABLE_MODULES = ("engine", "engine.library.convert", "engine.cli")  # engine.cli: train --gpus N (train/launch.py)
 
 
 def route(argv: list[str]) -> tuple[str, str, list[str]]:

@@ -17,6 +17,12 @@ def add_arguments(p, with_output: bool = True) -> None:
     p.add_argument("--data", nargs="+", metavar="DIR", help="folder(s) of labeled data, or a CSV/TSV file")
     if with_output:
         p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
+        p.add_argument("--gpus", "--devices", metavar="N|all",
+                       help="train on N GPUs of this machine (or all), one process each (PyTorch DDP started "
+                            "by torchrun's launcher); --batch-size is the global batch, shared among them. With "
+                            "--device cpu: N CPU processes (slow; for trying it out). Several machines: README, "
+                            "'More than one GPU'")
+        p.add_argument("--config", metavar="FILE", help=argparse.SUPPRESS)  # a RunConfig as JSON (the app's)
     p.add_argument("--backbone", default="auto", help="registry id (see `transfer-studio backbones`); default auto")
     p.add_argument("--weights", help="a weights file or Hugging Face folder you brought in")
     p.add_argument("--freeze", type=int, help=auto("freeze", "freeze the first K stages (0 = train everything)"))
@@ -70,6 +76,10 @@ def add_arguments(p, with_output: bool = True) -> None:
 
 
 def config_from_args(a) -> RunConfig:
+    if getattr(a, "config", None):
+        import json
+
+        return RunConfig.from_dict(json.loads(open(a.config, encoding="utf-8").read()))
     return RunConfig(
         data=list(a.data or []), backbone=a.backbone, weights=a.weights, freeze=a.freeze, epochs=a.epochs,
         budget=a.budget,
@@ -81,7 +91,7 @@ def config_from_args(a) -> RunConfig:
         label_column=a.label_column, feature_cache=not a.no_feature_cache, device=a.device,
         refit=a.refit, refit_soup=a.refit_soup, refit_epochs=a.refit_epochs,
         finetune_blend=a.finetune_blend, compare_probe=a.compare_probe, head_warmup=a.head_warmup,
-        freeze_bn_stats=a.freeze_bn_stats, num_workers=a.workers, seed=a.seed,
+        freeze_bn_stats=a.freeze_bn_stats, num_workers=a.workers, seed=a.seed, gpus=_gpus(a, a.device),
         deterministic=a.deterministic, runs_root=a.runs_root, name=a.name)
 
 
@@ -134,12 +144,47 @@ class ConsolePrinter:
         self.out.flush()
 
 
+def _gpus(a, device: str) -> int:
+    """--gpus N, or all of this machine's GPUs; 1 when not given."""
+    value = getattr(a, "gpus", None)
+    if value is None:
+        return 1
+    if str(value).lower() == "all":
+        from ..train.launch import device_count
+
+        return max(1, device_count(device) or 1)
+    try:
+        return int(value)
+    except ValueError:
+        from ..config import ConfigError
+
+        raise ConfigError(f"--gpus takes a number of GPUs or 'all', not {value!r}.") from None
+
+
+def _device(a) -> str:
+    """The device the run trains on: its saved one when resuming."""
+    if a.resume:
+        import json
+        from pathlib import Path
+
+        return json.loads((Path(a.resume) / "config.json").read_text()).get("device", "auto")
+    return config_from_args(a).device if getattr(a, "config", None) else a.device
+
+
 def run(a) -> int:
     from ..train import train
+    from ..train.distributed import Ranks
 
-    if not a.resume and not a.data:
+    if not a.resume and not a.data and not a.config:
         print("error: name the data with --data DIR (or continue a run with --resume RUN_DIR)", file=sys.stderr)
         return 2
+    ranks = Ranks.from_env()
+    n = _gpus(a, _device(a))
+    if n > 1 and not ranks.active:  # start this command again in n processes (launch.py)
+        from ..train.launch import check_processes, launch
+
+        check_processes(n, _device(a))
+        return launch(n, a.argv, as_json=a.json)
     cancel = threading.Event()
 
     def on_sigint(signum, frame):
@@ -152,8 +197,21 @@ def run(a) -> int:
     cfg = None if a.resume else config_from_args(a)
     if a.resume and a.epochs:
         cfg = RunConfig(data=["-"], epochs=a.epochs)
-    result = train(cfg, reporter=ConsolePrinter(a.json), cancel=cancel, resume_from=a.resume)
+    if not ranks.active:
+        result = train(cfg, reporter=ConsolePrinter(a.json), cancel=cancel, resume_from=a.resume)
+    else:  # one of several processes: rank 0 prints, a failure is recorded for the launcher to name
+        from ..train.launch import record_failure, watch_cancel_file
+
+        watch_cancel_file(cancel)
+        try:
+            result = train(cfg, reporter=ConsolePrinter(a.json) if ranks.is_main else None, cancel=cancel,
+                           resume_from=a.resume)
+        except BaseException as exc:
+            record_failure(exc)
+            raise
     if result["stopped"] == "cancelled":
-        print(f"Cancelled. Resume with: transfer-studio train --resume {result['run_dir']}")
+        if ranks.is_main:
+            more = f" --gpus {ranks.world}" if ranks.active else ""
+            print(f"Cancelled. Resume with: transfer-studio train --resume {result['run_dir']}{more}")
         return 130
     return 0

@@ -123,13 +123,17 @@ def make_dataset(examples, *, modality: str, preprocess: dict, train: bool, augm
 
 
 def make_loader(ds, collate, *, batch_size: int, shuffle: bool, num_workers: int, seed: int,
-                epoch: int = 0, skip: int = 0, pin_memory: bool = False) -> DataLoader:
+                epoch: int = 0, skip: int = 0, pin_memory: bool = False, ranks=None) -> DataLoader:
     """A DataLoader whose order depends only on (seed, epoch), so resume is exact.
 
     `skip` drops the first examples of the epoch's order (resuming mid-epoch). Texts come
     in batches of similar length (shuffled: `length_grouped_order`; not shuffled: sorted
     by length); `loader.order[i]` is the example the i-th yielded row belongs to, so a
     caller that needs rows in example order puts them back (`in_example_order`).
+
+    `ranks` (distributed.Ranks, several processes): the same global batches of `batch_size`,
+    each cut into one part per rank (`distributed.shard`); `loader.padding` holds the numbers of
+    the batches in which this rank only pads (their labels are to be masked out).
     """
     lengths = _lengths(ds)
     if lengths is None:
@@ -140,9 +144,18 @@ def make_loader(ds, collate, *, batch_size: int, shuffle: bool, num_workers: int
         order = sorted(range(len(ds)), key=lambda j: lengths[j])
     if num_workers > 0 and hasattr(ds, "fill") and not ds.complete:
         ds.fill(num_workers)  # decode once here, so every (forked) worker starts with the cache
+    if ranks is not None and ranks.active:
+        from .distributed import shard
+
+        rest = order[skip:]
+        mine, padding = shard([rest[i:i + batch_size] for i in range(0, len(rest), batch_size)], ranks)
+        loader = DataLoader(ds, batch_sampler=mine, num_workers=num_workers, collate_fn=collate,
+                            pin_memory=pin_memory)
+        loader.order, loader.padding = [j for b in mine for j in b], padding
+        return loader
     loader = DataLoader(ds, batch_size=batch_size, sampler=order[skip:], num_workers=num_workers,
                         collate_fn=collate, pin_memory=pin_memory, drop_last=False)
-    loader.order = order[skip:]
+    loader.order, loader.padding = order[skip:], set()
     return loader
 
 

@@ -125,18 +125,19 @@ def feature_batches(feats: torch.Tensor, labels: torch.Tensor, batch_size: int, 
 
 
 def cache_split_features(model, spec, splits, cfg, device, amp_dtype, channels_last, report, cancel,
-                         split_for_features, meta, dataset):
+                         split_for_features, meta, dataset, on_disk: bool = True):
     """Linear probe: run the frozen backbone once per example and keep the features.
 
     Also on disk under <runs_root>/.feature-cache, keyed by backbone, a hash of its
     weights, preprocessing, pipeline version and device settings + each example's
-    content hash and label, so a second run on the same data skips the backbone.
+    content hash and label, so a second run on the same data skips the backbone. `on_disk` False
+    (the ranks other than 0 of a distributed run, which compute the same features): no disk cache.
     """
     features_fn, head_fn = split_for_features(model, spec)
     model.eval()
     key_pp = {**meta["preprocess"], "pipeline": PIPELINE_VERSION, "device": device.type, "amp": str(amp_dtype),
               "channels_last": channels_last, "torch": torch.__version__}
-    store = FeatureStore(Path(cfg.runs_root) / ".feature-cache",
+    store = FeatureStore(Path(cfg.runs_root) / ".feature-cache" if on_disk else None,
                          cache_key(spec.id, weights_fingerprint(model, tuple(spec.head.prefixes)), key_pp))
     from torch.utils.data import Subset
 
@@ -186,4 +187,5 @@ class FeatureCache(Callback):
     def on_fit_start(self, loop, state, resumed: bool) -> None:
         loop.head_fn = cache_split_features(loop.model, self.spec, {"train": loop.train_split, "val": loop.val_split},
                                             loop.cfg, loop.device, loop.amp_dtype, loop.channels_last, loop.report,
-                                            loop.cancel, self.split_for_features, self.meta, self.dataset)
+                                            loop.cancel, self.split_for_features, self.meta, self.dataset,
+                                            on_disk=loop.ranks.is_main)

@@ -47,12 +47,14 @@ def train(config, reporter=None, cancel=None, resume_from: str | None = None) ->
     """`run.train` (same arguments and result) with the recovery and recording above."""
     from . import run
     from ..failures import error_message
+    from .distributed import Ranks
 
-    if resume_from and Path(resume_from).is_dir():
+    main = Ranks.from_env().is_main  # of several processes, rank 0 alone repairs and records
+    if main and resume_from and Path(resume_from).is_dir():
         recover_tree(resume_from)
-    elif config is not None and not resume_from and Path(config.runs_root).is_dir():
+    elif main and config is not None and not resume_from and Path(config.runs_root).is_dir():
         remove_stale_temps(config.runs_root)
-    watch = _Watch(reporter, resume_from)
+    watch = _Watch(reporter, resume_from if main else None)
     try:
         return run.train(config, watch, cancel, resume_from)
     except Cancelled:

@@ -4,6 +4,12 @@ Everything a resume needs is a function of the checkpoint: the epoch order depen
 on (seed, epoch), the learning rate only on the fraction of samples seen, and the RNG is
 re-seeded at each epoch start. So 3 epochs straight and 2 + resume + 1 give the same
 weights on CPU in deterministic mode.
+
+Several processes (distributed.py, DDP started by torchrun): `cfg.batch_size` is the global
+batch; every rank takes its part of each global batch (`distributed.shard`), the loss is
+scaled so that DDP's gradient average equals the single-process mean over the global batch,
+and the step's loss and accuracy, validation's predictions, a cancel and the early-stopping
+decision are shared across ranks, so every rank takes the same decisions at the same step.
 """
 from __future__ import annotations
 
@@ -17,6 +23,7 @@ import torch
 from .. import protocol
 from ..errors import Cancelled, NanLossError
 from .batches import forward, make_loader, to_device
+from .distributed import SINGLE
 from .features import feature_batches
 from .reporting import StepThrottle, Throughput
 
@@ -88,8 +95,12 @@ class Split:
 class Loop:
     def __init__(self, *, model, optimizer, base_lrs, cfg, device, train: Split, val: Split,
                  report, cancel, callbacks=(), amp_dtype=None, channels_last=False,
-                 class_weights=None, checkpoint_every_s: float = 300.0, stop_epoch: int | None = None):
+                 class_weights=None, checkpoint_every_s: float = 300.0, stop_epoch: int | None = None,
+                 ranks=SINGLE):
         self.model, self.opt, self.base_lrs = model, optimizer, base_lrs
+        self.ranks = ranks  # distributed.Ranks: this process's place among the run's processes
+        self.net = model  # what training steps call: the model, or its DDP wrapper on several processes
+        self._cancel_agreed = False
         self.head_fn = None  # set by the FeatureCache callback: epochs then train the head on cached features
         self.cfg, self.device, self.train_split, self.val_split = cfg, device, train, val
         self.report, self.cancel = report, cancel
@@ -106,6 +117,14 @@ class Loop:
         self.stop_epoch = int(stop_epoch or cfg.epochs)
 
     # ------------------------------------------------------------------ helpers
+    @property
+    def sharded(self) -> bool:
+        """Each rank takes its part of every batch: several processes, training the model itself.
+
+        On cached features (a linear probe's head) every rank trains the same head on all of them
+        instead: identical work, seconds long, with no gradients to exchange."""
+        return self.ranks.active and self.head_fn is None
+
     def _batches(self, split: Split, *, shuffle: bool, epoch: int, skip: int, batch_size: int):
         if split.features is not None:
             feats, labels = split.features, split.labels
@@ -117,13 +136,40 @@ class Loop:
             return
         loader = make_loader(split.dataset, split.collate, batch_size=batch_size, shuffle=shuffle,
                              num_workers=self.cfg.num_workers or 0, seed=self.cfg.seed, epoch=epoch, skip=skip,
-                             pin_memory=self.device.type == "cuda")
-        yield from loader
+                             pin_memory=self.device.type == "cuda", ranks=self.ranks if self.sharded else None)
+        for i, (inputs, ys) in enumerate(loader):
+            yield inputs, (torch.full_like(ys, -1) if i in loader.padding else ys)
 
-    def _logits(self, inputs):
+    def _logits(self, inputs, train: bool = False):
         if self.head_fn is not None:
             return self.head_fn(inputs)
-        return forward(self.model, inputs)
+        return forward(self.net if train else self.model, inputs)
+
+    def _wrap(self) -> None:
+        """DDP around the model once the work before the first epoch is done: wrapping broadcasts rank 0's
+        weights, so a head warmed up on each rank starts the same everywhere."""
+        if self.sharded and self.net is self.model:
+            from torch.nn.parallel import DistributedDataParallel
+
+            self.net = DistributedDataParallel(self.model, device_ids=[self.device.index]
+                                               if self.device.type == "cuda" else None)
+
+    def _sharded_loss(self, logits, ys, cancel: bool):
+        """(the loss to back-propagate, global [loss sum, weight sum, correct, valid, rows, cancel]).
+
+        Each rank sums its examples' losses and divides by the whole global batch's weight, times the
+        number of ranks: DDP averages gradients over ranks, so the step equals one process's mean loss
+        over the global batch, however the batch was cut (and with class weights)."""
+        lf = self.loss_fn
+        loss_sum = torch.nn.functional.cross_entropy(logits.float(), ys, weight=lf.weight, ignore_index=-1,
+                                                     label_smoothing=lf.label_smoothing, reduction="sum")
+        valid = ys >= 0
+        weight = lf.weight[ys[valid]].sum() if lf.weight is not None else valid.sum()
+        correct = (logits.argmax(1)[valid] == ys[valid]).sum()
+        local = torch.tensor([float(loss_sum.detach()), float(weight), float(correct), float(valid.sum()),
+                              float(ys.shape[0]), float(cancel)], dtype=torch.float64)
+        stats = self.ranks.reduce_sum(local)
+        return loss_sum * (self.ranks.world / max(float(stats[1]), 1e-12)), stats
 
     def _set_lr(self, progress: float) -> float:
         f = lr_factor(progress, self.cfg.warmup_fraction)
@@ -145,9 +191,19 @@ class Loop:
             if cb.name in (states or {}):
                 cb.load_state_dict(dict(states[cb.name]))
 
+    def _cancel_seen(self) -> bool:
+        return self.cancel is not None and self.cancel.is_set()
+
     def _check_cancel(self, state: LoopState) -> None:
-        if self.cancel is not None and self.cancel.is_set():
+        """Stop at this batch when cancelled; on several processes when any rank saw the cancel at the
+        previous step (the step statistics carry it), so all stop at the same batch."""
+        if self.sharded:
+            stop = self._cancel_agreed
+        else:  # one process, or every rank training the same head on cached features
+            stop = self.ranks.any_set(self._cancel_seen())
+        if stop:
             self._call("on_interrupt", state)
+            self.ranks.barrier()  # rank 0 has written checkpoints/last before any rank leaves
             raise Cancelled("The run was cancelled; its last state is saved and can be resumed.")
 
     # ------------------------------------------------------------------ train
@@ -155,7 +211,7 @@ class Loop:
         """Train one epoch (1-based `epoch`), resuming at state.samples_in_epoch."""
         cfg, n = self.cfg, len(self.train_split)
         total_samples = cfg.epochs * n
-        torch.manual_seed(cfg.seed * 1000 + epoch * 7 + state.samples_in_epoch)
+        torch.manual_seed(cfg.seed * 1000 + epoch * 7 + state.samples_in_epoch + 7919 * self.ranks.rank)
         self.model.train()
         self._call("on_train_epoch_start")
         throttle = StepThrottle(self.report)
@@ -170,9 +226,17 @@ class Loop:
             lr = self._set_lr(state.samples_seen / max(1, total_samples))
             inputs, ys = to_device(inputs, ys, self.device, self.channels_last)
             with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
-                logits = self._logits(inputs)
-                loss = self.loss_fn(logits.float(), ys)
-            loss_value = float(loss.detach())
+                logits = self._logits(inputs, train=True)
+                if self.sharded:
+                    loss, stats = self._sharded_loss(logits, ys, self._cancel_seen())
+                else:
+                    loss = self.loss_fn(logits.float(), ys)
+            if self.sharded:  # the global batch's figures, the same on every rank
+                loss_value = float(stats[0] / stats[1]) if stats[1] > 0 else float("nan")
+                nv, b, n_correct = int(stats[3]), int(stats[4]), int(stats[2])
+                self._cancel_agreed = bool(stats[5] > 0)
+            else:
+                loss_value = float(loss.detach())
             if not math.isfinite(loss_value):
                 raise NanLossError(
                     f"The loss became {loss_value} at step {state.global_step + 1} (epoch {epoch}), so training "
@@ -185,15 +249,16 @@ class Loop:
             else:
                 loss.backward()
                 self.opt.step()
-            valid = ys >= 0
-            b = int(ys.shape[0])
+            if not self.sharded:
+                valid = ys >= 0
+                b, nv = int(ys.shape[0]), int(valid.sum())
+                n_correct = int((logits.argmax(1)[valid] == ys[valid]).sum())
             state.global_step += 1
             state.samples_seen += b
             state.samples_in_epoch += b
             step += 1
-            nv = int(valid.sum())
             loss_sum += loss_value * nv
-            correct += int((logits.argmax(1)[valid] == ys[valid]).sum())
+            correct += n_correct
             seen += nv
             self.throughput.add(b)
             remaining = self.stop_epoch * n - ((epoch - 1) * n + state.samples_in_epoch)
@@ -229,6 +294,10 @@ class Loop:
             n += int(valid.sum())
             ys_all.append(ys[valid].cpu().numpy())
             preds.append(logits.argmax(1)[valid].cpu().numpy())
+        if self.sharded:  # each rank scored its part: every rank computes the figures from all parts
+            parts = self.ranks.gather((ys_all, preds, loss_sum, n))
+            ys_all, preds = [a for p in parts for a in p[0]], [a for p in parts for a in p[1]]
+            loss_sum, n = sum(p[2] for p in parts), sum(p[3] for p in parts)
         if not n:
             return {}
         return classification_values(np.concatenate(ys_all), np.concatenate(preds), loss=loss_sum / n)
@@ -238,6 +307,7 @@ class Loop:
         cfg = self.cfg
         higher = HIGHER_IS_BETTER.get(self.monitor, False)
         self._call("on_fit_start", state, resumed)
+        self._wrap()
         while state.epoch < self.stop_epoch:
             epoch = state.epoch + 1
             t0 = time.monotonic()
@@ -256,8 +326,9 @@ class Loop:
                                           seconds=round(time.monotonic() - t0, 3)))
             self._call("on_epoch_end", state, bool(improved))
             patience = cfg.early_stopping_patience
-            if patience and len(self.val_split) and state.epochs_without_improvement >= patience \
-                    and earliest_stop(cfg.epochs, cfg.warmup_fraction) <= state.epoch < cfg.epochs:
+            stop = bool(patience and len(self.val_split) and state.epochs_without_improvement >= patience
+                        and earliest_stop(cfg.epochs, cfg.warmup_fraction) <= state.epoch < cfg.epochs)
+            if self.ranks.agree(stop):  # decided once, by rank 0, for every rank
                 self.report(protocol.Log(level="info", text=(
                     f"Early stopping after epoch {epoch}: {self.monitor} has not improved for "
                     f"{state.epochs_without_improvement} epochs, since epoch {state.best_epoch}.")))
@@ -272,7 +343,8 @@ class Loop:
             try:
                 return self.run_epoch(state, epoch)
             except torch.OutOfMemoryError:
-                if self.device.type != "cuda" or state.batch_size <= 1:
+                # several processes cannot halve together: the rank fails and torchrun ends the run (resumable)
+                if self.device.type != "cuda" or state.batch_size <= 1 or self.ranks.active:
                     raise
                 self.opt.zero_grad(set_to_none=True)
                 torch.cuda.empty_cache()

@@ -17,6 +17,7 @@ from ..atomic import read_json, write_json
 from ..config import ConfigError, RunConfig, smaller_training_crop
 from ..errors import Cancelled
 from . import checkpoint as ckpt
+from . import distributed
 from .device import amp_dtype_for, configure, resolve_device
 from .loop import Loop, LoopState, Split
 from .reporting import RunReporter
@@ -145,6 +146,11 @@ def train(config: RunConfig, reporter=None, cancel=None, resume_from: str | None
     from . import refit
 
     t_start = time.monotonic()
+    ranks = distributed.Ranks.from_env()
+    if ranks.active:  # one of several processes torchrun started
+        from .distributed_run import train_distributed
+
+        return train_distributed(config, reporter, cancel, resume_from, ranks)
     if resume_from:
         run_dir = Path(resume_from)
         info = refit.load(run_dir)
@@ -178,10 +184,19 @@ def train(config: RunConfig, reporter=None, cancel=None, resume_from: str | None
             tokenizer = build_tokenizer(spec, cfg.weights or "auto")
             tokenizer.save_pretrained(str(run_dir / "tokenizer"))
     phase = _Phase(cfg, spec, meta, run_dir, device, report, cancel, tokenizer)
-    stopped = "completed"
+    return _finish(phase, dataset, info, bool(resume_from), t_start)
+
+
+def _finish(phase, dataset, info, resume: bool, t_start: float, stopped: str | None = None) -> dict:
+    """The main phase (unless `stopped` says it has run), the probe decision, a refit, evaluation."""
+    from . import refit
+
+    cfg, run_dir, report, meta = phase.cfg, phase.run_dir, phase.report, phase.meta
     try:
         if info is None:
-            state, stopped = phase.fit(dataset, last=run_dir / "checkpoints" / "last", resume=bool(resume_from))
+            if stopped is None:
+                state, stopped = phase.fit(dataset, last=run_dir / "checkpoints" / "last", resume=resume)
+            state = phase.state
             refit_wanted = refit.wanted(cfg, state, len(dataset.split("val")))
             if not _probe_won(phase, refit_wanted, dataset) and refit_wanted:
                 info = refit.begin(run_dir, state, dataset, members=cfg.refit_soup or 1,
@@ -193,6 +208,7 @@ def train(config: RunConfig, reporter=None, cancel=None, resume_from: str | None
         return {"run_dir": str(run_dir), "metrics": {}, "stopped": "cancelled"}
     from ..evaluate import evaluate_run
 
+    stopped = stopped or "completed"
     metrics = evaluate_run(str(run_dir), reporter=report)
     _audit_train(run_dir, meta, stopped)
     report.log(f"Finished in {time.monotonic() - t_start:.1f} s ({stopped}).")
@@ -229,11 +245,19 @@ class _Phase:
     `stop_epoch` (the epoch that won), and only its final state becomes the model.
     """
 
-    def __init__(self, cfg, spec, meta, run_dir, device, report, cancel, tokenizer, stop_epoch: int | None = None):
+    def __init__(self, cfg, spec, meta, run_dir, device, report, cancel, tokenizer, stop_epoch: int | None = None,
+                 ranks=distributed.SINGLE):
         self.cfg, self.spec, self.meta, self.run_dir = cfg, spec, meta, run_dir
         self.device, self.report, self.cancel, self.tokenizer = device, report, cancel, tokenizer
         self.stop_epoch = stop_epoch
+        self.ranks = ranks  # several processes: only rank 0 writes checkpoints and fits the probe contender
         self.model = self.state = self.loop = self.blend = self.preparing = None
+
+    def alone(self) -> None:
+        """Rank 0 after the others left: the phase and its loop go on as a single process."""
+        self.ranks = distributed.SINGLE
+        if self.loop is not None:
+            self.loop.ranks, self.loop.net = distributed.SINGLE, self.loop.model
 
     @property
     def select(self) -> bool:
@@ -296,6 +320,8 @@ class _Phase:
                 f" (+{state.samples_in_epoch} examples)" if state.samples_in_epoch else ""))
 
         def save_last(st: LoopState, partial: bool) -> None:
+            if not self.ranks.is_main:
+                return
             path = ckpt.save_checkpoint(last, model, {"epoch": st.epoch, "global_step": st.global_step,
                                                       "partial": partial, "loop": st.to_dict(),
                                                       "monitor": loop.monitor,
@@ -309,7 +335,7 @@ class _Phase:
                                 callbacks=[*self._callbacks(dataset, last, save_last, linear_probe, split_for_features),
                                            *(callbacks or [])],
                                 amp_dtype=amp_dtype_for(device), channels_last=channels_last,
-                                class_weights=class_weights, stop_epoch=self.stop_epoch)
+                                class_weights=class_weights, stop_epoch=self.stop_epoch, ranks=self.ranks)
         loop.load_callback_states(saved.get("callbacks"))
         speed = contextlib.nullcontext()
         if linear_probe:  # epochs on cached features take milliseconds: see probe_speed.py
@@ -327,6 +353,7 @@ class _Phase:
         from .callbacks import Announce, BnFreeze, SaveCheckpoints
 
         cfg, spec, meta, k = self.cfg, self.spec, self.meta, int(self.cfg.freeze)
+        main = self.ranks.is_main  # what writes files (the contender, the blend's start) runs on rank 0 only
         out = []
         if linear_probe:
             from .features import FeatureCache
@@ -337,12 +364,12 @@ class _Phase:
 
             warmup = HeadWarmup(spec, dataset, meta, self.tokenizer, split_for_features)
             out.append(warmup)
-            if self.select and cfg.compare_probe:
+            if self.select and cfg.compare_probe and main:
                 from .probe_contender import PrepareContender
 
                 self.preparing = PrepareContender(warmup, self.run_dir, spec, len(meta["classes"]), cfg.seed)
                 out.append(self.preparing)
-        if self.blend_wanted():
+        if self.blend_wanted() and main:
             from .weight_blend import WeightBlend
 
             self.blend = WeightBlend(cfg.finetune_blend, last)
@@ -377,6 +404,8 @@ class _Phase:
         return ckpt.state_dict_tensors(self.model)
 
     def save_best(self, st: LoopState) -> None:
+        if not self.ranks.is_main:
+            return
         share = self.cfg.finetune_blend
         tensors = self.final_tensors() if self.blend is not None and self.blend.active else None
         path = ckpt.save_checkpoint(self.run_dir / "checkpoints" / "best", self.model,
