@@ -17,6 +17,10 @@ def add_arguments(p, with_output: bool = True) -> None:
     p.add_argument("--data", nargs="+", metavar="DIR", help="folder(s) of labeled data, or a CSV/TSV file")
     if with_output:
         p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
+        p.add_argument("--config", metavar="FILE",
+                       help="replay a run's settings: a config.json from a run folder (the RunConfig the app "
+                            "sent, Auto's choices filled in); --name and --runs-root may change where it goes, "
+                            "the other settings flags are ignored")
     p.add_argument("--backbone", default="auto", help="registry id (see `transfer-studio backbones`); default auto")
     p.add_argument("--weights", help="a weights file or Hugging Face folder you brought in")
     p.add_argument("--freeze", type=int, help=auto("freeze", "freeze the first K stages (0 = train everything)"))
@@ -64,7 +68,7 @@ def add_arguments(p, with_output: bool = True) -> None:
     p.add_argument("--workers", type=int, help=auto("num_workers"))
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--deterministic", action="store_true")
-    p.add_argument("--runs-root", default="runs")
+    p.add_argument("--runs-root", help="where the run folder goes (default: runs, or the config's)")
     p.add_argument("--name")
     p.add_argument("--json", action="store_true", help="print every event (or, for recipe, the settings) as JSON")
 
@@ -82,7 +86,26 @@ def config_from_args(a) -> RunConfig:
         refit=a.refit, refit_soup=a.refit_soup, refit_epochs=a.refit_epochs,
         finetune_blend=a.finetune_blend, compare_probe=a.compare_probe, head_warmup=a.head_warmup,
         freeze_bn_stats=a.freeze_bn_stats, num_workers=a.workers, seed=a.seed,
-        deterministic=a.deterministic, runs_root=a.runs_root, name=a.name)
+        deterministic=a.deterministic, runs_root=a.runs_root or "runs", name=a.name)
+
+
+def config_from_file(path: str, a) -> RunConfig:
+    """A run's config.json (or any RunConfig as JSON), with --name / --runs-root applied when given."""
+    import json
+    from ..config import ConfigError
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            raw = json.load(f)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"Could not read the settings in {path} ({exc}); name a run's config.json.") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path} does not hold settings (a JSON object); name a run's config.json.")
+    cfg = RunConfig.from_dict(raw)
+    # a replay is a new run: the folder is chosen afresh (name-2, name-3... when the name is taken)
+    cfg = cfg.replace(name=a.name or cfg.name, runs_root=a.runs_root or cfg.runs_root)
+    cfg.validate()
+    return cfg
 
 
 class ConsolePrinter:
@@ -137,8 +160,9 @@ class ConsolePrinter:
 def run(a) -> int:
     from ..train import train
 
-    if not a.resume and not a.data:
-        print("error: name the data with --data DIR (or continue a run with --resume RUN_DIR)", file=sys.stderr)
+    if not a.resume and not a.data and not getattr(a, "config", None):
+        print("error: name the data with --data DIR (or continue a run with --resume RUN_DIR, or replay one "
+              "with --config RUN_DIR/config.json)", file=sys.stderr)
         return 2
     cancel = threading.Event()
 
@@ -149,7 +173,7 @@ def run(a) -> int:
         cancel.set()
 
     signal.signal(signal.SIGINT, on_sigint)
-    cfg = None if a.resume else config_from_args(a)
+    cfg = None if a.resume else (config_from_file(a.config, a) if a.config else config_from_args(a))
     if a.resume and a.epochs:
         cfg = RunConfig(data=["-"], epochs=a.epochs)
     result = train(cfg, reporter=ConsolePrinter(a.json), cancel=cancel, resume_from=a.resume)

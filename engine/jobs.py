@@ -1,0 +1,67 @@
+"""The engine's long requests and the bundle check: handlers the server calls with the request.
+
+A job (`JOBS`) runs on the server's job thread, one at a time beside the quick requests, so a
+folder of 50 000 files does not hold up the app's other questions; it sends `JobProgress`
+through `send` (the request's seq is filled in) and stops when `cancel` is set
+(`CancelRequest(seq)`), answering with what it has.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from . import protocol
+from .config import ConfigError, RunConfig
+from .errors import EngineError
+
+
+def predict_folder(server, msg: protocol.PredictFolder, send, cancel) -> protocol.FolderPredicted:
+    from .bundle.reader import open_predictor
+    from .folder_predict import predict_folder
+
+    model = Path(msg.model)
+    if not model.exists():
+        raise ConfigError(f"{model} does not exist; choose a trained run or a saved model bundle.")
+    return predict_folder(open_predictor(str(model)), msg.folder, top_k=msg.top_k, send=send, cancel=cancel)
+
+def find_lr(server, msg: protocol.FindLR, send, cancel) -> protocol.LRFound:
+    if server.run_active:
+        raise EngineError("A training run is using the engine; find the learning rate before starting or "
+                          "after it ends.")
+    from .train.lr_find import find_lr
+
+    def report(m: protocol.Message) -> None:
+        if isinstance(m, protocol.JobProgress):
+            send(m)
+
+    config = RunConfig.from_dict(dict(msg.config))
+    out = find_lr(config, steps=int(msg.steps), start_lr=float(msg.start_lr), end_lr=float(msg.end_lr),
+                  reporter=report, cancel=cancel)
+    return protocol.LRFound(lrs=out["lrs"], losses=out["losses"], suggestion=out["suggestion"],
+                            rule=out["rule"], stopped=out["stopped"])
+
+def open_bundle(server, msg: protocol.OpenBundle) -> protocol.BundleOpened:
+    """Every file's hash checked (verify_bundle), then what the app shows: classes, metrics, card."""
+    from .bundle.manifest import verify_bundle
+
+    root = Path(msg.path)
+    manifest = verify_bundle(root)
+
+    def read(name: str, default):
+        try:
+            return json.loads((root / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return default
+
+    card = root / "MODEL_CARD.md"
+    return protocol.BundleOpened(path=str(root), classes=list(read("labels.json", {}).get("classes") or []),
+                                 modality=str(manifest.get("modality", "")),
+                                 backbone=str((manifest.get("backbone") or {}).get("id", "")),
+                                 metrics=read("metrics.json", {}),
+                                 model_card=card.read_text(encoding="utf-8") if card.is_file() else "")
+
+
+JOBS = {
+    protocol.PredictFolder: predict_folder,
+    protocol.FindLR: find_lr,
+}
