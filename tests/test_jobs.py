@@ -180,3 +180,18 @@ def test_find_lr_runs_on_the_runs_own_settings_and_reports_points(demo_dir, tmp_
     points = [m for m in seen if isinstance(m, protocol.JobProgress)]
     assert len(out["lrs"]) == len(points) >= 5 and points[-1].total == 12
     assert "steepest" in out["rule"] and not (tmp_path / "runs").exists()  # nothing written
+
+
+def test_cli_lr_find_prints_the_curve_and_the_suggestion_with_its_rule(monkeypatch, capsys, tmp_path):
+    from engine import cli
+    import engine.train.lr_find as lr_find
+
+    seen = []
+    monkeypatch.setattr(lr_find, "find_lr", lambda cfg, **kw: seen.append((cfg, kw)) or {
+        "lrs": [1e-5, 1e-4], "losses": [1.0, 0.5], "suggestion": 1e-4, "rule": "steepest descent", "stopped": "range",
+        "config_lr": 1e-3})
+    assert cli.main(["lr-find", "--data", str(tmp_path), "--backbone", "tiny", "--freeze", "2", "--steps", "7"]) == 0
+    cfg, kw = seen[0]
+    assert (cfg.backbone, cfg.freeze, kw["steps"]) == ("tiny", 2, 7)
+    out = capsys.readouterr().out
+    assert "Suggested learning rate: 0.0001" in out and "steepest descent" in out
