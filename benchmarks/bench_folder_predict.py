@@ -27,6 +27,8 @@ sys.path.insert(0, str(ROOT))
 CHILD = r"""
 import json, resource, sys, time
 sys.path.insert(0, {root!r})
+import torch
+torch.set_num_threads({threads})
 from engine import protocol
 from engine.bundle.reader import open_predictor
 from engine.folder_predict import predict_folder
@@ -84,6 +86,9 @@ def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", type=int, nargs="+", default=[5000, 50000])
     ap.add_argument("--model")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch intra-op threads (default 1: on the shared 2-core machine two threads ran the tiny "
+                         "CNN 15-30x slower; memory, not speed, is what this measures)")
     a = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
@@ -94,7 +99,7 @@ def main(argv: list[str]) -> int:
             t0 = time.monotonic()
             make_files(folder, n)
             made = time.monotonic() - t0
-            code = CHILD.format(root=str(ROOT), model=str(model), folder=str(folder))
+            code = CHILD.format(root=str(ROOT), model=str(model), folder=str(folder), threads=a.threads)
             env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="4294967296", MALLOC_TRIM_THRESHOLD_="4294967296")
             out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
             r = json.loads(out.stdout.strip().splitlines()[-1])

@@ -44,6 +44,7 @@ class CompareDialog(QDialog):
         self.plot = pg.PlotWidget(background=None)
         self.plot.showGrid(x=True, y=True, alpha=0.2)
         self.plot.setLabel("bottom", "epoch")
+        self.plot.getAxis("left").enableAutoSIPrefix(False)  # accuracies stay 0.5-0.8, not "500 (x0.001)"
         self.legend = self.plot.addLegend(offset=(-10, 10))
         pl.addWidget(self.plot, 1)
         split.addWidget(plot_host)

@@ -31,6 +31,7 @@ class LRDialog(QDialog):
         self.plot.setLabel("bottom", "learning rate (log scale)")
         self.plot.setLabel("left", "loss (smoothed)")
         self.plot.showGrid(x=True, y=True, alpha=0.2)
+        self.plot.getAxis("left").enableAutoSIPrefix(False)
         self.curve = self.plot.plot([], [], pen=pg.mkPen("#1565c0", width=2))
         self.marker = pg.InfiniteLine(angle=90, pen=pg.mkPen("#c62828", width=2, style=pg.QtCore.Qt.PenStyle.DashLine))
         self.marker.hide()

@@ -72,7 +72,9 @@ class TrainPage(QWidget):
                                        "suggest one (nothing is saved)")
         self.lr_find_button.clicked.connect(self.lrFindRequested)
         lr_row.addWidget(self.lr_find_button)
-        form.addRow("&Learning rate", lr_row)
+        lr_label = QLabel("&Learning rate")
+        lr_label.setBuddy(self.lr)  # a row holding a layout gets no buddy of its own
+        form.addRow(lr_label, lr_row)
         self.batch = _auto_spin(4096, "Examples per step. Smaller uses less memory.")
         form.addRow("&Batch size", self.batch)
         self.augment = QComboBox()
