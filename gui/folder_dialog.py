@@ -67,10 +67,11 @@ class RowsFilter(QSortFilterProxyModel):
         self.setSortRole(Qt.ItemDataRole.UserRole)
 
     def set(self, klass: str | None = None, low_only: bool | None = None, low_line: float | None = None) -> None:
+        self.beginFilterChange()
         self.klass = self.klass if klass is None else klass
         self.low_only = self.low_only if low_only is None else low_only
         self.low_line = self.low_line if low_line is None else low_line
-        self.invalidateRowsFilter()
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
     def filterAcceptsRow(self, source_row, source_parent):
         r = self.job.rows[source_row]
