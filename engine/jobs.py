@@ -15,30 +15,36 @@ from .config import ConfigError, RunConfig
 from .errors import EngineError
 
 
+class EngineBusy(EngineError):
+    kind = "busy"
+
+
 def predict_folder(server, msg: protocol.PredictFolder, send, cancel) -> protocol.FolderPredicted:
     from .bundle.reader import open_predictor
-    from .folder_predict import predict_folder
+    from .folder_predict import predict_folder as run
 
     model = Path(msg.model)
     if not model.exists():
         raise ConfigError(f"{model} does not exist; choose a trained run or a saved model bundle.")
-    return predict_folder(open_predictor(str(model)), msg.folder, top_k=msg.top_k, send=send, cancel=cancel)
+    return run(open_predictor(str(model)), msg.folder, top_k=msg.top_k, send=send, cancel=cancel)
+
 
 def find_lr(server, msg: protocol.FindLR, send, cancel) -> protocol.LRFound:
     if server.run_active:
-        raise EngineError("A training run is using the engine; find the learning rate before starting or "
+        raise EngineBusy("A training run is using the engine; find the learning rate before starting or "
                           "after it ends.")
-    from .train.lr_find import find_lr
+    from .train.lr_find import find_lr as run
 
     def report(m: protocol.Message) -> None:
         if isinstance(m, protocol.JobProgress):
             send(m)
 
     config = RunConfig.from_dict(dict(msg.config))
-    out = find_lr(config, steps=int(msg.steps), start_lr=float(msg.start_lr), end_lr=float(msg.end_lr),
+    out = run(config, steps=int(msg.steps), start_lr=float(msg.start_lr), end_lr=float(msg.end_lr),
                   reporter=report, cancel=cancel)
     return protocol.LRFound(lrs=out["lrs"], losses=out["losses"], suggestion=out["suggestion"],
                             rule=out["rule"], stopped=out["stopped"])
+
 
 def open_bundle(server, msg: protocol.OpenBundle) -> protocol.BundleOpened:
     """Every file's hash checked (verify_bundle), then what the app shows: classes, metrics, card."""
