@@ -82,6 +82,25 @@ def tiny_model(base: Path) -> str:
     return train(cfg)["run_dir"]
 
 
+def table_memory(n: int) -> float:
+    """MB the app's table model (gui/jobs_model.FolderJob, Qt-free) holds for n rows: the window keeps every
+    row so it can sort, filter and save them; the engine keeps none."""
+    import tracemalloc
+
+    from gui.jobs_model import FolderJob
+
+    job = FolderJob()
+    tracemalloc.start()
+    job.start("/data/incoming", "/runs/r", 3)
+    for start in range(0, n, 64):
+        job.add(start + 64, n, 1.0, 100.0, [{"path": f"/data/incoming/part{i // 1000:03d}/img_{i:06d}.png",
+                                             "top": [["Ankle_boot", 0.71], ["Sneaker", 0.2], ["Bag", 0.09]]}
+                                            for i in range(start, min(n, start + 64))])
+    size, _peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return size / 1e6
+
+
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", type=int, nargs="+", default=[5000, 50000])
@@ -89,7 +108,11 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--threads", type=int, default=1,
                     help="torch intra-op threads (default 1: on the shared 2-core machine two threads ran the tiny "
                          "CNN 15-30x slower; memory, not speed, is what this measures)")
+    ap.add_argument("--table", type=int, metavar="N", help="only measure the app's table model for N rows")
     a = ap.parse_args(argv)
+    if a.table:
+        print(f"the app's table of {a.table} rows holds {table_memory(a.table):.1f} MB (Python objects, tracemalloc)")
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
         model = a.model or tiny_model(base)

@@ -117,8 +117,10 @@ def _walk(out: Path) -> int:
     runs = w.history.show_runs()
     QTest.qWait(300)
     runs.model.refresh()
-    shot(runs, "13-runs")
     stopped = next(r for r in runs.model.runs if r.status == "stopped")
+    runs.model.select([stopped.path])  # its Resume button lit
+    runs.refresh()
+    shot(runs, "13-runs")
     w.history.open_path(stopped.path)
     w.go(TRAIN)
     shot(w, "15-resume")
