@@ -176,11 +176,10 @@ class RunsDialog(QDialog):
         return self.model.run(self.model.selected[0]) if len(self.model.selected) == 1 else None
 
     def _open(self) -> None:
+        """A finished run shows its results; another (double-clicked) the Train page, offering Resume."""
         r = self._one()
-        if r is not None and r.status == "finished":
+        if r is not None:
             self.openRequested.emit(r.path)
-        elif r is not None and r.resumable:
-            self._resume()
 
     def _resume(self) -> None:
         r = self._one()

@@ -32,7 +32,7 @@ class HistoryUi:
 
     # ---------------------------------------------------------------- menu
     def add_menu(self, file_menu, action) -> None:
-        action(file_menu, "&Runs…", "Ctrl+R", lambda _checked=False: self.show_runs())
+        action(file_menu, "Ru&ns…", "Ctrl+R", lambda _checked=False: self.show_runs())
         action(file_menu, "Open r&un…", "Ctrl+Shift+O", lambda _checked=False: self.open_run_dialog())
         action(file_menu, "Open &bundle…", "Ctrl+B", lambda _checked=False: self.open_bundle_dialog())
         self.recent_menu = file_menu.addMenu("Recent &models")

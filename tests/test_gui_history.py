@@ -157,7 +157,10 @@ def test_a_cancelled_run_resumes_after_a_restart(qtbot, env):
 def test_opening_an_unfinished_run_offers_resume_on_the_train_page(qtbot, env):
     run = make_run(env / "runs", "killed", ending="killed")
     w, fake = open_window(qtbot)
-    assert w.history.open_path(str(run))
+    dialog = w.history.show_runs()
+    select_rows(dialog, {"killed"})
+    assert not dialog.open_button.isEnabled()  # no results to open
+    dialog.table.itemDoubleClicked.emit(dialog.table.item(0, 0))  # opens it where it can go on
     assert w.stack.currentIndex() == TRAIN and w.train_page.resume_button.isVisible()
     assert w.message.isVisible()
     w.train_page.resume_button.click()
