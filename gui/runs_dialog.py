@@ -7,33 +7,121 @@ It shows `RunsModel` (history_model.py) and sends intent as signals; the window 
 """
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QHBoxLayout, QHeaderView, QInputDialog,
-                               QLabel, QLineEdit, QMessageBox, QPushButton, QTableWidget, QTableWidgetItem,
-                               QVBoxLayout)
+                               QLabel, QLineEdit, QMessageBox, QPushButton, QTableView, QVBoxLayout)
 
 from . import format as fmt
 from .history_model import STATUS_TEXT, RunsModel, data_text, figure_text, freezing_text, when
 
+PATH_ROLE = Qt.ItemDataRole.UserRole
 COLUMNS = ("Name", "Date", "Data (train/val/test)", "Backbone", "Freezing", "Status", "Best (validation)",
            "Test figures", "Duration", "Device", "Note")
 
 
-class _Item(QTableWidgetItem):
-    """Sorts by a hidden key (dates, numbers) rather than by the text shown."""
+class RunsTable(QAbstractTableModel):
+    """The visible runs as a table model: cells are made when painted, so 500 runs cost no widgets."""
 
-    def __init__(self, text: str, key=None):
-        super().__init__(text)
-        self.key = text if key is None else key
-        self.setFlags(self.flags() & ~Qt.ItemFlag.ItemIsEditable)
+    def __init__(self, model: RunsModel, parent=None):
+        super().__init__(parent)
+        self.model = model
+        self.rows: list = []
+        self.cells: list[list[str]] = []
+        self.keys: list[list] = []
+        self.sort_column, self.sort_order = 1, Qt.SortOrder.DescendingOrder  # newest first
 
-    def __lt__(self, other):
-        a, b = self.key, getattr(other, "key", other.text())
-        try:
-            return a < b
-        except TypeError:
-            return str(a) < str(b)
+    def reset(self, runs: list) -> None:
+        """The rows' texts and sort keys are made here once: a view asks for each cell many times."""
+        self.beginResetModel()
+        self.rows = list(runs)
+        self.cells = [[self.text(r, c) for c in range(len(COLUMNS))] for r in self.rows]
+        self.keys = [[k if (k := self.key(r, c)) is not None else t.lower() for c, t in enumerate(texts)]
+                     for r, texts in zip(self.rows, self.cells)]
+        self._order()
+        self.endResetModel()
+
+    def sort(self, column: int, order=Qt.SortOrder.AscendingOrder) -> None:
+        """Sorted here, in Python, on the keys made once (a proxy would ask data() thousands of times)."""
+        self.layoutAboutToBeChanged.emit()
+        self.sort_column, self.sort_order = column, order
+        self._order()
+        self.layoutChanged.emit()
+
+    def _order(self) -> None:
+        col = self.sort_column
+        order = sorted(range(len(self.rows)), key=lambda i: self.keys[i][col],
+                       reverse=self.sort_order == Qt.SortOrder.DescendingOrder)
+        self.rows = [self.rows[i] for i in order]
+        self.cells = [self.cells[i] for i in order]
+        self.keys = [self.keys[i] for i in order]
+
+    def rowCount(self, parent=QModelIndex()):
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent=QModelIndex()):
+        return len(COLUMNS)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return COLUMNS[section]
+        return None
+
+    @staticmethod
+    def status(r) -> str:
+        return STATUS_TEXT.get(r.status, r.status) + (f": {r.reason}" if r.reason else "")
+
+    def text(self, r, col: int) -> str:
+        if col == 0:
+            return r.title
+        if col == 1:
+            return when(r.created)
+        if col == 2:
+            return data_text(r)
+        if col == 3:
+            return r.backbone_name or r.backbone
+        if col == 4:
+            return freezing_text(r)
+        if col == 5:
+            return self.status(r)
+        if col == 6:
+            score = r.best.get("score")
+            return f"{score:.3f} {r.best.get('monitor', '').removeprefix('val_')}" if score is not None else ""
+        if col == 7:
+            return figure_text(r)
+        if col == 8:
+            return fmt.duration(r.duration_s) if r.duration_s is not None else ""
+        if col == 9:
+            return r.device
+        return r.note.splitlines()[0] if r.note else ""
+
+    @staticmethod
+    def key(r, col: int):
+        """What sorting compares for dates and numbers (None: the text)."""
+        if col == 1:
+            return r.created or 0.0
+        if col == 6:
+            return r.best.get("score") or -1.0
+        if col == 7:
+            return r.figures.get("accuracy", -1.0)
+        if col == 8:
+            return r.duration_s or 0.0
+        return None
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self.cells[index.row()][index.column()]
+        r, col = self.rows[index.row()], index.column()
+        if role == PATH_ROLE:
+            return r.path
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if col == 0:
+                return r.path + (f"\nRenamed from {r.name}" if r.display_name else "")
+            if col == 5:
+                return self.status(r) + ("\nIt can be resumed from its last checkpoint." if r.resumable else "")
+            if col == 10:
+                return r.note or None
+        return None
 
 
 class RunsDialog(QDialog):
@@ -47,6 +135,7 @@ class RunsDialog(QDialog):
         self.setModal(False)
         self.model = model
         self.busy_run: str | None = None  # the run training now: not deleted, not resumed twice
+        self.sized = False
         lay = QVBoxLayout(self)
         top = QHBoxLayout()
         self.filter = QLineEdit()
@@ -64,16 +153,20 @@ class RunsDialog(QDialog):
         self.refresh_button.clicked.connect(model.refresh)
         top.addWidget(self.refresh_button)
         lay.addLayout(top)
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.rows = self.sorted = RunsTable(model, self)  # it sorts itself
+        self.table = QTableView()
+        self.table.setModel(self.rows)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.setSortingEnabled(True)
+        self.table.sortByColumn(1, Qt.SortOrder.DescendingOrder)  # newest first
         self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.itemSelectionChanged.connect(self._on_selection)
-        self.table.itemDoubleClicked.connect(lambda _item: self._open())
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)  # sized once per refresh, not per cell
+        header.setResizeContentsPrecision(30)  # widths from the first 30 rows (Qt asks each cell for ~10 roles)
+        header.setStretchLastSection(True)
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self._on_selection())
+        self.table.doubleClicked.connect(lambda _index: self._open())
         lay.addWidget(self.table, 1)
         self.summary = QLabel()
         self.summary.setWordWrap(True)
@@ -106,28 +199,13 @@ class RunsDialog(QDialog):
     # ---------------------------------------------------------------- showing the model
     def refresh(self) -> None:
         runs = self.model.visible()
-        self.table.setSortingEnabled(False)
-        self.table.blockSignals(True)
-        self.table.setRowCount(len(runs))
-        for i, r in enumerate(runs):
-            status = STATUS_TEXT.get(r.status, r.status) + (f": {r.reason}" if r.reason else "")
-            best = (f"{r.best['score']:.3f} {r.best.get('monitor', '').removeprefix('val_')}"
-                    if r.best.get("score") is not None else "")
-            cells = [_Item(r.title, r.title.lower()), _Item(when(r.created), r.created or 0.0),
-                     _Item(data_text(r)), _Item(r.backbone_name or r.backbone), _Item(freezing_text(r)),
-                     _Item(status), _Item(best, r.best.get("score") or -1.0),
-                     _Item(figure_text(r), r.figures.get("accuracy", -1.0)),
-                     _Item(fmt.duration(r.duration_s) if r.duration_s is not None else "", r.duration_s or 0.0),
-                     _Item(r.device), _Item(r.note.splitlines()[0] if r.note else "")]
-            cells[0].setData(Qt.ItemDataRole.UserRole, r.path)
-            cells[0].setToolTip(f"{r.path}" + (f"\nRenamed from {r.name}" if r.display_name else ""))
-            cells[5].setToolTip(status + ("\nIt can be resumed from its last checkpoint." if r.resumable else ""))
-            cells[-1].setToolTip(r.note)
-            for j, c in enumerate(cells):
-                self.table.setItem(i, j, c)
-        self.table.blockSignals(False)
-        self.table.setSortingEnabled(True)
+        self.table.selectionModel().blockSignals(True)
+        self.rows.reset(runs)
+        if not self.sized and runs:  # once: later refreshes (a filter typed) keep the widths
+            self.table.resizeColumnsToContents()
+            self.sized = True
         self._restore_selection()
+        self.table.selectionModel().blockSignals(False)
         shown = len(runs)
         total = len(self.model.runs)
         self.summary.setText(
@@ -135,23 +213,34 @@ class RunsDialog(QDialog):
             + f" in {self.model.runs_root}. Select two or more to compare them.")
         self._enable()
 
+    # helpers for the view's rows (also what the tests read)
+    def row_count(self) -> int:
+        return self.sorted.rowCount()
+
+    def cell(self, row: int, col: int) -> str:
+        return self.sorted.index(row, col).data() or ""
+
+    def select_paths(self, paths) -> list[str]:
+        """Select these runs (as a click would) and return what is selected."""
+        wanted = set(paths)
+        sel = self.table.selectionModel()
+        sel.clearSelection()
+        for row in range(self.sorted.rowCount()):
+            if self.sorted.index(row, 0).data(PATH_ROLE) in wanted:
+                sel.select(self.sorted.index(row, 0), sel.SelectionFlag.Select | sel.SelectionFlag.Rows)
+        return self.selected()
+
     def _restore_selection(self) -> None:
         wanted = set(self.model.selected)
-        self.table.blockSignals(True)
-        self.table.clearSelection()
-        for row in range(self.table.rowCount()):
-            if self.table.item(row, 0).data(Qt.ItemDataRole.UserRole) in wanted:
-                self.table.selectRow(row) if len(wanted) == 1 else self._add_row(row)
-        self.table.blockSignals(False)
-
-    def _add_row(self, row: int) -> None:
         sel = self.table.selectionModel()
-        idx = self.table.model().index(row, 0)
-        sel.select(idx, sel.SelectionFlag.Select | sel.SelectionFlag.Rows)
+        sel.clearSelection()
+        for row in range(self.sorted.rowCount()):
+            if self.sorted.index(row, 0).data(PATH_ROLE) in wanted:
+                sel.select(self.sorted.index(row, 0), sel.SelectionFlag.Select | sel.SelectionFlag.Rows)
 
     def selected(self) -> list[str]:
-        rows = sorted({i.row() for i in self.table.selectedIndexes()})
-        return [self.table.item(r, 0).data(Qt.ItemDataRole.UserRole) for r in rows]
+        rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
+        return [self.sorted.index(r, 0).data(PATH_ROLE) for r in rows]
 
     def _on_selection(self) -> None:
         self.model.select(self.selected())

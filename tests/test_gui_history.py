@@ -54,11 +54,7 @@ def open_window(qtbot, **fake_kwargs):
 
 
 def select_rows(dialog, titles):
-    dialog.table.clearSelection()
-    for row in range(dialog.table.rowCount()):
-        if dialog.table.item(row, 0).text() in titles:
-            dialog._add_row(row)
-    return dialog.selected()
+    return dialog.select_paths([r.path for r in dialog.model.runs if r.title in titles])
 
 
 def test_after_a_restart_the_run_is_in_the_runs_view_and_its_results_open(qtbot, env):
@@ -67,10 +63,13 @@ def test_after_a_restart_the_run_is_in_the_runs_view_and_its_results_open(qtbot,
     make_run(runs, "pets-2", ending="cancelled", t0=1_700_000_500.0)
     w, fake = open_window(qtbot)
     dialog = w.history.show_runs()
-    assert dialog.table.rowCount() == 2
-    texts = {dialog.table.item(r, 0).text(): [dialog.table.item(r, c).text() for c in range(11)] for r in range(2)}
+    assert dialog.row_count() == 2
+    texts = {dialog.cell(r, 0): [dialog.cell(r, c) for c in range(11)] for r in range(2)}
     assert texts["pets-1"][5].startswith("Finished") and "75.0% (30.0–95.0) on 4 test" == texts["pets-1"][7]
     assert texts["pets-2"][5] == "Stopped: cancelled" and texts["pets-1"][3] == "Tiny net"
+    assert [dialog.cell(r, 0) for r in range(2)] == ["pets-2", "pets-1"]  # newest first
+    dialog.table.sortByColumn(7, Qt.SortOrder.DescendingOrder)  # by test figures: numbers, not text
+    assert [dialog.cell(r, 0) for r in range(2)] == ["pets-1", "pets-2"]
     assert select_rows(dialog, {"pets-1"}) == [str(first)]
     assert dialog.open_button.isEnabled() and not dialog.resume_button.isEnabled()
     dialog.open_button.click()
@@ -105,7 +104,7 @@ def test_rename_note_filter_and_delete_with_confirmation(qtbot, env, monkeypatch
     assert json.loads((runs / "a" / "notes.json").read_text()) == {"display_name": "cats, lower lr",
                                                                   "note": "try 3e-4 next"}
     dialog.filter.setText("3e-4")
-    assert dialog.table.rowCount() == 1 and dialog.table.item(0, 0).text() == "cats, lower lr"
+    assert dialog.row_count() == 1 and dialog.cell(0, 0) == "cats, lower lr"
     dialog.filter.setText("")
     select_rows(dialog, {"b"})
     monkeypatch.setattr(dialog, "confirm_delete", lambda titles: False)
@@ -113,7 +112,7 @@ def test_rename_note_filter_and_delete_with_confirmation(qtbot, env, monkeypatch
     assert b.exists()  # "No" keeps it
     monkeypatch.setattr(dialog, "confirm_delete", lambda titles: titles == ["b"])
     dialog.delete_button.click()
-    assert not b.exists() and dialog.table.rowCount() == 1
+    assert not b.exists() and dialog.row_count() == 1
 
 
 def test_compare_overlays_curves_and_highlights_the_settings_that_differ(qtbot, env):
@@ -160,7 +159,7 @@ def test_opening_an_unfinished_run_offers_resume_on_the_train_page(qtbot, env):
     dialog = w.history.show_runs()
     select_rows(dialog, {"killed"})
     assert not dialog.open_button.isEnabled()  # no results to open
-    dialog.table.itemDoubleClicked.emit(dialog.table.item(0, 0))  # opens it where it can go on
+    dialog.table.doubleClicked.emit(dialog.sorted.index(0, 0))  # opens it where it can go on
     assert w.stack.currentIndex() == TRAIN and w.train_page.resume_button.isVisible()
     assert w.message.isVisible()
     w.train_page.resume_button.click()
