@@ -156,3 +156,57 @@ def test_train_config_replays_a_runs_settings(tmp_path, monkeypatch):
     assert seen[1] == saved.replace(name="again")
     (tmp_path / "bad.json").write_text("[1]")
     assert cli.main(["train", "--config", str(tmp_path / "bad.json")]) == 2
+
+
+# ---------------------------------------------------------------- the rebuildable index
+def _same(a, b):
+    return [r.to_dict() for r in a] == [r.to_dict() for r in b]
+
+
+def test_the_index_gives_the_same_listing_and_is_used_for_unchanged_runs(tmp_path, monkeypatch):
+    from engine.history import summary
+
+    for i, ending in enumerate(("finished", "cancelled", "failed")):
+        make_run(tmp_path, f"r{i}", ending=ending, t0=T0 + i)
+    direct = list_runs(tmp_path, use_index=False)
+    assert _same(list_runs(tmp_path), direct) and (tmp_path / ".runs-index.sqlite").is_file()
+    monkeypatch.setattr(summary, "read_summary", lambda *a: pytest.fail("an unchanged run was read again"))
+    assert _same(list_runs(tmp_path), direct)
+
+
+def test_the_index_sees_every_change_a_summary_reads(tmp_path):
+    run = make_run(tmp_path, "r", ending="cancelled")
+    list_runs(tmp_path)
+    set_notes(run, note="first")
+    assert list_runs(tmp_path)[0].note == "first"
+    set_notes(run, note="second")  # at once: same clock tick as the first write, a new inode
+    assert list_runs(tmp_path)[0].note == "second"
+    (run / "metrics.json").write_text(json.dumps({"test": {"n": 4, "accuracy": 0.5}}))
+    assert list_runs(tmp_path)[0].status == "finished"
+    with open(run / "events.jsonl", "a") as f:
+        f.write(P.encode(P.Error(kind="internal", message="later"), 99))
+    old = time.time() - 3600
+    os.utime(run / "events.jsonl", (old, old))
+    (run / "metrics.json").unlink()
+    assert list_runs(tmp_path)[0].reason == "later"
+    delete_run(run, tmp_path)
+    assert list_runs(tmp_path) == []
+
+
+def test_a_running_run_is_not_cached_and_a_damaged_index_is_rebuilt(tmp_path, monkeypatch):
+    import types
+
+    from engine.history import summary
+
+    run = make_run(tmp_path, "r", ending="killed")
+    os.utime(run / "events.jsonl")  # written just now: "running"
+    assert list_runs(tmp_path)[0].status == "running"
+    later = time.time() + 3600  # an hour on, nothing written: the clock alone makes it "stopped"
+    monkeypatch.setattr(summary, "time", types.SimpleNamespace(time=lambda: later))
+    assert list_runs(tmp_path)[0].status == "stopped"
+    monkeypatch.undo()
+    old = time.time() - 3600
+    os.utime(run / "events.jsonl", (old, old))
+    (tmp_path / ".runs-index.sqlite").write_bytes(b"not a database at all" * 100)
+    assert list_runs(tmp_path)[0].status == "stopped"
+    assert list_runs(tmp_path)[0].status == "stopped"

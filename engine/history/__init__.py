@@ -1,8 +1,8 @@
 """The runs folder as history (engine.history): list, summarise, rename, annotate, delete and compare runs.
 
 Standard library only, so the app reads run folders itself (the run directory is the single
-source of truth; nothing here keeps a second copy). Listing 500 runs is measured by
-benchmarks/bench_runs_listing.py against the 300 ms goal.
+source of truth; index.py only caches summaries computed from it, and can be deleted).
+Listing 500 runs is measured by benchmarks/bench_runs_listing.py against the 300 ms goal.
 """
 from .compare import Curves, read_config, read_curves, settings_table
 from .manage import RunsError, delete_run, set_notes

@@ -2,7 +2,8 @@
 
 The run directory is the single source of truth: a summary is computed from the files
 training writes (config.json, recipe.json, model.json, metrics.json, checkpoints/*/state.json,
-the head and tail of events.jsonl) and the person's own `notes.json`, never stored.
+the head and tail of events.jsonl) and the person's own `notes.json`; index.py caches it,
+keyed by the folder's signature, and never holds anything the folder does not.
 Reading is cheap on purpose: events.jsonl can grow to megabytes on a long run, so only
 its first line (when the run began) and its last TAIL_BYTES (how it ended) are read;
 benchmarks/bench_runs_listing.py measures 500 run folders against the 300 ms goal.
@@ -22,7 +23,6 @@ import os
 import re
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 TAIL_BYTES = 32 * 1024
 RUNNING_S = 30.0  # events.jsonl written this recently: the run is probably still going
@@ -215,14 +215,39 @@ def read_summary(run_dir: str | os.PathLike, now: float | None = None) -> RunSum
         duration_s=duration, device=str(facts.get("device") or cfg.get("device") or ""))
 
 
-def list_runs(runs_root: str | os.PathLike) -> list[RunSummary]:
-    """Every run folder directly under `runs_root`, newest first; a missing root lists nothing."""
-    root = Path(runs_root)
+def list_runs(runs_root: str | os.PathLike, use_index: bool = True) -> list[RunSummary]:
+    """Every run folder directly under `runs_root`, newest first; a missing root lists nothing.
+
+    With `use_index`, summaries of folders unchanged since the last listing come from the
+    rebuildable cache in index.py instead of being read again."""
+    from .index import SummaryIndex, events_mtime, signature
+
+    root = os.fspath(runs_root)
     try:
-        entries = [e for e in os.scandir(root) if e.is_dir() and not e.name.startswith(".")]
+        entries = [e.path for e in os.scandir(root) if not e.name.startswith(".") and e.is_dir()]
     except OSError:
         return []
     now = time.time()
-    runs = [read_summary(e.path, now) for e in entries if is_run_dir(e.path)]
+    index = SummaryIndex(root) if use_index else None
+    cached = index.load() if index is not None else {}
+    runs, fresh, keep = [], [], set()
+    for path in entries:
+        sig = signature(path)
+        hit = cached.get(path)
+        if sig is not None and hit is not None and hit[0] == sig:
+            runs.append(RunSummary(**hit[1]))
+            keep.add(path)
+            continue
+        if not is_run_dir(path):
+            continue
+        summary = read_summary(path, now)
+        runs.append(summary)
+        mtime = events_mtime(sig) if sig else None
+        if sig is not None and summary.status != Status.RUNNING and (mtime is None or now - mtime >= RUNNING_S):
+            fresh.append((path, sig, summary.to_dict()))
+            keep.add(path)
+    if index is not None:
+        index.store(fresh, keep)
+        index.close()
     runs.sort(key=lambda r: (r.created or 0.0, r.name), reverse=True)
     return runs
