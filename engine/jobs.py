@@ -7,16 +7,81 @@ through `send` (the request's seq is filled in) and stops when `cancel` is set
 """
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
+import queue
+import threading
 from pathlib import Path
 
 from . import protocol
 from .config import ConfigError, RunConfig
 from .errors import EngineError
+from .failures import error_message
+
+log = logging.getLogger("engine.server")
 
 
 class EngineBusy(EngineError):
     kind = "busy"
+
+
+class JobRunner:
+    """The server's job thread: a queue of long requests, the one running now, and cancel by seq."""
+
+    def __init__(self, server):
+        self.server = server
+        self._queue: queue.Queue = queue.Queue()
+        self._lock = threading.Lock()
+        self._seq: int | None = None  # the job running now
+        self._cancel = threading.Event()
+        self._cancelled: set[int] = set()  # jobs cancelled while they waited
+
+    @property
+    def busy(self) -> bool:
+        return self._seq is not None
+
+    def put(self, seq: int, msg: protocol.Message) -> None:
+        self._queue.put((seq, msg))
+
+    def cancel(self, seq: int) -> None:
+        """Stop the job `seq`: now if it runs (it answers with what it has), else when its turn comes."""
+        with self._lock:
+            if self._seq == seq:
+                self._cancel.set()
+            else:
+                self._cancelled.add(seq)
+
+    def close(self) -> None:
+        self._cancel.set()
+        self._queue.put(None)
+
+    def loop(self) -> None:
+        send = self.server.send
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            seq, msg = item
+            with self._lock:
+                if seq in self._cancelled:
+                    self._cancelled.discard(seq)
+                    send(protocol.Error(kind="cancelled", request_seq=seq, message="Cancelled before it began."))
+                    continue
+                self._seq, self._cancel = seq, threading.Event()
+
+            def partial(m: protocol.Message, seq: int = seq) -> None:
+                send(dataclasses.replace(m, request_seq=seq))
+
+            try:
+                send(dataclasses.replace(JOBS[type(msg)](self.server, msg, partial, self._cancel), request_seq=seq))
+            except BaseException as exc:  # noqa: BLE001 - every failure is an answer, the thread goes on
+                err = error_message(exc, request_seq=seq)
+                log.warning("%s failed: %s\n%s", msg.TYPE, err.message, err.detail)
+                send(err)
+            finally:
+                with self._lock:
+                    self._seq = None
 
 
 def predict_folder(server, msg: protocol.PredictFolder, send, cancel) -> protocol.FolderPredicted:

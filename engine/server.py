@@ -75,11 +75,7 @@ class Server:
         self._requests: queue.Queue = queue.Queue()
         self._request_cancel = threading.Event()
         self._request_busy = False
-        self._jobs: queue.Queue = queue.Queue()  # long requests (JOBS), one at a time beside the quick ones
-        self._job_lock = threading.Lock()
-        self._job_seq: int | None = None  # the job running now
-        self._job_cancel = threading.Event()
-        self._cancelled_seqs: set[int] = set()  # jobs cancelled while they waited
+        self.jobs = jobs.JobRunner(self)  # long requests (JOBS), one at a time beside the quick ones
         self._describe_cache: dict[str, protocol.BackboneInfo] = {}
 
     # ------------------------------------------------------------------ output
@@ -104,14 +100,14 @@ class Server:
 
     @property
     def busy(self) -> bool:
-        return self.run_active or self._request_busy or self._job_seq is not None
+        return self.run_active or self._request_busy or self.jobs.busy
 
     # ------------------------------------------------------------------ lifecycle
     def begin(self) -> None:
         """Say hello and start the background threads (heartbeat, requests, probe)."""
         self.send(self.hello())
         self._thread(self._request_loop, "requests")
-        self._thread(self._job_loop, "jobs")
+        self._thread(self.jobs.loop, "jobs")
         self._thread(self._heartbeat_loop, "heartbeat")
         if self._probe:
             self._thread(self._probe_devices, "probe")
@@ -138,8 +134,7 @@ class Server:
         """Cancel whatever runs, let the run save its checkpoint, say bye(shutdown)."""
         self._run_cancel.set()
         self._request_cancel.set()
-        self._job_cancel.set()
-        self._jobs.put(None)
+        self.jobs.close()
         t = self._run_thread
         if t is not None:
             t.join(self.stop_grace_s)
@@ -196,11 +191,11 @@ class Server:
         elif isinstance(msg, protocol.Shutdown):
             self._shutdown.set()
         elif isinstance(msg, protocol.CancelRequest):
-            self.cancel_request(int(msg.target))
+            self.jobs.cancel(int(msg.target))
         elif isinstance(msg, protocol.Start):
             self.start_run(msg, env.seq)
         elif type(msg) in JOBS:
-            self._jobs.put((env.seq, msg))
+            self.jobs.put(env.seq, msg)
         elif type(msg) in REQUESTS:
             self._requests.put((env.seq, msg))
         else:  # unknown type, or an engine->app type sent the wrong way
@@ -266,38 +261,6 @@ class Server:
                 self.send(err)
             finally:
                 self._request_busy = False
-
-    # ------------------------------------------------------------------ jobs (long requests)
-    def cancel_request(self, seq: int) -> None:
-        """Stop the job `seq`: now if it runs (it answers with what it has), else when its turn comes."""
-        with self._job_lock:
-            if self._job_seq == seq:
-                self._job_cancel.set()
-            else:
-                self._cancelled_seqs.add(seq)
-
-    def _job_loop(self) -> None:
-        while True:
-            item = self._jobs.get()
-            if item is None:
-                return
-            seq, msg = item
-            with self._job_lock:
-                if seq in self._cancelled_seqs:
-                    self._cancelled_seqs.discard(seq)
-                    self.send(protocol.Error(kind="cancelled", request_seq=seq, message="Cancelled before it began."))
-                    continue
-                self._job_seq, self._job_cancel = seq, threading.Event()
-            send = lambda m, seq=seq: self.send(dataclasses.replace(m, request_seq=seq))  # noqa: E731
-            try:
-                self.send(dataclasses.replace(JOBS[type(msg)](self, msg, send, self._job_cancel), request_seq=seq))
-            except BaseException as exc:  # noqa: BLE001
-                err = error_message(exc, request_seq=seq)
-                log.warning("%s failed: %s\n%s", msg.TYPE, err.message, err.detail)
-                self.send(err)
-            finally:
-                with self._job_lock:
-                    self._job_seq = None
 
     def list_backbones(self, msg: protocol.ListBackbones) -> protocol.Backbones:
         """Every registry entry with `weights_available`; hidden test entries only when
