@@ -353,11 +353,10 @@ class MainWindow(QMainWindow):
         if not paths:
             return
         event.acceptProposedAction()
-        if len(paths) == 1 and self.history.openable(paths[0]):  # a run folder or a .tsbundle: open it
-            self.history.open_path(paths[0])
+        on_try = self.stack.currentIndex() == TRY
+        if self.history.take_drop(paths, on_try):  # a run folder, a bundle, or a folder to predict whole
             return
         data_like = usable_drop_paths(paths)
-        on_try = self.stack.currentIndex() == TRY
         if self.results.ready and (on_try or not data_like):
             files = []
             for p in paths:

@@ -69,6 +69,19 @@ class HistoryUi:
         self._remember(path)
         return True
 
+    def take_drop(self, paths: list[str], on_try: bool) -> bool:
+        """A dropped run folder or bundle opens; one folder dropped on the Try page (a model ready) is
+        predicted whole, into the table. False: the window's usual drop (data, or a few files to try)."""
+        if len(paths) != 1:
+            return False
+        if self.openable(paths[0]):
+            self.open_path(paths[0])
+            return True
+        if on_try and self.w.results.ready and Path(paths[0]).is_dir():
+            self.predict_folder(paths[0])
+            return True
+        return False
+
     def open_run_dialog(self) -> None:
         folder = QFileDialog.getExistingDirectory(self.w, "Open a run folder", str(self.w.runs_root))
         if folder:

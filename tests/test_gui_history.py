@@ -218,6 +218,18 @@ def test_predict_a_folder_fills_a_table_filters_it_and_saves_csv(qtbot, env, mon
     assert [r[-1] for r in rows if r[0].endswith("readme.txt")] == ["could not read it (not an image)"]
 
 
+def test_a_folder_dropped_on_the_try_page_is_predicted_whole(qtbot, env):
+    run = finished_run(env / "runs", "r")
+    folder = make_image_folder(env / "incoming", classes=("x", "y"), per_class=120)  # more than the 200 a drop took
+    w, fake = open_window(qtbot)
+    w.history.open_path(str(run))
+    w.go(TRY)
+    drop_paths(w, [folder])
+    qtbot.waitUntil(lambda: not w.models.folder.running and w.models.folder.total == 240, timeout=10000)
+    assert len(w.models.folder.rows) == 240 and w.history.folder_dialog.isVisible()
+    assert not [m for m in fake.sent if m.TYPE == "predict"]  # not the 200-file Try-it request
+
+
 def test_a_folder_prediction_can_be_cancelled_and_keeps_what_it_had(qtbot, env):
     run = finished_run(env / "runs", "r")
     folder = make_image_folder(env / "incoming", classes=("x", "y"), per_class=6)
