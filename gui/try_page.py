@@ -36,7 +36,8 @@ class TryPage(QWidget):
         self.folder_button.clicked.connect(self.folderRequested)
         top.addWidget(self.folder_button)
         outer.addLayout(top)
-        self.drop = DropZone("Drop files here to see what the model thinks they are.")
+        self.drop = DropZone("Drop files here to see what the model thinks they are, or a folder to predict "
+                             "every file in it into a table.")
         outer.addWidget(self.drop)
         self.more = hint("Drop more files anywhere on this page to try them too. The bars show how sure the "
                          "model is; a low top bar means it is unsure.")
