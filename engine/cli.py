@@ -20,6 +20,7 @@ COMMANDS = {
     "export": "Save a trained run as a self-describing model bundle.",
     "library": "Manage the offline model library (list, import, verify, remove).",
     "pack": "On a connected machine, download backbones into a model pack.",
+    "lr-find": "Find a learning rate: the range test (Smith 2017) on your data, backbone and freezing.",
 }
 
 
@@ -41,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     name = argv[0]
-    module = importlib.import_module(f"engine.commands.{name}")
+    module = importlib.import_module(f"engine.commands.{name.replace('-', '_')}")
     sub = argparse.ArgumentParser(prog=f"transfer-studio {name}", description=COMMANDS[name])
     module.add_arguments(sub)
     args = sub.parse_args(argv[1:])

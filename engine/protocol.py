@@ -366,3 +366,8 @@ class Sender:
 
 def message_types() -> dict[str, type]:
     return dict(_REGISTRY)
+
+
+# the long requests, their progress and answers, and opening a bundle (issue 24): registered on import
+from .protocol_jobs import (BundleOpened, CancelRequest, FindLR, FolderPredicted, JobProgress,  # noqa: E402,F401
+                            LRFound, OpenBundle, PredictFolder)

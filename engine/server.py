@@ -23,7 +23,7 @@ import queue
 import threading
 from pathlib import Path
 
-from . import __version__, protocol, runtime
+from . import __version__, jobs, protocol, runtime
 from .config import ConfigError, RunConfig
 from .errors import Cancelled, DataError, EngineError
 from .failures import error_message  # noqa: F401 - the server's replies; tests read it here too
@@ -75,6 +75,7 @@ class Server:
         self._requests: queue.Queue = queue.Queue()
         self._request_cancel = threading.Event()
         self._request_busy = False
+        self.jobs = jobs.JobRunner(self)  # long requests (JOBS), one at a time beside the quick ones
         self._describe_cache: dict[str, protocol.BackboneInfo] = {}
 
     # ------------------------------------------------------------------ output
@@ -99,13 +100,14 @@ class Server:
 
     @property
     def busy(self) -> bool:
-        return self.run_active or self._request_busy
+        return self.run_active or self._request_busy or self.jobs.busy
 
     # ------------------------------------------------------------------ lifecycle
     def begin(self) -> None:
         """Say hello and start the background threads (heartbeat, requests, probe)."""
         self.send(self.hello())
         self._thread(self._request_loop, "requests")
+        self._thread(self.jobs.loop, "jobs")
         self._thread(self._heartbeat_loop, "heartbeat")
         if self._probe:
             self._thread(self._probe_devices, "probe")
@@ -132,6 +134,7 @@ class Server:
         """Cancel whatever runs, let the run save its checkpoint, say bye(shutdown)."""
         self._run_cancel.set()
         self._request_cancel.set()
+        self.jobs.close()
         t = self._run_thread
         if t is not None:
             t.join(self.stop_grace_s)
@@ -187,8 +190,12 @@ class Server:
             self._request_cancel.set()
         elif isinstance(msg, protocol.Shutdown):
             self._shutdown.set()
+        elif isinstance(msg, protocol.CancelRequest):
+            self.jobs.cancel(int(msg.target))
         elif isinstance(msg, protocol.Start):
             self.start_run(msg, env.seq)
+        elif type(msg) in JOBS:
+            self.jobs.put(env.seq, msg)
         elif type(msg) in REQUESTS:
             self._requests.put((env.seq, msg))
         else:  # unknown type, or an engine->app type sent the wrong way
@@ -334,10 +341,14 @@ REQUESTS = {
     protocol.ResolveConfig: Server.resolve_config,
     protocol.Predict: Server.predict,
     protocol.SaveBundle: Server.save_bundle,
+    protocol.OpenBundle: jobs.open_bundle,
     protocol.ListLibrary: Server.library,
     protocol.ImportWeights: Server.library,
     protocol.RemoveFromLibrary: Server.library,
 }
+
+
+JOBS = jobs.JOBS  # long requests: answered on the job thread, with JobProgress on the way
 
 
 def _describe(backbone_id: str) -> protocol.BackboneInfo:

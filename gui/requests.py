@@ -29,6 +29,7 @@ class Ticket:
     on_reply: Callable
     on_error: Callable | None
     busy: str = ""
+    on_partial: Callable | None = None  # JobProgress on the way (a long request's rows or points)
     seq: int | None = None  # None while it waits for the engine's hello
     done: bool = False
     _owner: "EngineRequests | None" = field(default=None, repr=False)
@@ -37,6 +38,11 @@ class Ticket:
     def cancel(self) -> None:
         if self._owner is not None and not self.done:
             self._owner._finish(self)
+
+    def stop(self) -> None:
+        """Ask the engine to stop this long request; it still answers (with what it did), once."""
+        if self._owner is not None and not self.done:
+            self._owner._stop(self)
 
 
 class EngineRequests(QObject):
@@ -59,9 +65,10 @@ class EngineRequests(QObject):
 
     # ------------------------------------------------------------------ asking
     def request(self, msg: P.Message, on_reply: Callable, on_error: Callable | None = None, *,
-                busy: str = "", timeout_s: float | None = None) -> Ticket:
-        """Send `msg` (now, or when the engine says hello); exactly one of the callbacks follows."""
-        t = Ticket(msg, on_reply, on_error, busy, _owner=self)
+                busy: str = "", timeout_s: float | None = None, on_partial: Callable | None = None) -> Ticket:
+        """Send `msg` (now, or when the engine says hello); exactly one of on_reply / on_error follows,
+        after any number of `on_partial(JobProgress)` calls."""
+        t = Ticket(msg, on_reply, on_error, busy, on_partial, _owner=self)
         if busy:
             self._set_busy(busy, +1)
         if timeout_s is not None:
@@ -114,8 +121,19 @@ class EngineRequests(QObject):
 
     def _on_reply(self, seq: int, msg) -> None:
         t = self._pending.get(seq)
-        if t is not None:
-            self._answer(t, msg)
+        if t is None:
+            return
+        if isinstance(msg, P.JobProgress):  # not the answer: the answer follows
+            if t.on_partial is not None:
+                t.on_partial(msg)
+            return
+        self._answer(t, msg)
+
+    def _stop(self, t: Ticket) -> None:
+        if t.seq is None:  # never sent: answer it here, as the engine would have
+            self._answer(t, P.Error(kind="cancelled", message="Cancelled before it began."))
+        else:
+            self.client.request(P.CancelRequest(target=t.seq))
 
     def _answer(self, t: Ticket, msg) -> None:
         if t.done:

@@ -56,7 +56,8 @@ class ResultsModel:
 
     def __init__(self) -> None:
         self.events = EventGroup(result=(), cells=("split",), predictions=(), saved=())
-        self.run_dir: str | None = None
+        self.run_dir: str | None = None  # the run folder, or the bundle folder when `source` is "bundle"
+        self.source = "run"  # "run" (trained here or reopened) | "bundle" (opened; cannot be saved again)
         self.metrics: dict = {}
         self.split: str | None = None
         self.predictions: list[dict] = []  # Try it
@@ -64,8 +65,9 @@ class ResultsModel:
         self.model_card: str = ""
         self.cell_predictions: dict[str, list[dict]] = {}  # split -> predicted split files
 
-    def set_result(self, run_dir: str, metrics: dict) -> None:
+    def set_result(self, run_dir: str, metrics: dict, source: str = "run") -> None:
         self.run_dir = run_dir
+        self.source = source
         self.metrics = metrics if isinstance(metrics, dict) else {}
         self.predictions, self.saved_path, self.model_card = [], None, ""
         self.cell_predictions = {}
@@ -76,6 +78,10 @@ class ResultsModel:
     @property
     def ready(self) -> bool:
         return bool(self.run_dir)
+
+    @property
+    def can_save(self) -> bool:
+        return self.ready and self.source == "run"
 
     def splits(self) -> list[str]:
         return [k for k in ("test", "val") if isinstance(self.metrics.get(k), dict)] + sorted(

@@ -19,8 +19,11 @@ from .backbone_model import BackboneModel
 from .data_model import DataModel
 from .engine_status import EngineStatus
 from .errors_text import plain_error
+from .jobs_model import FolderJob, LRFinder
+from .long_requests import LongRequests
 from .recipe_asker import RecipeAsker
 from .recipe_model import RecipePreview
+from .reopen import Reopener
 from .requests import EngineRequests
 from .results_model import ResultsModel
 from .train_model import ConfigError, RunState, TrainSettings, build_config
@@ -35,6 +38,8 @@ class Models:
     results: ResultsModel = field(default_factory=ResultsModel)
     recipe: RecipePreview = field(default_factory=RecipePreview)  # what the engine's auto recipe will do
     engine: EngineStatus = field(default_factory=EngineStatus)
+    folder: FolderJob = field(default_factory=FolderJob)  # Try it → Predict a folder
+    lr: LRFinder = field(default_factory=LRFinder)  # the Train page's learning-rate finder
 
 
 class Session(QObject):
@@ -55,6 +60,8 @@ class Session(QObject):
         self.cancel_requested = False
         self.prefer_backbone: str | None = None  # select this one once a backbone list shows it usable
         self.recipe_asker = RecipeAsker(self)  # the engine's answer to "what would a start use?"
+        self.reopen = Reopener(self)  # runs and bundles of earlier sessions; resume after a restart
+        self.long = LongRequests(self)  # a folder into a table; the learning-rate finder
         c, run = client, models.run
         c.ready.connect(self._on_ready)
         c.error.connect(self._on_error)

@@ -21,6 +21,7 @@ MAX_RECENT = 8
 DEFAULTS: dict[str, Any] = {
     "schema_version": SCHEMA_VERSION,
     "recent_folders": [],  # newest first
+    "recent_models": [],  # run folders and bundles opened, newest first
     "last_save_dir": "",
     "last_try_dir": "",
     "window_geometry": "",  # hex of QWidget.saveGeometry()

@@ -33,6 +33,8 @@ class TrainPage(QWidget):
     cancelRequested = Signal()
     settingsChanged = Signal()  # any field of the form: the window asks the engine what Auto makes of it
     resultsRequested = Signal()
+    lrFindRequested = Signal()  # "Find…" beside the learning rate: the range test on these settings
+    resumeRequested = Signal()  # a stopped run (this session's, or one opened from the Runs view)
 
     def __init__(self, run: RunState, parent=None):
         super().__init__(parent)
@@ -64,7 +66,16 @@ class TrainPage(QWidget):
         self.lr.setEditable(True)
         self.lr.addItems(LR_CHOICES)
         self.lr.setToolTip("Step size of learning. Too high: loss jumps around; too low: it barely moves.")
-        form.addRow("&Learning rate", self.lr)
+        lr_row = QHBoxLayout()
+        lr_row.addWidget(self.lr, 1)
+        self.lr_find_button = QPushButton("&Find…")
+        self.lr_find_button.setToolTip("Try a range of learning rates on your data for a few dozen steps and "
+                                       "suggest one (nothing is saved)")
+        self.lr_find_button.clicked.connect(self.lrFindRequested)
+        lr_row.addWidget(self.lr_find_button)
+        lr_label = QLabel("&Learning rate")
+        lr_label.setBuddy(self.lr)  # a row holding a layout gets no buddy of its own
+        form.addRow(lr_label, lr_row)
         self.batch = _auto_spin(4096, "Examples per step. Smaller uses less memory.")
         form.addRow("&Batch size", self.batch)
         self.augment = QComboBox()
@@ -140,7 +151,11 @@ class TrainPage(QWidget):
         self.cancel_button = QPushButton("&Cancel")
         self.cancel_button.setToolTip("Stop after the current step; the last checkpoint is kept.")
         self.cancel_button.clicked.connect(self.cancelRequested)
+        self.resume_button = QPushButton("⟳  &Resume")
+        self.resume_button.setToolTip("Go on from the last checkpoint of the run that stopped")
+        self.resume_button.clicked.connect(self.resumeRequested)
         buttons.addWidget(self.start_button, 2)
+        buttons.addWidget(self.resume_button, 1)
         buttons.addWidget(self.cancel_button, 1)
         left.addLayout(buttons)
         self.estimate = hint("")
@@ -210,6 +225,10 @@ class TrainPage(QWidget):
         ev.total_steps.connect(lambda n: self.ensure_plots().set_total_steps(n))
 
     # ---------------------------------------------------------------- settings
+    def use_lr(self, lr: float) -> None:
+        """The learning-rate finder's suggestion, as if typed into the field."""
+        self.lr.setCurrentText(f"{lr:.2g}")
+
     def set_settings(self, s: TrainSettings) -> None:
         self.epochs.setValue(s.epochs or 0)
         self.budget.setCurrentIndex(max(0, self.budget.findData(s.budget)))
@@ -308,6 +327,8 @@ class TrainPage(QWidget):
             self.bar.setValue(int(round(1000 * fraction)))
         self.bar.setFormat(label)
         self.results_button.setVisible(r.stopped == "completed")
+        self.resume_button.setVisible(r.can_resume)
+        self.lr_find_button.setEnabled(can_start and not r.running)
         for w in (self.epochs, self.budget, self.lr, self.batch, self.augment, self.early, self.device, self.advanced):
             w.setEnabled(not r.running)
         for w in (self.augment, self.input_size):  # texts are neither augmented nor resized

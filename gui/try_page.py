@@ -14,6 +14,7 @@ from .widgets import DropZone, heading, hint
 
 class TryPage(QWidget):
     chooseRequested = Signal()
+    folderRequested = Signal()  # "Predict a folder…": every file in a folder, into a table and a CSV
     nextRequested = Signal()
 
     def __init__(self, model: ResultsModel, thumbnails, parent=None):
@@ -30,8 +31,13 @@ class TryPage(QWidget):
         self.choose_button.setToolTip("Pick files to classify (or drop them anywhere on this page)")
         self.choose_button.clicked.connect(self.chooseRequested)
         top.addWidget(self.choose_button)
+        self.folder_button = QPushButton("Predict a f&older…")
+        self.folder_button.setToolTip("Every file in a folder, any number of them, into a table you can save as CSV")
+        self.folder_button.clicked.connect(self.folderRequested)
+        top.addWidget(self.folder_button)
         outer.addLayout(top)
-        self.drop = DropZone("Drop files here to see what the model thinks they are.")
+        self.drop = DropZone("Drop files here to see what the model thinks they are, or a folder to predict "
+                             "every file in it into a table.")
         outer.addWidget(self.drop)
         self.more = hint("Drop more files anywhere on this page to try them too. The bars show how sure the "
                          "model is; a low top bar means it is unsure.")
@@ -163,13 +169,15 @@ class SavePage(QWidget):
 
     def set_busy(self, on: bool) -> None:
         self.busy.setVisible(on)
-        self.save_button.setEnabled(not on and self.model.ready)
+        self.save_button.setEnabled(not on and self.model.can_save)
 
     def refresh(self) -> None:
         m = self.model
-        self.save_button.setEnabled(m.ready)
+        self.save_button.setEnabled(m.can_save)
         self.open_button.setVisible(bool(m.saved_path))
-        self.where.setText(f"Saved to <b>{m.saved_path}</b>" if m.saved_path else "Not saved yet.")
+        self.where.setText(f"Saved to <b>{m.saved_path}</b>" if m.saved_path else
+                           f"This model is a saved bundle already: <b>{m.run_dir}</b>" if m.source == "bundle" else
+                           "Not saved yet.")
         if m.model_card:
             self.card.setMarkdown(m.model_card)
         else:

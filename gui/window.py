@@ -29,6 +29,7 @@ from .train_model import TrainSettings
 from .train_page import TrainPage
 from .try_page import SavePage, TryPage
 from .widgets import MessageBar
+from .window_history import HistoryUi
 
 STEPS = ("Data", "Model", "Train", "Results", "Try it", "Save")
 DATA, MODEL, TRAIN, RESULTS, TRY, SAVE = range(len(STEPS))
@@ -105,6 +106,7 @@ class MainWindow(QMainWindow):
 
         self.session = Session(client, m, self.train_page.settings, self.runs_root, self)
         self.session.notify.connect(self.notify)
+        self.history = HistoryUi(self)  # runs, bundles, recent models; a folder to a table; the LR finder
         self.message.actionTriggered.connect(self._on_message_action)
         self._connect_pages()
         self._connect_models()
@@ -164,6 +166,8 @@ class MainWindow(QMainWindow):
         self.recent_menu = file_menu.addMenu("&Recent folders")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         file_menu.addSeparator()
+        self.history.add_menu(file_menu, self._action)
+        file_menu.addSeparator()
         self._action(file_menu, "Model &library…", "Ctrl+L", lambda _checked=False: self.open_library())
         file_menu.addSeparator()
         self._action(file_menu, "&Save model…", QKeySequence.StandardKey.Save, self.save_dialog)
@@ -192,8 +196,8 @@ class MainWindow(QMainWindow):
             return True
         if step == MODEL:
             return self.data.ready
-        if step == TRAIN:
-            return self.data.ready and self.backbones.ready
+        if step == TRAIN:  # also to watch or resume a run opened from the Runs view
+            return (self.data.ready and self.backbones.ready) or self.run.running or self.run.can_resume
         return self.results.ready
 
     def go(self, step: int) -> bool:
@@ -349,8 +353,10 @@ class MainWindow(QMainWindow):
         if not paths:
             return
         event.acceptProposedAction()
-        data_like = usable_drop_paths(paths)
         on_try = self.stack.currentIndex() == TRY
+        if self.history.take_drop(paths, on_try):  # a run folder, a bundle, or a folder to predict whole
+            return
+        data_like = usable_drop_paths(paths)
         if self.results.ready and (on_try or not data_like):
             files = []
             for p in paths:

@@ -8,6 +8,7 @@ can land mid-run. Holds no tests itself.
 """
 from __future__ import annotations
 
+import json
 import os
 import struct
 import zlib
@@ -91,6 +92,10 @@ class FakeEngine(QObject):
         self.run_dir = ""
         self.weights = {b["id"]: b["weights_available"] for b in BACKBONES}  # what ListBackbones says
         self.library: list[dict] = []  # entries the model library lists
+        self.stopped_jobs: set[int] = set()  # long requests a CancelRequest named
+        self.hold_jobs = False
+        self.job_sent_one = False
+        self.held = None
 
     # ------------------------------------------------------------ client API
     def start(self):
@@ -111,9 +116,42 @@ class FakeEngine(QObject):
 
     def request(self, msg):
         seq = self.send(msg)
+        if isinstance(msg, P.CancelRequest):
+            self.stopped_jobs.add(msg.target)
+            return seq
         reply = self.answer(msg)
-        QTimer.singleShot(0, lambda: self.reply.emit(seq, reply))
+        if isinstance(reply, list):  # a long request: partial results, then the answer
+            QTimer.singleShot(0, lambda: self._stream(seq, reply))
+        else:
+            QTimer.singleShot(0, lambda: self.reply.emit(seq, reply))
         return seq
+
+    def _stream(self, seq, messages):
+        """One message per turn of the event loop; a CancelRequest skips to the answer, marked cancelled;
+        `hold_jobs` pauses after the first partial result until `release_jobs()`."""
+        if not messages:
+            return
+        if self.hold_jobs and self.job_sent_one:
+            self.held = (seq, messages)
+            return
+        msg = messages.pop(0)
+        if seq in self.stopped_jobs and isinstance(msg, P.JobProgress):
+            messages = [m for m in messages if not isinstance(m, P.JobProgress)]
+            final = messages[-1]
+            messages = [P.FolderPredicted(folder=final.folder, total=final.total, done=msg.done - len(msg.items),
+                                          cancelled=True) if isinstance(final, P.FolderPredicted) else
+                        P.Error(kind="cancelled", message="Cancelled.")]
+            msg = messages.pop(0)
+        self.job_sent_one = True
+        self.reply.emit(seq, msg)
+        QTimer.singleShot(0, lambda: self._stream(seq, messages))
+
+    def release_jobs(self):
+        self.hold_jobs = False
+        if self.held:
+            seq, messages = self.held
+            self.held = None
+            QTimer.singleShot(0, lambda: self._stream(seq, messages))
 
     def start_run(self, config, resume_from=None):
         self.runs.append({"config": config, "resume_from": resume_from})
@@ -171,7 +209,39 @@ class FakeEngine(QObject):
             return P.Saved(path=str(out), model_card=card)
         if isinstance(msg, P.ResolveConfig):
             return self._resolve(msg.config)
+        if isinstance(msg, P.PredictFolder):
+            return self._folder(msg)
+        if isinstance(msg, P.FindLR):
+            lrs = [10 ** (-6 + i * 0.25) for i in range(20)]
+            losses = [2.0 - 1.5 / (1 + 2.718 ** (-(i - 10))) + (0.5 * (i - 15) if i > 15 else 0) for i in range(20)]
+            parts = [P.JobProgress(done=i + 1, total=20, items=[[lrs[i], losses[i]]]) for i in range(20)]
+            return parts + [P.LRFound(lrs=lrs, losses=losses, suggestion=lrs[10], rule="steepest descent",
+                                      stopped="diverged")]
+        if isinstance(msg, P.OpenBundle):
+            root = Path(msg.path)
+            if not (root / "manifest.json").is_file():
+                return P.Error(kind="bundle", message=f"{root} is not a saved bundle.")
+            labels = json.loads((root / "labels.json").read_text())
+            return P.BundleOpened(path=str(root), classes=labels["classes"], modality="image",
+                                  metrics=json.loads((root / "metrics.json").read_text()), model_card="# Card\n")
         return P.Error(kind="internal", message=f"the fake cannot answer {msg.TYPE}")
+
+    def _folder(self, msg):
+        """Rows of three files at a time, like the engine's chunks; not-images are rows with a reason."""
+        files = sorted(str(p) for p in Path(msg.folder).rglob("*") if p.is_file())
+        classes = self.classes or ["cat", "dog"]
+        rows = []
+        for i, p in enumerate(files):
+            if QImage(p).isNull():
+                rows.append({"path": p, "error": "could not read it (not an image)"})
+            else:
+                top = 0.9 if i % 2 else 0.55
+                rows.append({"path": p, "top": [[classes[i % len(classes)], top],
+                                                [classes[(i + 1) % len(classes)], 1 - top]][:msg.top_k]})
+        parts = [P.JobProgress(done=min(len(rows), i + 3), total=len(rows), eta_s=1.0, per_s=100.0, items=rows[i:i + 3])
+                 for i in range(0, len(rows), 3)]
+        return parts + [P.FolderPredicted(folder=msg.folder, total=len(rows), done=len(rows),
+                                          unreadable=sum("error" in r for r in rows), seconds=0.1)]
 
     def _resolve(self, config: dict):
         """The engine's own (torch-free) recipe on the last inspected data: 70/15/15 per class, like a scan."""

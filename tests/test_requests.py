@@ -139,3 +139,28 @@ def test_events_check_their_arguments_and_reach_every_subscriber():
     events.changed.disconnect(cb)
     events.changed.emit()
     assert seen == [("info", "hi"), "changed"]
+
+
+def test_partial_results_come_before_the_one_answer_and_stop_asks_the_engine(client, qtbot):
+    client.say_hello()
+    r = EngineRequests(client)
+    parts, replies, errors = [], [], []
+    t = r.request(P.PredictFolder(model="m", folder="f"), replies.append, errors.append, busy="folder",
+                  on_partial=parts.append)
+    client.reply.emit(t.seq, P.JobProgress(done=64, total=100, items=[{"path": "a"}], request_seq=t.seq))
+    assert len(parts) == 1 and replies == [] and r.is_busy("folder")  # progress is not the answer
+    t.stop()
+    assert client.sent[-1][1] == P.CancelRequest(target=t.seq) and r.is_busy("folder")  # still waiting for it
+    client.reply.emit(t.seq, P.FolderPredicted(done=64, total=100, cancelled=True, request_seq=t.seq))
+    assert [m.cancelled for m in replies] == [True] and not r.is_busy("folder")
+    client.reply.emit(t.seq, P.JobProgress(done=100, total=100, request_seq=t.seq))
+    assert len(parts) == 1  # nothing after the answer
+
+
+def test_stopping_a_request_that_never_left_answers_it_cancelled(client, qtbot):
+    r = EngineRequests(client)  # no hello yet: the request waits
+    errors = []
+    t = r.request(P.FindLR(config={}), lambda m: pytest.fail("no answer expected"), errors.append)
+    t.stop()
+    qtbot.waitUntil(lambda: bool(errors), timeout=2000)
+    assert [e.kind for e in errors] == ["cancelled"] and client.sent == [] and r.in_flight() == []

@@ -1,8 +1,6 @@
 """`transfer-studio predict`: top-k labels for files and folders with a bundle or run."""
 from __future__ import annotations
 
-import csv
-import io
 import json
 import sys
 
@@ -17,17 +15,10 @@ def add_arguments(p) -> None:
 
 
 def write_csv(path: str, rows: list[dict], k: int) -> None:
-    """path, label_1, probability_1, ..., error — one row per input, unreadable ones included."""
-    from ..atomic import write_text
+    """path, label_1, probability_1, ..., error — one row per input, unreadable ones included (prediction_csv.py)."""
+    from ..prediction_csv import write_csv as write
 
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(["path"] + [c for j in range(1, k + 1) for c in (f"label_{j}", f"probability_{j}")] + ["error"])
-    for r in rows:
-        top = r.get("top") or []
-        cells = [x for label, p in top for x in (label, f"{p:.6f}")]
-        w.writerow([r["path"]] + cells + [""] * (2 * k - len(cells)) + [r.get("error", "")])
-    write_text(path, buf.getvalue())
+    write(path, rows, k)
 
 
 def run(args) -> int:

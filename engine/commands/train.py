@@ -22,7 +22,10 @@ def add_arguments(p, with_output: bool = True) -> None:
                             "by torchrun's launcher); --batch-size is the global batch, shared among them. With "
                             "--device cpu: N CPU processes (slow; for trying it out). Several machines: README, "
                             "'More than one GPU'")
-        p.add_argument("--config", metavar="FILE", help=argparse.SUPPRESS)  # a RunConfig as JSON (the app's)
+        p.add_argument("--config", metavar="FILE",
+                       help="replay a run's settings: a config.json from a run folder (the RunConfig the app "
+                            "sent, Auto's choices filled in); --name and --runs-root may change where it goes, "
+                            "the other settings flags are ignored")
     p.add_argument("--backbone", default="auto", help="registry id (see `transfer-studio backbones`); default auto")
     p.add_argument("--weights", help="a weights file or Hugging Face folder you brought in")
     p.add_argument("--freeze", type=int, help=auto("freeze", "freeze the first K stages (0 = train everything)"))
@@ -70,16 +73,14 @@ def add_arguments(p, with_output: bool = True) -> None:
     p.add_argument("--workers", type=int, help=auto("num_workers"))
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--deterministic", action="store_true")
-    p.add_argument("--runs-root", default="runs")
+    p.add_argument("--runs-root", help="where the run folder goes (default: runs, or the config's)")
     p.add_argument("--name")
     p.add_argument("--json", action="store_true", help="print every event (or, for recipe, the settings) as JSON")
 
 
 def config_from_args(a) -> RunConfig:
-    if getattr(a, "config", None):
-        import json
-
-        return RunConfig.from_dict(json.loads(open(a.config, encoding="utf-8").read()))
+    if getattr(a, "config", None):  # a replayed run, or the app's config for a multi-process run
+        return config_from_file(a.config, a)
     return RunConfig(
         data=list(a.data or []), backbone=a.backbone, weights=a.weights, freeze=a.freeze, epochs=a.epochs,
         budget=a.budget,
@@ -92,7 +93,26 @@ def config_from_args(a) -> RunConfig:
         refit=a.refit, refit_soup=a.refit_soup, refit_epochs=a.refit_epochs,
         finetune_blend=a.finetune_blend, compare_probe=a.compare_probe, head_warmup=a.head_warmup,
         freeze_bn_stats=a.freeze_bn_stats, num_workers=a.workers, seed=a.seed, gpus=_gpus(a, a.device),
-        deterministic=a.deterministic, runs_root=a.runs_root, name=a.name)
+        deterministic=a.deterministic, runs_root=a.runs_root or "runs", name=a.name)
+
+
+def config_from_file(path: str, a) -> RunConfig:
+    """A run's config.json (or any RunConfig as JSON), with --name / --runs-root applied when given."""
+    import json
+    from ..config import ConfigError
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            raw = json.load(f)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"Could not read the settings in {path} ({exc}); name a run's config.json.") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path} does not hold settings (a JSON object); name a run's config.json.")
+    cfg = RunConfig.from_dict(raw)
+    # a replay is a new run: the folder is chosen afresh (name-2, name-3... when the name is taken)
+    cfg = cfg.replace(name=a.name or cfg.name, runs_root=a.runs_root or cfg.runs_root)
+    cfg.validate()
+    return cfg
 
 
 class ConsolePrinter:
@@ -175,8 +195,9 @@ def run(a) -> int:
     from ..train import train
     from ..train.distributed import Ranks
 
-    if not a.resume and not a.data and not a.config:
-        print("error: name the data with --data DIR (or continue a run with --resume RUN_DIR)", file=sys.stderr)
+    if not a.resume and not a.data and not getattr(a, "config", None):
+        print("error: name the data with --data DIR (or continue a run with --resume RUN_DIR, or replay one "
+              "with --config RUN_DIR/config.json)", file=sys.stderr)
         return 2
     ranks = Ranks.from_env()
     n = _gpus(a, _device(a))
