@@ -108,3 +108,14 @@ def read_log(path: str | os.PathLike | None = None) -> list[dict]:
             except ValueError:
                 continue
     return out
+
+
+def record_train(run_dir: Path, meta: dict, stopped: str) -> None:
+    """One audit record per finished run: what it read and wrote, as hashes (never contents)."""
+    best = run_dir / "checkpoints" / "best" / "model.safetensors"
+    weights = meta.get("weights_origin", "")
+    record("train", run_dir=str(run_dir), backbone=meta["backbone"], weights=weights,
+                 weights_sha256=meta.get("weights_sha256") or (  # hashed at the start; older runs: now
+                     file_hashes([weights]).get(weights) if Path(weights).is_file() else None),
+                 splits_sha256=file_hashes([run_dir / "splits.json"]).get(str(run_dir / "splits.json")),
+                 checkpoint_sha256=file_hashes([best]).get(str(best)), stopped=stopped)

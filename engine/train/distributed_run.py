@@ -17,7 +17,8 @@ from . import checkpoint as ckpt
 from . import distributed
 from .device import configure
 from .reporting import RunReporter
-from .run import _finish, _log_left_out, _Phase, prepare
+from .reporting import log_left_out
+from .run import _finish, _Phase, prepare
 
 
 def train_distributed(config, reporter, cancel, resume_from, ranks) -> dict:
@@ -43,7 +44,7 @@ def train_distributed(config, reporter, cancel, resume_from, ranks) -> dict:
                 _extend_epochs(run_dir, config, refit.load(run_dir))
             else:
                 cfg, spec, dataset, run_dir, meta, _ = prepare(config, report, cancel)
-                _log_left_out(dataset.report, report)
+                log_left_out(dataset.report, report)
                 if meta["modality"] == "text":
                     from ..backbones import build_tokenizer
 

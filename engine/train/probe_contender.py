@@ -260,3 +260,23 @@ class PrepareContender(Callback):
         if self.warmup.features is not None:
             self.contender = Contender.prepare(self.run_dir, loop.model, self.spec, self.warmup.features,
                                                self.n_classes, self.seed, loop.report)
+
+
+def keep_probe_if_better(phase, refit_wanted: bool, dataset) -> bool:
+    """Decide between the fine-tune and the linear probe (py); True when the probe is kept."""
+    from .loop import HIGHER_IS_BETTER
+
+    pending = load(phase.run_dir)
+    if not pending:
+        return False
+    if pending.get("status") != "decided":
+        pending = decide(phase.run_dir, phase.saved_val(), phase.loop.monitor,
+                                         HIGHER_IS_BETTER.get(phase.loop.monitor, False), phase.report)
+    if pending.get("winner") != "linear probe":
+        return False
+    if refit_wanted:  # a resumed run computes the probe's features again, so it ends as an uninterrupted one
+        contender = phase.contender or Contender.restore(phase, dataset)
+        contender.refit(len(dataset.split("train")) + len(dataset.split("val")))
+    else:
+        install_probe(phase.run_dir)
+    return True

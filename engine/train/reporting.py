@@ -101,3 +101,17 @@ class Throughput:
         r = self.rate()
         return remaining_samples / r if r > 0 else None
 
+
+def log_left_out(rep, report: "RunReporter", show: int = 5) -> None:
+    """Name the files the scan left out, so a headless run says what it did not learn from."""
+    conflicts = [{"path": p, "reason": "the same content is filed under another label"}
+                 for f in rep.findings if f.code == "duplicates_across_classes" for p in f.paths]
+    for items, one, many in ((rep.skipped, "could not be used", "could not be used"),
+                             (rep.ignored, "is not data", "are not data"),
+                             (conflicts, "has an unknown label", "have an unknown label")):
+        if items:
+            names = "; ".join(f"{i['path']} ({i['reason']})" for i in items[:show])
+            more = f"; and {len(items) - show} more" if len(items) > show else ""
+            report.log(f"Left out {len(items)} file{'s' if len(items) != 1 else ''} that "
+                       f"{one if len(items) == 1 else many} (all listed in data_report.json): {names}{more}.",
+                       level="warning")

@@ -20,7 +20,7 @@ from . import checkpoint as ckpt
 from . import distributed
 from .device import amp_dtype_for, configure, resolve_device
 from .loop import Loop, LoopState, Split
-from .reporting import RunReporter
+from .reporting import RunReporter, log_left_out
 
 
 def _unique_dir(root: Path, name: str) -> Path:
@@ -60,19 +60,6 @@ def _class_weights(train_examples, n_classes: int, device) -> torch.Tensor:
     return w.to(device)
 
 
-def _audit_train(run_dir: Path, meta: dict, stopped: str) -> None:
-    """One audit record per finished run: what it read and wrote, as hashes (never contents)."""
-    from .. import audit
-
-    best = run_dir / "checkpoints" / "best" / "model.safetensors"
-    weights = meta.get("weights_origin", "")
-    audit.record("train", run_dir=str(run_dir), backbone=meta["backbone"], weights=weights,
-                 weights_sha256=meta.get("weights_sha256") or (  # hashed at the start; older runs: now
-                     audit.file_hashes([weights]).get(weights) if Path(weights).is_file() else None),
-                 splits_sha256=audit.file_hashes([run_dir / "splits.json"]).get(str(run_dir / "splits.json")),
-                 checkpoint_sha256=audit.file_hashes([best]).get(str(best)), stopped=stopped)
-
-
 def _small_head_init(model, spec, n_classes: int) -> None:
     """Start the new head near zero so the first steps do not wreck pretrained features.
 
@@ -86,21 +73,6 @@ def _small_head_init(model, spec, n_classes: int) -> None:
                     p.normal_(0.0, 0.01)
                 else:
                     p.zero_()
-
-
-def _log_left_out(rep, report: RunReporter, show: int = 5) -> None:
-    """Name the files the scan left out, so a headless run says what it did not learn from."""
-    conflicts = [{"path": p, "reason": "the same content is filed under another label"}
-                 for f in rep.findings if f.code == "duplicates_across_classes" for p in f.paths]
-    for items, one, many in ((rep.skipped, "could not be used", "could not be used"),
-                             (rep.ignored, "is not data", "are not data"),
-                             (conflicts, "has an unknown label", "have an unknown label")):
-        if items:
-            names = "; ".join(f"{i['path']} ({i['reason']})" for i in items[:show])
-            more = f"; and {len(items) - show} more" if len(items) > show else ""
-            report.log(f"Left out {len(items)} file{'s' if len(items) != 1 else ''} that "
-                       f"{one if len(items) == 1 else many} (all listed in data_report.json): {names}{more}.",
-                       level="warning")
 
 
 def prepare(config: RunConfig, report: RunReporter, cancel):
@@ -169,7 +141,7 @@ def train(config: RunConfig, reporter=None, cancel=None, resume_from: str | None
         report = RunReporter(None, reporter)
         cfg, spec, dataset, run_dir, meta, device = prepare(config, report, cancel)
         report.events_path, report.run_id = run_dir / "events.jsonl", run_dir.name
-        _log_left_out(dataset.report, report)  # once the run's log exists, so the run keeps the list too
+        log_left_out(dataset.report, report)  # once the run's log exists, so the run keeps the list too
         info = None
     configure(device, cfg.deterministic)
     report(protocol.Status(phase="loading_model", detail=f"{spec.display_name} on {device.type}"))
@@ -189,7 +161,8 @@ def train(config: RunConfig, reporter=None, cancel=None, resume_from: str | None
 
 def _finish(phase, dataset, info, resume: bool, t_start: float, stopped: str | None = None) -> dict:
     """The main phase (unless `stopped` says it has run), the probe decision, a refit, evaluation."""
-    from . import refit
+    from .. import audit
+    from . import probe_contender, refit
 
     cfg, run_dir, report, meta = phase.cfg, phase.run_dir, phase.report, phase.meta
     try:
@@ -198,7 +171,7 @@ def _finish(phase, dataset, info, resume: bool, t_start: float, stopped: str | N
                 state, stopped = phase.fit(dataset, last=run_dir / "checkpoints" / "last", resume=resume)
             state = phase.state
             refit_wanted = refit.wanted(cfg, state, len(dataset.split("val")))
-            if not _probe_won(phase, refit_wanted, dataset) and refit_wanted:
+            if not probe_contender.keep_probe_if_better(phase, refit_wanted, dataset) and refit_wanted:
                 info = refit.begin(run_dir, state, dataset, members=cfg.refit_soup or 1,
                                    until=cfg.refit_epochs or "best")
         if info is not None and info.get("status") == "running":
@@ -210,31 +183,10 @@ def _finish(phase, dataset, info, resume: bool, t_start: float, stopped: str | N
 
     stopped = stopped or "completed"
     metrics = evaluate_run(str(run_dir), reporter=report)
-    _audit_train(run_dir, meta, stopped)
+    audit.record_train(run_dir, meta, stopped)
     report.log(f"Finished in {time.monotonic() - t_start:.1f} s ({stopped}).")
     report(protocol.Result(run_dir=str(run_dir), metrics=metrics))
     return {"run_dir": str(run_dir), "metrics": metrics, "stopped": stopped}
-
-
-def _probe_won(phase, refit_wanted: bool, dataset) -> bool:
-    """Decide between the fine-tune and the linear probe (probe_contender.py); True when the probe is kept."""
-    from . import probe_contender
-    from .loop import HIGHER_IS_BETTER
-
-    pending = probe_contender.load(phase.run_dir)
-    if not pending:
-        return False
-    if pending.get("status") != "decided":
-        pending = probe_contender.decide(phase.run_dir, phase.saved_val(), phase.loop.monitor,
-                                         HIGHER_IS_BETTER.get(phase.loop.monitor, False), phase.report)
-    if pending.get("winner") != "linear probe":
-        return False
-    if refit_wanted:  # a resumed run computes the probe's features again, so it ends as an uninterrupted one
-        contender = phase.contender or probe_contender.Contender.restore(phase, dataset)
-        contender.refit(len(dataset.split("train")) + len(dataset.split("val")))
-    else:
-        probe_contender.install_probe(phase.run_dir)
-    return True
 
 
 class _Phase:
