@@ -1,0 +1,120 @@
+"""The clinical section of metrics.json: the positive class, the operating threshold and
+why, figures at that threshold with intervals, ROC/PR curves, and calibration before and
+after temperature scaling.
+
+Everything that is chosen (temperature, threshold) is chosen on the validation split;
+the test split is only read at the chosen values, so changing test probabilities can
+never move the threshold. The result's `decision` is the rule a bundle carries
+(engine/bundle/decision.py applies it).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from ..bundle.decision import calibrate, decide
+from .calibration import fit_temperature, log_loss, reliability
+from .curves import binary_curves, one_vs_rest_curves
+from .operating import at_threshold, choose_threshold, default_positive, one_vs_rest
+
+CLINICAL_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to decide: the positive class (None: the default rule) and the threshold method."""
+    positive: str | None = None
+    method: str = "youden"
+    target: float | None = None
+    cost_ratio: float | None = None
+    calibrate: bool = True
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> "Options":
+        d = d or {}
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+
+@dataclass
+class Split:
+    """Labels (indices into classes), the model's raw probabilities and the file of each row."""
+    y: np.ndarray
+    probs: np.ndarray
+    paths: list[str]
+
+    @classmethod
+    def of(cls, y, probs, paths=None) -> "Split":
+        y = np.asarray(y, dtype=np.int64)
+        return cls(y, np.asarray(probs, dtype=np.float64), list(paths) if paths is not None else [""] * len(y))
+
+
+def positive_index(classes: list[str], options: Options, train_counts: list[int] | None) -> tuple[int, str]:
+    """The positive class (named in options, else the default rule) and the sentence why."""
+    if options.positive is not None:
+        if options.positive not in classes:
+            from ..errors import DataError
+
+            raise DataError(f"There is no class named {options.positive!r}; the classes are {', '.join(classes)}.")
+        return classes.index(options.positive), f"{options.positive} is positive because you chose it."
+    return default_positive(classes, train_counts)
+
+
+def _calibration_block(split: Split | None, temperature: float, positive: int | None) -> dict | None:
+    if split is None or not len(split.y):
+        return None
+    after = calibrate(split.probs, temperature)
+    before_rel, after_rel = reliability(split.y, split.probs, positive), reliability(split.y, after, positive)
+    return {"ece_before": before_rel["ece"], "ece_before_ci95": before_rel["ci95"],
+            "ece_after": after_rel["ece"], "ece_after_ci95": after_rel["ci95"],
+            "log_loss_before": log_loss(split.y, split.probs), "log_loss_after": log_loss(split.y, after),
+            "bins_before": before_rel["bins"], "bins_after": after_rel["bins"], "kind": after_rel["kind"]}
+
+
+def decide_rule(classes: list[str], val: Split | None, options: Options,
+                train_counts: list[int] | None = None) -> dict:
+    """The decision rule chosen on validation only: {temperature, positive_class, threshold, ...}."""
+    temperature = fit_temperature(val.y, val.probs) if (options.calibrate and val is not None) else 1.0
+    rule: dict = {"temperature": temperature, "temperature_fitted_on": "val" if temperature != 1.0 else None,
+                  "options": options.to_dict()}
+    if len(classes) != 2:
+        return {**rule, "positive_class": None, "threshold": None, "method": "argmax",
+                "reason": "The most probable class is the decision (more than two classes)."}
+    pos, why_pos = positive_index(classes, options, train_counts)
+    rule.update(positive_class=classes[pos], positive_index=pos, positive_reason=why_pos)
+    if val is None or not len(val.y):
+        return {**rule, "threshold": 0.5, "method": "default",
+                "reason": "0.5, because there were no validation examples to choose a threshold on."}
+    chosen = choose_threshold(val.y == pos, calibrate(val.probs, temperature)[:, pos], options.method,
+                              options.target, options.cost_ratio)
+    return {**rule, "threshold": chosen["threshold"], "method": chosen["method"], "target": chosen["target"],
+            "cost_ratio": chosen["cost_ratio"], "reason": chosen["reason"], "achieved_on_val": chosen["achieved"]}
+
+
+def split_figures(classes: list[str], split: Split | None, rule: dict) -> dict | None:
+    """What one split looks like under the rule: figures at the threshold, curves, calibration."""
+    if split is None or not len(split.y):
+        return None
+    cal = calibrate(split.probs, rule["temperature"])
+    pos = rule.get("positive_index")
+    out: dict = {"n": int(len(split.y)), "calibration": _calibration_block(split, rule["temperature"], pos)}
+    if pos is not None:
+        out["at_threshold"] = at_threshold(split.y == pos, cal[:, pos], rule["threshold"])
+        out["curves"] = binary_curves(split.y == pos, cal[:, pos])
+    else:
+        decided = np.asarray([classes.index(c) for c in decide(cal, classes, rule)])
+        out["one_vs_rest"] = [{"class": c, **f} for c, f in zip(classes, one_vs_rest(split.y, decided, len(classes)))]
+        out["curves_one_vs_rest"] = one_vs_rest_curves(split.y, cal, classes)
+    return out
+
+
+def clinical_section(classes: list[str], val: Split | None, test: Split | None, options: Options | None = None,
+                     train_counts: list[int] | None = None) -> dict:
+    """{version, decision, val, test}: the rule from validation, then each split read under it."""
+    options = options or Options()
+    rule = decide_rule(classes, val, options, train_counts)
+    return {"version": CLINICAL_VERSION, "decision": rule,
+            "val": split_figures(classes, val, rule), "test": split_figures(classes, test, rule)}
