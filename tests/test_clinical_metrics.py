@@ -116,7 +116,6 @@ def test_wilson_and_newcombe_cover_at_about_the_nominal_rate():
     assert 0.93 <= hits_d / trials <= 0.98
 
 
-@pytest.mark.slow
 def test_auc_bootstrap_interval_covers_the_true_auc():
     """The true AUC of two unit normals d apart is Phi(d / sqrt(2))."""
     from math import erf, sqrt

@@ -17,23 +17,21 @@ def add_arguments(p) -> None:
 
 
 def write_csv(path: str, rows: list[dict], k: int) -> None:
-    """path, label_1, probability_1, ..., error — one row per input, unreadable ones included."""
+    """path, decision, label_1, probability_1, ..., error — one row per input, unreadable ones included."""
     from ..atomic import write_text
 
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["path"] + [c for j in range(1, k + 1) for c in (f"label_{j}", f"probability_{j}")] + ["error"])
+    w.writerow(["path", "decision"] + [c for j in range(1, k + 1) for c in (f"label_{j}", f"probability_{j}")] + ["error"])
     for r in rows:
         top = r.get("top") or []
         cells = [x for label, p in top for x in (label, f"{p:.6f}")]
-        w.writerow([r["path"]] + cells + [""] * (2 * k - len(cells)) + [r.get("error", "")])
+        w.writerow([r["path"], r.get("decision", "")] + cells + [""] * (2 * k - len(cells)) + [r.get("error", "")])
     write_text(path, buf.getvalue())
 
 
 def run(args) -> int:
     from ..bundle.reader import open_predictor
-
-    from ..bundle.preprocessing import top_k
     from ..errors import BundleError
 
     if not args.inputs and not args.text:
@@ -43,7 +41,7 @@ def run(args) -> int:
     rows = predictor.predict_paths(args.inputs, top_k=k) if args.inputs else []
     if args.text:
         probs = predictor.predict_texts(args.text)
-        rows += [{"path": f"text: {t[:40]}", "top": top_k(p, predictor.classes, k)} for t, p in zip(args.text, probs)]
+        rows += [predictor.row(f"text: {t[:40]}", p, k) for t, p in zip(args.text, probs)]
     good = [r for r in rows if "top" in r]
     bad = [r for r in rows if "error" in r]
     if args.out:
@@ -53,8 +51,13 @@ def run(args) -> int:
             print(json.dumps(r))
     else:
         width = max([len(r["path"]) for r in good] + [4])
+        dw = max([len(r["decision"]) for r in good] + [1])
+        if good:
+            from ..bundle.decision import describe
+
+            print(describe(predictor.rule, predictor.classes), file=sys.stderr)
         for r in good:
-            print(f"{r['path']:<{width}}  " + "  ".join(f"{label} {p:6.1%}" for label, p in r["top"]))
+            print(f"{r['path']:<{width}}  {r['decision']:<{dw}}  " + "  ".join(f"{label} {p:6.1%}" for label, p in r["top"]))
         if bad:
             print(f"\n{len(bad)} input(s) could not be read:", file=sys.stderr)
             for r in bad:

@@ -1,0 +1,58 @@
+"""The clinical section as terminal text: the decision rule and why, figures at the threshold,
+curves' areas and calibration before/after, for `transfer-studio evaluate` and `report`."""
+from __future__ import annotations
+
+from .operating import FIGURE_TITLES, FIGURES
+from .report import pct
+
+
+def ci_text(v, ci, number=pct) -> str:
+    """'91.2% (95% CI 88.0–94.1%)', or the value alone without an interval, or 'n/a'."""
+    if v is None:
+        return "n/a"
+    return number(v) + (f" (95% CI {number(ci[0]).rstrip('%')}\u2013{number(ci[1])})" if ci else "")
+
+
+def num3(x) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
+
+
+def rule_lines(rule: dict) -> list[str]:
+    out = []
+    if rule.get("threshold") is not None:
+        out.append(f"Positive class: {rule['positive_class']}. {rule.get('positive_reason', '')}")
+        out.append(f"Threshold: {rule.get('reason', '')}")
+    else:
+        out.append(rule.get("reason") or "Decision: the most probable class.")
+    t = rule.get("temperature") or 1.0
+    out.append(f"Temperature: {t:.3f}, fitted on the validation split." if t != 1.0 else
+               "Temperature: 1 (no scaling).")
+    return out
+
+
+def format_clinical(c: dict) -> str:
+    lines = ["Decision rule (chosen on the validation split)"] + ["  " + s for s in rule_lines(c.get("decision") or {})]
+    for split, title in (("test", "Test"), ("val", "Validation")):
+        s = c.get(split)
+        if not s:
+            continue
+        lines.append(f"\n{title} at the threshold ({s['n']} examples, Wilson 95% intervals)")
+        at = s.get("at_threshold")
+        if at:
+            lines += [f"  {FIGURE_TITLES[k]:<18} {ci_text(at.get(k), at['ci95'].get(k))}" for k in FIGURES]
+            k = at["counts"]
+            lines.append(f"  {'Counts':<18} TP {k['tp']}  FP {k['fp']}  TN {k['tn']}  FN {k['fn']}")
+        for r in s.get("one_vs_rest") or []:
+            lines.append(f"  {r['class']:<18} sensitivity {ci_text(r['sensitivity'], r['ci95']['sensitivity'])}, "
+                         f"specificity {ci_text(r['specificity'], r['ci95']['specificity'])}")
+        cur = s.get("curves")
+        if cur:
+            lines.append(f"  {'ROC AUC':<18} {ci_text(cur['roc']['auc'], cur['roc']['ci95'], num3)}")
+            lines.append(f"  {'Average precision':<18} {ci_text(cur['pr']['ap'], cur['pr']['ci95'], num3)}")
+        for o in s.get("curves_one_vs_rest") or []:
+            lines.append(f"  ROC AUC {o['class']:<10} {ci_text(o['roc']['auc'], o['roc']['ci95'], num3)}")
+        cal = s.get("calibration")
+        if cal:
+            lines.append(f"  {'ECE':<18} {num3(cal['ece_before'])} before, {ci_text(cal['ece_after'], cal['ece_after_ci95'], num3)} after scaling")
+            lines.append(f"  {'Log-loss':<18} {num3(cal['log_loss_before'])} before, {num3(cal['log_loss_after'])} after")
+    return "\n".join(lines)
