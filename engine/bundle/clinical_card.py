@@ -101,3 +101,50 @@ def readme_decision(rule: dict) -> list[str]:
         lines.append("decision = p.argmax(axis=1)")
     lines += ["```", "", "The probabilities stay available beside the decision: report both."]
     return lines
+
+
+def _diff(key: str, c: dict) -> str:
+    if c.get("difference") is None:
+        return "n/a"
+    area = key in ("roc_auc", "pr_ap")
+    d = f"{c['difference']:+.3f}" if area else f"{100 * c['difference']:+.1f} pts"
+    ci = c.get("ci95")
+    if ci:
+        d += f" ({ci[0]:+.3f} to {ci[1]:+.3f})" if area else f" ({100 * ci[0]:+.1f} to {100 * ci[1]:+.1f})"
+    return d + (" **intervals do not overlap**" if c.get("flagged") else "")
+
+
+TITLES = {"sensitivity": "Sensitivity", "specificity": "Specificity", "ppv": "PPV", "npv": "NPV",
+          "accuracy": "Accuracy", "roc_auc": "ROC AUC", "pr_ap": "Average precision"}
+
+
+def markdown_audits(metrics: dict) -> list[str]:
+    """Card sections for second sites and the subgroup audit ([] when the run has neither)."""
+    lines: list[str] = []
+    for site in (metrics or {}).get("external") or []:
+        lines += ["", f"## Second site: {site['name']} ({site['n']} examples)", "",
+                  "Scored under the same decision rule; the difference is the second site minus the internal "
+                  "test split, with its 95% interval.", "",
+                  "| Figure | Internal test | Second site | Difference |", "|---|---|---|---|"]
+        for key, c in site["comparison"].items():
+            fmt = _num3 if key in ("roc_auc", "pr_ap") else _pct
+            lines.append(f"| {TITLES.get(key, key)} | {fmt(c['internal'])} | {fmt(c['external'])} | {_diff(key, c)} |")
+    sub = (metrics or {}).get("subgroups")
+    if sub:
+        lines += ["", f"## Subgroups ({sub.get('split', 'test')} split)", "",
+                  f"{sub['matched']} examples matched in the attribute file, {sub['unmatched']} not listed. "
+                  "Groups with fewer than 30 examples (or 10 of either class) are marked too small to judge.", ""]
+        for attr in sub["attributes"]:
+            keys = [k for k in ("sensitivity", "specificity", "ppv", "npv", "accuracy")
+                    if any(g.get(k) is not None for g in attr["groups"])]
+            lines += [f"**{attr['name']}**", "", "| Group | n | " + " | ".join(TITLES[k] for k in keys) + " | Note |",
+                      "|---|---|" + "---|" * len(keys) + "---|"]
+            for g in attr["groups"]:
+                lines.append(f"| {g['value']} | {g['n']} | "
+                             + " | ".join(_ci(g.get(k), (g.get('ci95') or {}).get(k)) for k in keys)
+                             + f" | {g.get('warning') or ''} |")
+            for k, gap in attr["gaps"].items():
+                lines.append(f"\nWorst-group gap in {TITLES[k].lower()}: {100 * gap['gap']:.1f} points "
+                             f"({gap['worst']} vs {gap['best']}).")
+            lines.append("")
+    return lines

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..config import smaller_training_crop
 from ..evaluate.report import markdown_confusion, markdown_score, prob, with_ci
-from .clinical_card import markdown_clinical, readme_decision
+from .clinical_card import markdown_audits, markdown_clinical, readme_decision
 
 FEW_EXAMPLES = 20  # training examples per class below which a warning is given
 SMALL_TEST = 30  # test examples below which intervals are called wide
@@ -271,7 +271,7 @@ def render_model_card(manifest: dict, training: dict, metrics: dict, classes: li
               f"### Validation split ({val.get('n', 0)} {_noun(modality, val.get('n'))})", "",
               "The validation split chose the checkpoint, so these numbers lean optimistic.", "",
               markdown_score(val)]
-    lines += markdown_clinical(metrics, modality)
+    lines += markdown_clinical(metrics, modality) + markdown_audits(metrics)
     errors = (test or val).get("confident_errors") or []
     if errors:
         lines += ["", "The most confident mistakes on the " + ("test" if test.get("n") else "validation") + " split:", ""]

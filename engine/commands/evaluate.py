@@ -14,6 +14,11 @@ def add_arguments(p) -> None:
                    help="labeled folder(s) or CSV to score; without it a run is scored on its validation/test splits")
     p.add_argument("--split", choices=("all", "train", "val", "test"), default="all",
                    help="with --data: score only this split of a folder that has train/val/test subfolders")
+    p.add_argument("--site", metavar="NAME", help="with --data: the second site's name in tables (default: the "
+                   "folder's name)")
+    p.add_argument("--subgroups", metavar="FILE.csv",
+                   help="a CSV 'path,attribute,...' (sex, age band, site, scanner...): figures per subgroup of the "
+                        "test split (a run) or of --data")
     g = p.add_argument_group("decision (binary models; chosen on the validation split, never on test)")
     g.add_argument("--positive", metavar="NAME", help="the positive class (default: a class named like normal/"
                    "negative/benign/healthy/control is the negative one, else the smaller class is positive)")
@@ -60,10 +65,22 @@ def run(args) -> int:
 
     model = Path(args.model)
     if args.data:
-        result = evaluate_folder(model, args.data, reporter=status_printer, split=args.split)
+        options = options_from(args, model) if (model / "model.json").is_file() else None
+        if options is not None:
+            from ..evaluate.cached import reconsider
+
+            reconsider(model, options)  # the rule the second site is read under
+        result = evaluate_folder(model, args.data, reporter=status_printer, split=args.split, site=args.site,
+                                 subgroups=args.subgroups)
         sections = [("Scores on " + ", ".join(args.data), result["folder"])]
     elif (model / "model.json").is_file():
         options = options_from(args, model)
+        if args.subgroups:
+            from ..evaluate.audits import remember_subgroups
+            from ..evaluate.subgroups import read_attributes
+
+            read_attributes(args.subgroups)  # a clear sentence now if it cannot be read
+            remember_subgroups(model, args.subgroups)
         result = evaluate_run(model, reporter=status_printer, options=options)
         if options is not None:
             write_json(model / OPTIONS_FILE, options.to_dict())  # export and the app use this rule
@@ -83,10 +100,13 @@ def run(args) -> int:
         print(json.dumps(result, indent=2))
     else:
         print("\n\n".join(format_score(s, title) for title, s in sections))
-        if result.get("clinical"):
-            from ..evaluate.clinical_text import format_clinical
+        from ..evaluate.clinical_text import format_audits, format_clinical
 
+        if result.get("clinical"):
             print("\n" + format_clinical(result["clinical"]))
+        audits = format_audits(result)
+        if audits:
+            print("\n" + audits)
         for bad in result.get("unreadable") or []:
             print(f"not scored (unreadable): {bad['path']}: {bad['error']}", file=sys.stderr)
     return 0

@@ -63,6 +63,9 @@ def reconsider(run_dir: str | Path, options: Options) -> dict:
     counts = (metrics.get("clinical") or {}).get("train_counts")
     metrics["clinical"] = clinical_section(classes, splits["val"], splits["test"], options, counts)
     metrics["clinical"]["train_counts"] = counts
+    from .audits import sections
+
+    metrics.update(sections(run_dir, metrics["clinical"], splits["test"], classes))
     write_json(run_dir / OPTIONS_FILE, options.to_dict())
     write_json(run_dir / "metrics.json", metrics)
     return metrics

@@ -16,7 +16,7 @@ import numpy as np
 from ..bundle.decision import calibrate, decide
 from .calibration import fit_temperature, log_loss, reliability
 from .curves import binary_curves, one_vs_rest_curves
-from .operating import at_threshold, choose_threshold, default_positive, one_vs_rest
+from .operating import at_threshold, choose_threshold, default_positive, one_vs_rest, wilson
 
 CLINICAL_VERSION = 1
 
@@ -94,18 +94,26 @@ def decide_rule(classes: list[str], val: Split | None, options: Options,
             "cost_ratio": chosen["cost_ratio"], "reason": chosen["reason"], "achieved_on_val": chosen["achieved"]}
 
 
+def overall_accuracy(y, decided) -> dict:
+    """Accuracy of the decisions with its Wilson interval, in figures()' shape (multi-class)."""
+    k, n = int((np.asarray(y) == np.asarray(decided)).sum()), int(len(y))
+    return {"n": n, "accuracy": k / n if n else None, "ci95": {"accuracy": wilson(k, n)},
+            "fractions": {"accuracy": [k, n]}}
+
+
 def split_figures(classes: list[str], split: Split | None, rule: dict) -> dict | None:
     """What one split looks like under the rule: figures at the threshold, curves, calibration."""
     if split is None or not len(split.y):
         return None
     cal = calibrate(split.probs, rule["temperature"])
-    pos = rule.get("positive_index")
+    pos = classes.index(rule["positive_class"]) if rule.get("threshold") is not None else None
     out: dict = {"n": int(len(split.y)), "calibration": _calibration_block(split, rule["temperature"], pos)}
     if pos is not None:
         out["at_threshold"] = at_threshold(split.y == pos, cal[:, pos], rule["threshold"])
         out["curves"] = binary_curves(split.y == pos, cal[:, pos])
     else:
         decided = np.asarray([classes.index(c) for c in decide(cal, classes, rule)])
+        out["overall"] = overall_accuracy(split.y, decided)
         out["one_vs_rest"] = [{"class": c, **f} for c, f in zip(classes, one_vs_rest(split.y, decided, len(classes)))]
         out["curves_one_vs_rest"] = one_vs_rest_curves(split.y, cal, classes)
     return out

@@ -56,3 +56,50 @@ def format_clinical(c: dict) -> str:
             lines.append(f"  {'ECE':<18} {num3(cal['ece_before'])} before, {ci_text(cal['ece_after'], cal['ece_after_ci95'], num3)} after scaling")
             lines.append(f"  {'Log-loss':<18} {num3(cal['log_loss_before'])} before, {num3(cal['log_loss_after'])} after")
     return "\n".join(lines)
+
+
+def _value(key: str, v) -> str:
+    return num3(v) if key in ("roc_auc", "pr_ap") else pct(v)
+
+
+COMPARE_TITLES = {**FIGURE_TITLES, "roc_auc": "ROC AUC", "pr_ap": "Average precision"}
+
+
+def format_site(site: dict) -> list[str]:
+    lines = [f"Second site: {site['name']} ({site['n']} examples) against the internal test split"]
+    for key, c in site["comparison"].items():
+        ci = c.get("ci95")
+        diff = "n/a" if c["difference"] is None else (
+            f"{c['difference']:+.3f}" if key in ("roc_auc", "pr_ap") else f"{100 * c['difference']:+.1f} points")
+        interval = "" if not ci else (f" (95% CI {ci[0]:+.3f} to {ci[1]:+.3f})" if key in ("roc_auc", "pr_ap")
+                                      else f" (95% CI {100 * ci[0]:+.1f} to {100 * ci[1]:+.1f})")
+        flag = "  <- intervals do not overlap" if c.get("flagged") else ""
+        lines.append(f"  {COMPARE_TITLES.get(key, key):<18} {_value(key, c['internal']):>8} -> "
+                     f"{_value(key, c['external']):>8}  {diff}{interval}{flag}")
+    return lines
+
+
+def format_subgroups(sub: dict) -> list[str]:
+    lines = [f"Subgroups of the {sub.get('split', 'test')} split ({sub['matched']} examples matched in "
+             f"{sub['source']}, {sub['unmatched']} not listed)"]
+    for attr in sub["attributes"]:
+        lines.append(f"  {attr['name']}")
+        for g in attr["groups"]:
+            keys = [k for k in ("sensitivity", "specificity", "accuracy") if k in g and g[k] is not None]
+            figs = ", ".join(f"{k} {ci_text(g[k], g['ci95'].get(k))}" for k in keys)
+            warn = f"  [{g['warning']}]" if g.get("warning") else ""
+            lines.append(f"    {g['value']:<14} n={g['n']:<5} {figs}{warn}")
+        for k, gap in attr["gaps"].items():
+            lines.append(f"    worst-group gap in {k}: {100 * gap['gap']:.1f} points ({gap['worst']} vs {gap['best']})")
+    return lines
+
+
+def format_audits(result: dict) -> str:
+    """Second-site and subgroup tables of an evaluate result ('' when it has neither)."""
+    lines: list[str] = []
+    sites = result.get("external")
+    for site in ([sites] if isinstance(sites, dict) else sites or []):
+        lines += format_site(site) + [""]
+    if result.get("subgroups"):
+        lines += format_subgroups(result["subgroups"])
+    return "\n".join(lines).rstrip()

@@ -10,6 +10,7 @@ from .. import protocol
 from ..atomic import read_json, write_json
 from ..errors import DataError
 from ..modelio import checkpoint_dir
+from .audits import remember_site, sections, site_section
 from .cached import read_options, save_predictions
 from .clinical import Options, Split, clinical_section
 from .metrics import score
@@ -100,6 +101,7 @@ def evaluate_run(run_dir: str | Path, reporter: Callable | None = None, cancel=N
     options = options or read_options(run_dir)
     out["clinical"] = clinical_section(predictor.classes, cache["val"], cache["test"], options, counts)
     out["clinical"]["train_counts"] = counts
+    out.update(sections(run_dir, out["clinical"], cache["test"], predictor.classes))  # second sites, subgroups
     from .simple_baseline import compare
 
     baseline = compare(ds, out, say)  # tells the user when transfer did not pay
@@ -112,11 +114,15 @@ def evaluate_run(run_dir: str | Path, reporter: Callable | None = None, cancel=N
 
 
 def evaluate_folder(model: str | Path, data: list[str], reporter: Callable | None = None, cancel=None,
-                    split: str = "all", device: str = "cpu") -> dict:
+                    split: str = "all", device: str = "cpu", site: str | None = None,
+                    subgroups: str | Path | None = None) -> dict:
     """Re-score a bundle (or run) on a labeled folder: every example counts unless `split` picks one.
 
     Class folders must carry names the model knows; a subset of its classes is fine.
-    Returns {"format", "version", "model", "data", "split", "folder": score, "unreadable"}.
+    Returns {"format", "version", "model", "data", "split", "folder": score, "unreadable",
+    "external": the folder as a second site under the model's decision rule beside its internal
+    test figures, "subgroups": the audit when `subgroups` names a CSV}. A run keeps the site's
+    probabilities (external.json) so its metrics, card and report show it.
     """
     from ..data import scan
     from ..bundle.reader import open_predictor
@@ -139,6 +145,28 @@ def evaluate_folder(model: str | Path, data: list[str], reporter: Callable | Non
     labels = [index[ds.classes[e.label]] for e in items]
     if reporter is not None:
         reporter(protocol.Status(phase="evaluating", detail=f"Scoring {len(items)} examples from {where}"))
-    result, unreadable, _ = _score_items(predictor, items, labels, reporter, cancel)
-    return {"format": METRICS_FORMAT, "version": METRICS_VERSION, "model": str(model),
-            "data": [str(d) for d in data], "split": split, "folder": result, "unreadable": unreadable}
+    result, unreadable, scored = _score_items(predictor, items, labels, reporter, cancel)
+    name = site or ", ".join(Path(d).name for d in data)
+    internal = _internal_metrics(Path(model))
+    out = {"format": METRICS_FORMAT, "version": METRICS_VERSION, "model": str(model),
+           "data": [str(d) for d in data], "split": split, "folder": result, "unreadable": unreadable,
+           "external": site_section(name, predictor.classes, scored, predictor.rule,
+                                    (internal.get("clinical") or {}).get("test"))}
+    if subgroups is not None:
+        from .subgroups import audit
+
+        out["subgroups"] = {**audit(scored.y, scored.probs, scored.paths, predictor.classes, predictor.rule,
+                                    subgroups), "split": name}
+    if (Path(model) / "model.json").is_file() and (Path(model) / "predictions.json").is_file():
+        remember_site(model, name, [str(d) for d in data], predictor.classes, scored)
+        from .cached import reconsider, read_options
+
+        reconsider(model, read_options(model))  # metrics.json gains the site under the run's rule
+    return out
+
+
+def _internal_metrics(model: Path) -> dict:
+    try:
+        return read_json(model / "metrics.json") if (model / "metrics.json").is_file() else {}
+    except (OSError, ValueError):
+        return {}
