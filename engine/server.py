@@ -319,6 +319,11 @@ class Server:
 
         return handle_library_request(msg)
 
+    def clinical(self, msg: protocol.Message) -> protocol.Message:
+        from .evaluate.requests import handle_clinical_request
+
+        return handle_clinical_request(msg, reporter=self.send, cancel=self._request_cancel)
+
 
 REQUESTS = {
     protocol.ListBackbones: Server.list_backbones,
@@ -330,6 +335,10 @@ REQUESTS = {
     protocol.ListLibrary: Server.library,
     protocol.ImportWeights: Server.library,
     protocol.RemoveFromLibrary: Server.library,
+    protocol.Reconsider: Server.clinical,
+    protocol.EvaluateFolder: Server.clinical,
+    protocol.AuditSubgroups: Server.clinical,
+    protocol.SaveReport: Server.clinical,
 }
 
 

@@ -29,6 +29,7 @@ class Options:
     target: float | None = None
     cost_ratio: float | None = None
     calibrate: bool = True
+    threshold: float | None = None  # method "manual": the threshold a person set by hand
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -74,6 +75,10 @@ def _calibration_block(split: Split | None, temperature: float, positive: int | 
             "bins_before": before_rel["bins"], "bins_after": after_rel["bins"], "kind": after_rel["kind"]}
 
 
+def _p(x) -> str:
+    return "n/a" if x is None else f"{x:.1%}"
+
+
 def decide_rule(classes: list[str], val: Split | None, options: Options,
                 train_counts: list[int] | None = None) -> dict:
     """The decision rule chosen on validation only: {temperature, positive_class, threshold, ...}."""
@@ -88,8 +93,15 @@ def decide_rule(classes: list[str], val: Split | None, options: Options,
     if val is None or not len(val.y):
         return {**rule, "threshold": 0.5, "method": "default",
                 "reason": "0.5, because there were no validation examples to choose a threshold on."}
-    chosen = choose_threshold(val.y == pos, calibrate(val.probs, temperature)[:, pos], options.method,
-                              options.target, options.cost_ratio)
+    if options.method == "manual" and options.threshold is not None:
+        f = at_threshold(val.y == pos, calibrate(val.probs, temperature)[:, pos], options.threshold)
+        chosen = {"threshold": float(options.threshold), "method": "manual", "target": None, "cost_ratio": None,
+                  "achieved": {"sensitivity": f["sensitivity"], "specificity": f["specificity"]},
+                  "reason": f"{options.threshold:.4f}: set by hand (validation sensitivity "
+                            f"{_p(f['sensitivity'])}, specificity {_p(f['specificity'])})."}
+    else:
+        chosen = choose_threshold(val.y == pos, calibrate(val.probs, temperature)[:, pos], options.method,
+                                  options.target, options.cost_ratio)
     return {**rule, "threshold": chosen["threshold"], "method": chosen["method"], "target": chosen["target"],
             "cost_ratio": chosen["cost_ratio"], "reason": chosen["reason"], "achieved_on_val": chosen["achieved"]}
 

@@ -19,7 +19,7 @@ Z95 = 1.959963984540054
 METHODS = ("youden", "sensitivity", "specificity", "cost")
 METHOD_TITLES = {"youden": "Youden's J (sensitivity + specificity - 1, largest)",
                  "sensitivity": "target sensitivity", "specificity": "target specificity",
-                 "cost": "cost of a missed positive vs a false alarm"}
+                 "cost": "cost of a missed positive vs a false alarm", "manual": "set by hand"}
 DEFAULT_TARGET = 0.9
 DEFAULT_COST_RATIO = 1.0
 # a class named like these is the "nothing found" class, so the other one is positive
