@@ -136,3 +136,14 @@ def test_cli_evaluate_takes_the_positive_class_and_threshold_method(binary_run, 
     assert json.loads((run / "operating.json").read_text())["method"] == "specificity"
     assert main(["evaluate", "--model", str(run), "--positive", "purple"]) == 2
     assert "no class named 'purple'" in capsys.readouterr().err
+
+
+def test_a_bundle_refuses_a_new_rule_without_data(binary_run, tmp_path, capsys):
+    from engine.evaluate import evaluate_run
+
+    run = shutil.copytree(binary_run, tmp_path / "run")
+    evaluate_run(run)
+    assert main(["export", str(run), "--out", str(tmp_path / "b.tsbundle")]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", "--model", str(tmp_path / "b.tsbundle"), "--positive", "blue"]) == 2
+    assert "keeps the rule it was exported with" in capsys.readouterr().err

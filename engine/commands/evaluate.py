@@ -88,6 +88,9 @@ def run(args) -> int:
     elif (model / "manifest.json").is_file():
         from ..bundle import verify_bundle
 
+        if args.subgroups or options_from(args, None) is not None:
+            raise BundleError("A saved bundle keeps the rule it was exported with and no held-out predictions: give "
+                              "--data FOLDER to score it (with --subgroups), or use the run to choose a new rule.")
         verify_bundle(model)
         result = json.loads((model / "metrics.json").read_text(encoding="utf-8"))
         sections = [("Validation (at export)", result.get("val")), ("Test (at export)", result.get("test"))]
