@@ -30,7 +30,7 @@ th { background: #eef2f7; } td.num { text-align: right; }
 """
 
 
-CHART_W, CHART_H = 288, 240  # points on an A4 page (two side by side), scaled from the SVG's own size
+CHART_W, CHART_H = 222, 185  # points: two side by side fit an A4 page; the SVG scales to it
 
 
 def _charts(*svgs: str) -> str:
@@ -201,16 +201,23 @@ def _external(metrics: dict) -> str:
             "means the drop is larger than chance at these counts.</p>" + "\n".join(out))
 
 
+def _compact(v, ci) -> str:
+    """'83.3%' over a small '43.6–97.0' line: narrow enough for many columns on a page."""
+    if v is None:
+        return "n/a"
+    return pct(v) + (f"<br><span class='muted'>{100 * ci[0]:.1f}\u2013{100 * ci[1]:.1f}</span>" if ci else "")
+
+
 def _subgroups(metrics: dict) -> str:
     sub = metrics.get("subgroups")
     if not sub:
         return ""
     out = [f"<h2>Subgroups</h2><p>{sub['matched']} examples of the {escape(str(sub.get('split', 'test')))} split "
            f"matched in the attribute file ({sub['unmatched']} not listed). Groups under 30 examples, or with "
-           "fewer than 10 of either class, are too small to judge.</p>"]
+           "fewer than 10 of either class, are too small to judge. Under each figure: its 95% interval.</p>"]
     for attr in sub["attributes"]:
-        keys = [k for k in FIGURES if any(g.get(k) is not None for g in attr["groups"])]
-        rows = [[escape(g["value"]), str(g["n"])] + [ci_text(g.get(k), (g.get("ci95") or {}).get(k)) for k in keys]
+        keys = [k for k in ("sensitivity", "specificity", "accuracy") if any(g.get(k) is not None for g in attr["groups"])]
+        rows = [[escape(g["value"]), str(g["n"])] + [_compact(g.get(k), (g.get("ci95") or {}).get(k)) for k in keys]
                 + [f"<span class='flag'>{escape(g['warning'])}</span>" if g.get("warning") else ""]
                 for g in attr["groups"]]
         gaps = "; ".join(f"{FIGURE_TITLES[k].lower()} {100 * v['gap']:.1f} points ({escape(v['worst'])} vs "

@@ -9,7 +9,7 @@ import base64
 from html import escape
 
 W, H = 360, 300
-LEFT, RIGHT, TOP, BOTTOM = 48, 12, 28, 44
+LEFT, RIGHT, TOP, BOTTOM = 48, 12, 28, 60
 COLOURS = ("#1565c0", "#c62828", "#2e7d32", "#6a1b9a", "#ef6c00", "#00838f", "#5d4037", "#ad1457")
 
 
@@ -33,7 +33,7 @@ def _frame(title: str, xlabel: str, ylabel: str) -> list[str]:
         out.append(f'<text x="{_x(t):.1f}" y="{_y(0) + 15}" text-anchor="middle">{t:g}</text>')
         out.append(f'<line x1="{_x(0) - 4}" y1="{_y(t):.1f}" x2="{_x(0)}" y2="{_y(t):.1f}" stroke="#666"/>')
         out.append(f'<text x="{_x(0) - 6}" y="{_y(t) + 4:.1f}" text-anchor="end">{t:g}</text>')
-    out.append(f'<text x="{(LEFT + W - RIGHT) / 2}" y="{H - 10}" text-anchor="middle">{escape(xlabel)}</text>')
+    out.append(f'<text x="{(LEFT + W - RIGHT) / 2}" y="{H - 28}" text-anchor="middle">{escape(xlabel)}</text>')
     out.append(f'<text x="14" y="{(TOP + H - BOTTOM) / 2}" text-anchor="middle" '
                f'transform="rotate(-90 14 {(TOP + H - BOTTOM) / 2})">{escape(ylabel)}</text>')
     return out
@@ -46,12 +46,12 @@ def _polyline(xs, ys, colour: str, width: float = 2, dash: str = "") -> str:
 
 
 def _legend(labels: list[tuple[str, str]]) -> list[str]:
-    out = []
-    for i, (label, colour) in enumerate(labels):
-        y = _y(0) - 10 - 14 * (len(labels) - 1 - i)
-        out.append(f'<line x1="{_x(0.52)}" y1="{y - 4}" x2="{_x(0.58)}" y2="{y - 4}" stroke="{colour}" '
-                   'stroke-width="2"/>')
-        out.append(f'<text x="{_x(0.6)}" y="{y}" fill="#222">{escape(label)}</text>')
+    """One row under the x-axis label, so no key hides a curve."""
+    out, x, y = [], 8.0, H - 8
+    for label, colour in labels:
+        out.append(f'<line x1="{x:.1f}" y1="{y - 4}" x2="{x + 16:.1f}" y2="{y - 4}" stroke="{colour}" stroke-width="3"/>')
+        out.append(f'<text x="{x + 20:.1f}" y="{y}" fill="#222">{escape(label)}</text>')
+        x += 28 + 6.2 * len(label)
     return out
 
 
@@ -73,7 +73,7 @@ def curve_chart(title: str, xlabel: str, ylabel: str, series: list[tuple[str, li
         px, py = _x(point[0]), _y(point[1])
         out.append(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="5.5" fill="#ffb300" stroke="black" stroke-width="1.2"/>')
         legend.append(("operating point", "#ffb300"))
-    out += _legend(legend[-6:])
+    out += _legend(legend[-4:])
     return "\n".join(out + ["</svg>"])
 
 
