@@ -55,9 +55,11 @@ def test_youden_threshold_matches_sklearn_roc():
     fpr, tpr, thr = skm.roc_curve(y, p[:, 1], drop_intermediate=False)
     best = thr[np.argmax(tpr - fpr)]
     c = choose_threshold(y == 1, p[:, 1], "youden")
-    assert c["threshold"] == pytest.approx(best)
+    below = p[:, 1][p[:, 1] < best].max()
+    assert c["threshold"] == pytest.approx((best + below) / 2)  # halfway to the next lower score
     f = at_threshold(y == 1, p[:, 1], c["threshold"])
     assert f["sensitivity"] + f["specificity"] - 1 == pytest.approx(np.max(tpr - fpr))
+    assert f == {**at_threshold(y == 1, p[:, 1], best), "threshold": c["threshold"]}  # same validation figures
 
 
 @pytest.mark.parametrize("method,key", [("sensitivity", "sensitivity"), ("specificity", "specificity")])
@@ -192,6 +194,16 @@ def test_temperature_lowers_log_loss_of_an_over_confident_model():
     z = logits / t
     q = np.exp(z - z.max(1, keepdims=True))
     np.testing.assert_allclose(calibrate(p, t), q / q.sum(1, keepdims=True), atol=1e-10)
+
+
+def test_no_temperature_from_a_perfectly_separated_validation_split():
+    y = np.r_[np.zeros(10, int), np.ones(10, int)]
+    p1 = np.r_[np.linspace(0.05, 0.4, 10), np.linspace(0.6, 0.95, 10)]
+    assert fit_temperature(y, np.c_[1 - p1, p1]) == 1.0  # the loss only falls as T goes to 0
+    s = clinical_section(["normal", "sick"], Split.of(y, np.c_[1 - p1, p1]), None, Options(method="sensitivity",
+                                                                                          target=0.95))
+    assert "perfectly separated" in s["decision"]["temperature_note"]
+    assert 0.4 < s["decision"]["threshold"] < 0.6  # a margin on both sides, not the lowest positive's score
 
 
 def test_decision_rule_applies_threshold_to_the_positive_class():

@@ -53,7 +53,8 @@ def markdown_clinical(metrics: dict, modality: str) -> list[str]:
         lines.append(f"- Decision: {rule.get('reason', 'the most probable class')}")
     t = rule.get("temperature") or 1.0
     lines.append(f"- Temperature: **{t:.3f}** (fitted on the validation split; probabilities are "
-                 f"softmax(logits / {t:.3f}))." if t != 1.0 else "- Temperature: 1 (probabilities not rescaled).")
+                 f"softmax(logits / {t:.3f}))." if t != 1.0 else
+                 f"- Temperature: 1. {rule.get('temperature_note') or 'Probabilities are not rescaled.'}")
     at = test.get("at_threshold") or {}
     if at:
         lines += ["", f"Test split at this threshold ({at['n']} examples; Wilson 95% intervals):", "",

@@ -100,4 +100,8 @@ def fit_temperature(y, probs) -> float:
             d = a + g * (b - a)
             fd = loss(d)
     t = float(np.exp((a + b) / 2))
+    if t < T_RANGE[0] * 1.1:
+        # still sharpening at the bound: the validation examples are perfectly separated, and they
+        # cannot say how sure the model should be (the loss only falls as T goes to 0); do not scale
+        return 1.0
     return t if loss(np.log(t)) < loss(0.0) else 1.0  # never worse than no scaling on validation

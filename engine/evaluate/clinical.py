@@ -85,6 +85,10 @@ def decide_rule(classes: list[str], val: Split | None, options: Options,
     temperature = fit_temperature(val.y, val.probs) if (options.calibrate and val is not None) else 1.0
     rule: dict = {"temperature": temperature, "temperature_fitted_on": "val" if temperature != 1.0 else None,
                   "options": options.to_dict()}
+    if options.calibrate and val is not None and temperature == 1.0:
+        rule["temperature_note"] = ("No temperature was fitted: the validation split is perfectly separated (or "
+                                    "too small to say how sure the model should be), so probabilities are not "
+                                    "rescaled.")
     if len(classes) != 2:
         return {**rule, "positive_class": None, "threshold": None, "method": "argmax",
                 "reason": "The most probable class is the decision (more than two classes)."}

@@ -26,7 +26,7 @@ def rule_lines(rule: dict) -> list[str]:
         out.append(rule.get("reason") or "Decision: the most probable class.")
     t = rule.get("temperature") or 1.0
     out.append(f"Temperature: {t:.3f}, fitted on the validation split." if t != 1.0 else
-               "Temperature: 1 (no scaling).")
+               rule.get("temperature_note") or "Temperature: 1 (no scaling).")
     return out
 
 

@@ -75,7 +75,8 @@ def choose_threshold(y_pos, score, method: str = "youden", target: float | None 
                      cost_ratio: float | None = None) -> dict:
     """The threshold on `score` (the positive class's probability) chosen on these examples.
 
-    Meant for validation examples. Returns {threshold, method, target, cost_ratio, reason,
+    Meant for validation examples. The threshold sits halfway between the validation score it
+    keeps and the next lower one, so it gives the same validation figures with a margin. Returns {threshold, method, target, cost_ratio, reason,
     achieved: {sensitivity, specificity}}. `sensitivity`/`specificity`: the threshold that
     keeps the named figure at or above `target` while the other is as high as it can be;
     `youden`: largest sensitivity + specificity - 1; `cost`: fewest expected costs when a
@@ -112,11 +113,15 @@ def choose_threshold(y_pos, score, method: str = "youden", target: float | None 
         i = int(np.argmin(cost))
         why = (f"the fewest expected costs on the validation examples when a missed positive costs "
                f"{cost_ratio:g} false alarm{'s' if cost_ratio != 1 else ''}")
-    return {"threshold": float(thr[i]), "method": method,
+    below = thr[i + 1] if i + 1 < len(thr) else 0.0  # the next lower validation score (0 below the lowest)
+    # halfway to the next lower score: the same validation figures, and a new example scoring a hair
+    # below the lowest validation positive kept is not missed for sitting exactly on the line
+    t = float((thr[i] + below) / 2)
+    return {"threshold": t, "method": method,
             "target": target if method in ("sensitivity", "specificity") else None,
             "cost_ratio": cost_ratio if method == "cost" else None,
             "achieved": {"sensitivity": float(sens[i]), "specificity": float(spec[i])},
-            "reason": f"{thr[i]:.4f}: {why} (validation sensitivity {sens[i]:.1%}, specificity {spec[i]:.1%})."}
+            "reason": f"{t:.4f}: {why} (validation sensitivity {sens[i]:.1%}, specificity {spec[i]:.1%})."}
 
 
 def wilson(k: float, n: float, z: float = Z95) -> list[float] | None:

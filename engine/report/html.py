@@ -92,7 +92,8 @@ def _rule(rule: dict) -> str:
         items.append(escape(rule.get("reason", "")))
     t = rule.get("temperature") or 1.0
     items.append(f"<b>Temperature {t:.3f}</b>, fitted on the validation split: probabilities are "
-                 f"softmax(logits / {t:.3f})." if t != 1.0 else "Temperature 1: probabilities are not rescaled.")
+                 f"softmax(logits / {t:.3f})." if t != 1.0 else
+                 escape(rule.get("temperature_note") or "Temperature 1: probabilities are not rescaled."))
     return "<h2>Decision rule</h2><ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
 
 
