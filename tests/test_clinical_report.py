@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from engine.cli import main
-from tests.test_bundle_support import make_images
+from tests.test_bundle_support import image_run, make_images, text_run  # noqa: F401
 from tests.test_clinical_bundle import binary_run  # noqa: F401
 
 
@@ -61,3 +61,17 @@ def test_report_prints_to_pdf_with_qt(audited_run, tmp_path, qapp):
     pdf = html_to_pdf(html, tmp_path / "r.pdf")
     data = pdf.read_bytes()
     assert data.startswith(b"%PDF") and data.count(b"/Type /Page") >= 3
+
+
+@pytest.mark.parametrize("fixture", ["image_run", "text_run"])
+def test_multiclass_report_shows_each_class_against_the_rest(fixture, request, tmp_path):
+    from engine.evaluate import evaluate_run
+    from engine.report import write_report
+
+    run = shutil.copytree(request.getfixturevalue(fixture), tmp_path / "run")
+    metrics = evaluate_run(run)
+    assert metrics["clinical"]["decision"]["threshold"] is None
+    html = write_report(run, tmp_path / "r.html").read_text(encoding="utf-8")
+    svgs = [base64.b64decode(s).decode() for s in re.findall(r'src="data:image/svg\+xml;base64,([^"]+)"', html)]
+    assert any("ROC, each class against the rest" in s for s in svgs) and "vs rest" in html
+    assert "Confusion matrix (test)" in html and "Decision rule" in html
