@@ -243,3 +243,20 @@ def test_compare_flags_only_a_drop_beyond_the_intervals():
     lo, hi = d["sensitivity"]["ci95"]
     assert lo < -0.4 < hi < 0
     assert not d["specificity"]["flagged"]
+
+
+def test_most_probable_class_figures_follow_the_chosen_positive_class():
+    from engine.evaluate.clinical import relabel_binary
+    from engine.evaluate.metrics import score
+
+    y, p = _binary(200, seed=14)
+    s = score(y, p, ["pneumonia", "normal"])  # score() calls the second class positive
+    relabel_binary(s, "pneumonia")
+    pred = p.argmax(1)
+    assert s["binary"]["positive_class"] == "pneumonia"
+    assert s["binary"]["sensitivity"] == pytest.approx(skm.recall_score(y, pred, pos_label=0))
+    assert s["binary"]["ppv"] == pytest.approx(skm.precision_score(y, pred, pos_label=0))
+    lo, hi = s["ci95"]["sensitivity"]
+    assert lo <= s["binary"]["sensitivity"] <= hi
+    relabel_binary(s, "pneumonia")  # idempotent
+    assert s["binary"]["sensitivity"] == pytest.approx(skm.recall_score(y, pred, pos_label=0))

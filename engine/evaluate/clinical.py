@@ -135,6 +135,27 @@ def split_figures(classes: list[str], split: Split | None, rule: dict) -> dict |
     return out
 
 
+SWAPS = (("sensitivity", "specificity"), ("ppv", "npv"))
+
+
+def relabel_binary(scores: dict | None, positive: str | None) -> None:
+    """Make a score()'s most-probable-class binary figures speak of the chosen positive class.
+
+    score() calls the second class positive; when the rule's positive class is the first one,
+    sensitivity and specificity (and PPV and NPV) trade places, intervals included. ROC AUC
+    of the other class's probability is the same number for two classes.
+    """
+    b = (scores or {}).get("binary")
+    if not b or positive is None or b.get("positive_class") == positive:
+        return
+    b["positive_class"], b["negative_class"] = b.get("negative_class"), b.get("positive_class")
+    ci = scores.get("ci95") or {}
+    for x, y in SWAPS:
+        b[x], b[y] = b.get(y), b.get(x)
+        if x in ci or y in ci:
+            ci[x], ci[y] = ci.get(y), ci.get(x)
+
+
 def clinical_section(classes: list[str], val: Split | None, test: Split | None, options: Options | None = None,
                      train_counts: list[int] | None = None) -> dict:
     """{version, decision, val, test}: the rule from validation, then each split read under it."""

@@ -12,7 +12,7 @@ from ..errors import DataError
 from ..modelio import checkpoint_dir
 from .audits import remember_site, sections, site_section
 from .cached import read_options, save_predictions
-from .clinical import Options, Split, clinical_section
+from .clinical import Options, Split, clinical_section, relabel_binary
 from .metrics import score
 
 METRICS_FORMAT = "transfer-studio-metrics"
@@ -101,6 +101,8 @@ def evaluate_run(run_dir: str | Path, reporter: Callable | None = None, cancel=N
     options = options or read_options(run_dir)
     out["clinical"] = clinical_section(predictor.classes, cache["val"], cache["test"], options, counts)
     out["clinical"]["train_counts"] = counts
+    for split in ("val", "test"):
+        relabel_binary(out[split], out["clinical"]["decision"].get("positive_class"))
     out.update(sections(run_dir, out["clinical"], cache["test"], predictor.classes))  # second sites, subgroups
     from .simple_baseline import compare
 
@@ -146,6 +148,7 @@ def evaluate_folder(model: str | Path, data: list[str], reporter: Callable | Non
     if reporter is not None:
         reporter(protocol.Status(phase="evaluating", detail=f"Scoring {len(items)} examples from {where}"))
     result, unreadable, scored = _score_items(predictor, items, labels, reporter, cancel)
+    relabel_binary(result, predictor.rule.get("positive_class"))
     name = site or ", ".join(Path(d).name for d in data)
     internal = _internal_metrics(Path(model))
     out = {"format": METRICS_FORMAT, "version": METRICS_VERSION, "model": str(model),
