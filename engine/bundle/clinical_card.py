@@ -48,7 +48,7 @@ def markdown_clinical(metrics: dict, modality: str) -> list[str]:
     if rule.get("threshold") is not None:
         lines += [f"- Positive class: **{rule['positive_class']}**. {rule.get('positive_reason', '')}",
                   f"- Threshold: **{rule['threshold']:.4f}** on the positive class's calibrated probability, "
-                  f"chosen on the validation split only: {rule.get('reason', '')}"]
+                  f"chosen on the validation split only: {rule.get('reason', '').split(': ', 1)[-1]}"]
     else:
         lines.append(f"- Decision: {rule.get('reason', 'the most probable class')}")
     t = rule.get("temperature") or 1.0
