@@ -7,7 +7,7 @@ import shutil
 from engine import protocol
 from tests.test_bundle_support import make_images
 from tests.test_clinical_bundle import binary_run  # noqa: F401
-from tests.test_server import WAIT_S, line, srv  # noqa: F401
+from tests.test_server import line, srv  # noqa: F401
 
 
 def test_reconsider_site_subgroups_and_report_requests(srv, binary_run, tmp_path):  # noqa: F811
