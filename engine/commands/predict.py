@@ -51,11 +51,12 @@ def run(args) -> int:
             print(json.dumps(r))
     else:
         width = max([len(r["path"]) for r in good] + [4])
-        dw = max([len(r["decision"]) for r in good] + [1])
+        dw = max([len(r["decision"]) for r in good] + [len("decision")])
         if good:
             from ..bundle.decision import describe
 
             print(describe(predictor.rule, predictor.classes), file=sys.stderr)
+            print(f"{'file':<{width}}  {'decision':<{dw}}  probabilities")
         for r in good:
             print(f"{r['path']:<{width}}  {r['decision']:<{dw}}  " + "  ".join(f"{label} {p:6.1%}" for label, p in r["top"]))
         if bad:
