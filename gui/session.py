@@ -22,6 +22,7 @@ from .errors_text import plain_error
 from .recipe_asker import RecipeAsker
 from .recipe_model import RecipePreview
 from .requests import EngineRequests
+from .clinical_model import ClinicalModel
 from .results_model import ResultsModel
 from .train_model import ConfigError, RunState, TrainSettings, build_config
 
@@ -35,6 +36,7 @@ class Models:
     results: ResultsModel = field(default_factory=ResultsModel)
     recipe: RecipePreview = field(default_factory=RecipePreview)  # what the engine's auto recipe will do
     engine: EngineStatus = field(default_factory=EngineStatus)
+    clinical: ClinicalModel = field(default_factory=ClinicalModel)  # the Results page's threshold and audits
 
 
 class Session(QObject):

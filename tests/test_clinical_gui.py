@@ -1,0 +1,109 @@
+"""The Results page's clinical evaluation (issue 22): the threshold slider recomputes every figure
+from the run's cached probabilities without the engine, the controls ask the engine, and the
+panel shows a second site and subgroups."""
+import json
+
+import numpy as np
+import pytest
+
+from engine.bundle.decision import calibrate
+from engine.evaluate.clinical import Options, Split, clinical_section
+from engine.evaluate.operating import at_threshold
+
+
+def _run(tmp_path, seed=0):
+    """A run folder holding only what the Results page reads: metrics.json and predictions.json."""
+    rng = np.random.default_rng(seed)
+
+    def split(n):
+        y = (rng.random(n) < 0.3).astype(int)
+        s = np.clip(rng.normal(0.35 + 0.35 * y, 0.18), 0.01, 0.99)
+        return y, np.c_[1 - s, s]
+
+    (yv, pv), (yt, pt) = split(120), split(100)
+    classes = ["normal", "pneumonia"]
+    clinical = clinical_section(classes, Split.of(yv, pv), Split.of(yt, pt), Options())
+    run = tmp_path / "run"
+    run.mkdir()
+    metrics = {"classes": classes, "clinical": clinical, "test": {"n": 100, "accuracy": 0.8, "classes": classes}}
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    (run / "predictions.json").write_text(json.dumps({
+        "format": "transfer-studio-predictions", "version": 1, "classes": classes,
+        "val": {"paths": [""] * 120, "labels": yv.tolist(), "probs": pv.tolist()},
+        "test": {"paths": [""] * 100, "labels": yt.tolist(), "probs": pt.tolist()}}))
+    return run, metrics, (yt, pt)
+
+
+def test_moving_the_threshold_recomputes_the_figures_from_cached_probabilities(tmp_path):
+    from gui.clinical_model import ClinicalModel
+
+    run, metrics, (yt, pt) = _run(tmp_path)
+    m = ClinicalModel()
+    seen = []
+    m.events.threshold.connect(seen.append)
+    m.set_result(str(run), metrics)
+    assert m.binary and m.positive() == "pneumonia"
+    rule = metrics["clinical"]["decision"]
+    assert m.figures("test") == metrics["clinical"]["test"]["at_threshold"]  # same numbers as the engine's
+    m.set_threshold(0.7)
+    assert seen == [0.7]
+    expected = at_threshold(yt == 1, calibrate(pt, rule["temperature"])[:, 1], 0.7)
+    assert m.figures("test") == expected
+    rows = dict((r[0], r[1]) for r in m.figure_rows())
+    assert rows["Sensitivity"].startswith(f"{100 * expected['sensitivity']:.1f} %")
+    (x, y), _ = m.operating_point()
+    assert (x, y) == pytest.approx((1 - expected["specificity"], expected["sensitivity"]))
+    assert "moved by hand" in m.explanation()
+    opts = m.manual_options()
+    assert (opts["method"], opts["threshold"], opts["positive"]) == ("manual", 0.7, "pneumonia")
+
+
+def test_panel_follows_the_model_and_emits_requests(tmp_path, qtbot):
+    from gui.clinical_model import ClinicalModel
+    from gui.clinical_panel import STEPS, ClinicalPanel
+
+    run, metrics, _ = _run(tmp_path, seed=1)
+    metrics["external"] = [{"name": "Site B", "n": 50, "comparison": {"sensitivity": {
+        "internal": 0.9, "external": 0.6, "difference": -0.3, "ci95": [-0.5, -0.1], "flagged": True}}}]
+    metrics["subgroups"] = {"matched": 100, "unmatched": 0, "source": "g.csv", "attributes": [{
+        "name": "sex", "gaps": {}, "groups": [{"value": "F", "n": 12, "sensitivity": 0.8, "specificity": 0.7,
+                                              "ci95": {"sensitivity": [0.4, 0.96], "specificity": [0.4, 0.9]},
+                                              "warning": "too small to judge: only 12 examples"}]}]}
+    m = ClinicalModel()
+    panel = ClinicalPanel(m)
+    qtbot.addWidget(panel)
+    m.set_result(str(run), metrics)
+    assert panel.positive.currentText() == "pneumonia" and panel.positive.count() == 2
+    before = panel.figures.item(0, 1).text()
+    panel.slider.setValue(int(0.9 * STEPS))
+    assert m.threshold == pytest.approx(0.9) and panel.figures.item(0, 1).text() != before
+    assert panel.keep.isEnabled()
+    with qtbot.waitSignal(panel.keepThresholdRequested) as sig:
+        panel.keep.click()
+    assert sig.args[0]["method"] == "manual" and sig.args[0]["threshold"] == pytest.approx(0.9)
+    panel.method.setCurrentIndex(panel.method.findData("sensitivity"))
+    panel.target.setValue(0.95)
+    with qtbot.waitSignal(panel.reconsiderRequested) as sig:
+        panel.apply.click()
+    assert (sig.args[0]["method"], sig.args[0]["target"], sig.args[0]["positive"]) == ("sensitivity", 0.95, "pneumonia")
+    assert panel.sites.rowCount() == 1 and panel.sites.item(0, 4).text().startswith("-30.0 pts")
+    assert panel.groups.rowCount() == 1 and "too small" in panel.groups.item(0, 5).text()
+
+
+def test_try_it_shows_the_decision_beside_the_probabilities(qtbot, tmp_path):
+    from gui.results_model import ResultsModel
+    from gui.thumbnails import ThumbnailLoader
+    from gui.try_page import TryPage
+
+    model = ResultsModel()
+    page = TryPage(model, ThumbnailLoader())
+    qtbot.addWidget(page)
+    page.text_mode = True
+    (tmp_path / "a.txt").write_text("hello")
+    model.set_predictions([{"path": str(tmp_path / "a.txt"), "decision": "pneumonia", "positive_probability": 0.31,
+                            "threshold": 0.226, "top": [["normal", 0.69], ["pneumonia", 0.31]]}])
+    assert model.decision_text(str(tmp_path / "a.txt")).startswith("Decision: pneumonia (positive-class probability 31")
+    from PySide6.QtWidgets import QLabel
+
+    texts = [w.text() for w in page.findChildren(QLabel)]
+    assert any(t.startswith("Decision: pneumonia") for t in texts)
