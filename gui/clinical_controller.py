@@ -16,10 +16,11 @@ BUSY = "clinical"
 
 
 class ClinicalController(QObject):
-    def __init__(self, session, model: ClinicalModel, parent: QObject | None = None):
+    def __init__(self, session, model: ClinicalModel, results, parent: QObject | None = None):
         super().__init__(parent or session)
         self.session = session
         self.model = model
+        self.results = results  # the ResultsModel: its new metrics reach every page through its event
         session.requests.busyChanged.connect(lambda name, on: name == BUSY and model.events.busy.emit(on))
 
     def _ask(self, msg: P.Message, on_reply) -> None:
@@ -29,8 +30,10 @@ class ClinicalController(QObject):
         self.session.notify.emit(plain_error(err), "error", "")
 
     def _updated(self, reply) -> None:
+        """The run's metrics changed (a new rule, site or audit): the Scores tab, this tab and the Save
+        step (a bundle saved before holds the old rule) all follow the ResultsModel."""
         if reply.metrics:
-            self.model.set_result(self.model.run_dir, dict(reply.metrics))
+            self.results.set_result(self.model.run_dir, dict(reply.metrics))
 
     def reconsider(self, options: dict) -> None:
         if self.model.run_dir:

@@ -98,9 +98,11 @@ class ClinicalPanel(QWidget):
         body = QHBoxLayout()
         self.figures = _table(["Figure", "Test (95% CI)", "Validation (95% CI)"])
         self.figures.setAccessibleName("Figures at the threshold")
-        body.addWidget(self.figures, 2)
+        self.figures.setMinimumWidth(self.fontMetrics().horizontalAdvance("Average precision  0.904 (0.780–0.995)  "
+                                                                          "0.904 (0.780–0.995)") + 24)
+        body.addWidget(self.figures, 0)
         self.plots = ClinicalPlots()
-        body.addWidget(self.plots, 5)
+        body.addWidget(self.plots, 1)
         outer.addLayout(body, 3)
         self.calibration = hint("")
         outer.addWidget(self.calibration)

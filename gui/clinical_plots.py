@@ -13,8 +13,9 @@ COLOURS = ("#1565c0", "#c62828", "#2e7d32", "#6a1b9a", "#ef6c00", "#00838f", "#5
 POINT = "#ffb300"
 
 
-def _plot(title: str, x: str, y: str) -> pg.PlotWidget:
+def _plot(title: str, x: str, y: str, background) -> pg.PlotWidget:
     w = pg.PlotWidget()
+    w.setBackground(background)  # the window's own base colour, as the training plots do
     p = w.getPlotItem()
     p.setTitle(title)
     p.setLabel("bottom", x)
@@ -25,19 +26,22 @@ def _plot(title: str, x: str, y: str) -> pg.PlotWidget:
     p.setMouseEnabled(x=False, y=False)
     p.hideButtons()
     p.addLegend(offset=(-8, -8))
-    w.setMinimumSize(200, 200)
+    w.setMinimumSize(220, 220)
+    w.setMaximumHeight(340)
     return w
 
 
 class ClinicalPlots(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
-        pg.setConfigOptions(antialias=True, foreground=self.palette().color(QPalette.ColorRole.WindowText))
+        pal = self.palette()
+        pg.setConfigOptions(foreground=pal.color(QPalette.ColorRole.WindowText))  # as gui/plots.py sets it
+        base = pal.color(QPalette.ColorRole.Base)
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
-        self.roc = _plot("ROC (test)", "1 − specificity", "sensitivity")
-        self.pr = _plot("Precision–recall (test)", "recall (sensitivity)", "precision (PPV)")
-        self.rel = _plot("Reliability (test)", "predicted probability", "observed frequency")
+        self.roc = _plot("ROC (test)", "1 − specificity", "sensitivity", base)
+        self.pr = _plot("Precision–recall (test)", "recall (sensitivity)", "precision (PPV)", base)
+        self.rel = _plot("Reliability (test)", "predicted probability", "observed frequency", base)
         for w in (self.roc, self.pr, self.rel):
             lay.addWidget(w)
         self.roc_point = self._point(self.roc)
@@ -69,8 +73,8 @@ class ClinicalPlots(QWidget):
         for i, (label, c) in enumerate(curves):
             pen = pg.mkPen(COLOURS[i % len(COLOURS)], width=2)
             roc, pr = c["roc"], c["pr"]
-            self.roc.plot(roc["fpr"], roc["tpr"], pen=pen, name=f"{label} AUC {roc['auc']:.3f}")
-            self.pr.plot(pr["recall"], pr["precision"], pen=pen, name=f"{label} AP {pr['ap']:.3f}")
+            self.roc.plot(roc["fpr"], roc["tpr"], pen=pen, name=f"{label} AUC {roc['auc']:.3f}", antialias=True)
+            self.pr.plot(pr["recall"], pr["precision"], pen=pen, name=f"{label} AP {pr['ap']:.3f}", antialias=True)
             if len(curves) == 1:
                 self.pr.plot([0, 1], [pr["prevalence"]] * 2, pen=dash)
         if calibration:
@@ -80,7 +84,7 @@ class ClinicalPlots(QWidget):
                 if bins:
                     self.rel.plot([b["mean_predicted"] for b in bins], [b["observed"] for b in bins],
                                   pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=7,
-                                  symbolBrush=colour, name=label)
+                                  symbolBrush=colour, name=label, antialias=True)
 
     def show_point(self, point) -> None:
         """Move the operating-point markers: ((x, y) on ROC, (x, y) on PR) or None to hide them."""

@@ -108,7 +108,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         self.session = Session(client, m, self.train_page.settings, self.runs_root, self)
-        self.clinical_controller = ClinicalController(self.session, m.clinical)
+        self.clinical_controller = ClinicalController(self.session, m.clinical, m.results)
         self.session.notify.connect(self.notify)
         self.message.actionTriggered.connect(self._on_message_action)
         self._connect_pages()
