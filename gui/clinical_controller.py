@@ -23,6 +23,14 @@ class ClinicalController(QObject):
         self.results = results  # the ResultsModel: its new metrics reach every page through its event
         session.requests.busyChanged.connect(lambda name, on: name == BUSY and model.events.busy.emit(on))
 
+    def listen_to(self, panel) -> None:
+        """Carry out what the Results page's clinical panel asks for."""
+        panel.reconsiderRequested.connect(self.reconsider)
+        panel.keepThresholdRequested.connect(self.reconsider)
+        panel.siteRequested.connect(self.evaluate_site)
+        panel.subgroupsRequested.connect(self.audit_subgroups)
+        panel.reportRequested.connect(self.save_report)
+
     def _ask(self, msg: P.Message, on_reply) -> None:
         self.session.request(msg, on_reply, self._failed, busy=BUSY)
 

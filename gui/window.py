@@ -144,12 +144,7 @@ class MainWindow(QMainWindow):
         self.save_page.saveRequested.connect(self.save_dialog)
         self.save_page.openFolderRequested.connect(
             lambda p: QDesktopServices.openUrl(QUrl.fromLocalFile(p)) if p else None)
-        c, panel = self.clinical_controller, self.clinical_panel
-        panel.reconsiderRequested.connect(c.reconsider)
-        panel.keepThresholdRequested.connect(c.reconsider)
-        panel.siteRequested.connect(c.evaluate_site)
-        panel.subgroupsRequested.connect(c.audit_subgroups)
-        panel.reportRequested.connect(c.save_report)
+        self.clinical_controller.listen_to(self.clinical_panel)
         busy_pages = {"predict": self.try_page, "save": self.save_page}
         s.requests.busyChanged.connect(lambda name, on: name in busy_pages and busy_pages[name].set_busy(on))
 

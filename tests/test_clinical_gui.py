@@ -107,3 +107,42 @@ def test_try_it_shows_the_decision_beside_the_probabilities(qtbot, tmp_path):
 
     texts = [w.text() for w in page.findChildren(QLabel)]
     assert any(t.startswith("Decision: pneumonia") for t in texts)
+
+
+def test_controller_sends_requests_and_the_results_follow_the_reply(qtbot, tmp_path):
+    from PySide6.QtCore import QObject, Signal
+
+    from engine import protocol as P
+    from gui.clinical_controller import ClinicalController
+    from gui.clinical_model import ClinicalModel
+    from gui.results_model import ResultsModel
+
+    class Requests(QObject):
+        busyChanged = Signal(str, bool)
+
+    class Session(QObject):
+        notify = Signal(str, str, str)
+
+        def __init__(self):
+            super().__init__()
+            self.requests, self.sent = Requests(), []
+
+        def request(self, msg, on_reply, on_error=None, busy=""):
+            self.sent.append((msg, on_reply, busy))
+
+    run, metrics, _ = _run(tmp_path, seed=2)
+    session, results, clinical = Session(), ResultsModel(), ClinicalModel()
+    results.events.result.connect(lambda: clinical.set_result(results.run_dir, results.metrics))
+    results.set_result(str(run), metrics)
+    c = ClinicalController(session, clinical, results)
+    c.reconsider({"positive": "normal", "method": "youden"})
+    msg, on_reply, busy = session.sent[-1]
+    assert isinstance(msg, P.Reconsider) and msg.run_dir == str(run) and busy == "clinical"
+    changed = json.loads(json.dumps(metrics))
+    changed["clinical"]["decision"]["positive_class"] = "normal"
+    results.set_saved("/somewhere/model.tsbundle", "card")
+    on_reply(P.Evaluated(metrics=changed))
+    assert clinical.positive() == "normal" and results.saved_path is None  # the saved bundle holds the old rule
+    c.save_report(str(tmp_path / "r.pdf"))
+    msg, on_reply, _ = session.sent[-1]
+    assert isinstance(msg, P.SaveReport) and msg.out == str(tmp_path / "r.html")  # the engine writes HTML

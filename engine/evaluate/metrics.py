@@ -15,7 +15,7 @@ import math
 import numpy as np
 from sklearn import metrics as skm
 
-from .operating import Z95, wilson  # noqa: F401 - the one Wilson interval (numpy only: the GUI uses it too)
+from .operating import wilson  # the one Wilson interval (numpy only: the GUI uses it too)
 
 N_BOOTSTRAP = 1000
 SEED = 0
