@@ -289,53 +289,6 @@ class Imported(Message):
     request_seq: int | None = None
 
 
-# ---------------------------------------------------------------- clinical evaluation (issue 22)
-# Requests handled by engine.evaluate.requests.handle_clinical_request; each is answered by Evaluated
-# (SaveReport by ReportSaved). None runs the model again except EvaluateFolder.
-@message("reconsider")
-class Reconsider(Message):
-    """Choose a run's decision rule again from its cached probabilities (engine.evaluate.clinical.Options)."""
-
-    run_dir: str = ""
-    options: dict = field(default_factory=dict)  # {positive, method, target, cost_ratio, threshold, calibrate}
-
-
-@message("evaluate_folder")
-class EvaluateFolder(Message):
-    """Score a run or bundle on another labeled folder (a second site), beside its internal test split."""
-
-    model: str = ""
-    data: list = field(default_factory=list)
-    site: str = ""  # the site's name in tables ("" = the folder's name)
-
-
-@message("audit_subgroups")
-class AuditSubgroups(Message):
-    """Figures per subgroup of a run's test split, from a CSV path,attribute,..."""
-
-    run_dir: str = ""
-    csv: str = ""
-
-
-@message("save_report")
-class SaveReport(Message):
-    model: str = ""  # a run directory or a bundle folder
-    out: str = ""  # report.html
-
-
-@message("evaluated")
-class Evaluated(Message):
-    metrics: dict = field(default_factory=dict)  # the run's metrics.json after the change ({} for a bundle)
-    site: dict = field(default_factory=dict)  # EvaluateFolder: the second site's section
-    request_seq: int | None = None
-
-
-@message("report_saved")
-class ReportSaved(Message):
-    path: str = ""  # the HTML file (the app reads it from there to print a PDF)
-    request_seq: int | None = None
-
-
 # ---------------------------------------------------------------- framing
 ENVELOPE = ("v", "type", "run_id", "seq", "t")
 
@@ -413,3 +366,8 @@ class Sender:
 
 def message_types() -> dict[str, type]:
     return dict(_REGISTRY)
+
+
+# the clinical evaluation's requests and replies (issue 22), registered like the others above
+from .protocol_clinical import (AuditSubgroups, EvaluateFolder, Evaluated, Reconsider, ReportSaved,  # noqa: E402,F401
+                                SaveReport)

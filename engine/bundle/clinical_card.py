@@ -6,6 +6,7 @@ and read by every predictor through engine/bundle/decision.py.
 """
 from __future__ import annotations
 
+from ..evaluate.clinical_text import ci_text
 from .decision import DECISION_FORMAT, describe
 
 FIGURES = (("sensitivity", "Sensitivity"), ("specificity", "Specificity"), ("ppv", "PPV"), ("npv", "NPV"),
@@ -28,14 +29,12 @@ def _pct(x) -> str:
     return "n/a" if x is None else f"{100 * x:.1f}%"
 
 
-def _ci(v, ci, number=_pct) -> str:
-    if v is None:
-        return "n/a"
-    return number(v) + (f" (95% CI {number(ci[0]).rstrip('%')}\u2013{number(ci[1])})" if ci else "")
-
-
 def _num3(x) -> str:
     return "n/a" if x is None else f"{x:.3f}"
+
+
+def _ci(v, ci, number=_pct) -> str:
+    return ci_text(v, ci, number)
 
 
 def markdown_clinical(metrics: dict, modality: str) -> list[str]:
