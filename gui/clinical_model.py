@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from engine.bundle.decision import calibrate
-from engine.evaluate.operating import FIGURE_TITLES, FIGURES, METHOD_TITLES, METHODS, at_threshold
+from engine.evaluate.operating import FIGURE_TITLES, FIGURES, METHOD_TITLES, METHODS, at_threshold, compare
+from engine.evaluate.subgroups import attribute_table
 
 from .events import EventGroup
 
@@ -43,6 +44,7 @@ class ClinicalModel:
         self.metrics: dict = {}
         self.classes: list[str] = []
         self.cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # split -> (labels, calibrated probs)
+        self.sites: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # second site -> (labels, calibrated probs)
         self.threshold: float | None = None
         self.last_site: dict = {}
 
@@ -52,6 +54,7 @@ class ClinicalModel:
         self.metrics = metrics if isinstance(metrics, dict) else {}
         self.classes = [str(c) for c in self.metrics.get("classes") or []]
         self.cache = self._read_cache()
+        self.sites = self._read_sites()
         self.threshold = self.rule().get("threshold")
         self.events.result.emit()
 
@@ -69,6 +72,21 @@ class ClinicalModel:
                 probs = np.asarray(s["probs"], dtype=np.float64).reshape(len(s["labels"]), -1)
                 out[split] = (np.asarray(s["labels"], dtype=np.int64), calibrate(probs, t))
         return out
+
+    def _read_sites(self) -> dict:
+        """Each kept second site's labels and calibrated probabilities (the run's external.json)."""
+        try:
+            d = json.loads((Path(self.run_dir or "") / "external.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        t = self.rule().get("temperature") or 1.0
+        return {s["name"]: (np.asarray(s["labels"], dtype=np.int64),
+                            calibrate(np.asarray(s["probs"], dtype=np.float64).reshape(len(s["labels"]), -1), t))
+                for s in d.get("sites") or [] if s.get("labels") and s.get("classes") == self.classes}
+
+    def _moved(self) -> bool:
+        t = self.rule().get("threshold")
+        return self.binary and self.threshold is not None and t is not None and abs(self.threshold - t) > 1e-9
 
     def set_threshold(self, value: float) -> None:
         self.threshold = float(min(1.0, max(0.0, value)))
@@ -111,7 +129,7 @@ class ClinicalModel:
             parts.append(f"Probabilities are temperature-scaled (T = {t:.2f}, fitted on validation).")
         elif r.get("temperature_note"):
             parts.append(r["temperature_note"])
-        if self.binary and self.threshold is not None and abs(self.threshold - r["threshold"]) > 1e-9:
+        if self._moved():
             parts.append(f"Showing {self.threshold:.3f}, moved by hand: press Keep to save it in the model.")
         return " ".join(p for p in parts if p)
 
@@ -171,7 +189,12 @@ class ClinicalModel:
         """(site, figure, internal, external, difference (95% CI), flagged) for every kept site."""
         rows = []
         for site in self.metrics.get("external") or ([self.last_site] if self.last_site else []):
-            for key, c in (site.get("comparison") or {}).items():
+            comparison = dict(site.get("comparison") or {})
+            if self._moved() and site.get("name") in self.sites and self.figures("test"):
+                y, p = self.sites[site["name"]]
+                pos = self.classes.index(self.positive())
+                comparison.update(compare(self.figures("test"), at_threshold(y == pos, p[:, pos], self.threshold)))
+            for key, c in comparison.items():
                 area = key in ("roc_auc", "pr_ap")
                 d, ci = c.get("difference"), c.get("ci95")
                 diff = "–" if d is None else (f"{d:+.3f}" if area else f"{100 * d:+.1f} pts")
@@ -187,13 +210,18 @@ class ClinicalModel:
         sub = self.metrics.get("subgroups") or {}
         rows = []
         for attr in sub.get("attributes") or []:
-            for g in attr["groups"]:
+            groups, gaps = attr["groups"], attr.get("gaps") or {}
+            if self._moved() and "test" in self.cache and all("rows" in g for g in groups):
+                y, p = self.cache["test"]
+                groups, gaps = attribute_table(y, p, self.classes, {**self.rule(), "threshold": self.threshold},
+                                               {g["value"]: g["rows"] for g in groups})
+            for g in groups:
                 second = "specificity" if "specificity" in g else "accuracy"
                 first = "sensitivity" if "sensitivity" in g else "accuracy"
                 rows.append((attr["name"], g["value"], str(g["n"]), ci_text(g.get(first), g["ci95"].get(first)),
                              ci_text(g.get(second), g["ci95"].get(second)) if second != first else "",
                              g.get("warning") or ""))
-            for k, gap in (attr.get("gaps") or {}).items():
+            for k, gap in gaps.items():
                 rows.append((attr["name"], f"gap in {k}", "", f"{100 * gap['gap']:.1f} points", "",
                              f"worst {gap['worst']}, best {gap['best']}"))
         return rows

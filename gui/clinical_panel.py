@@ -164,10 +164,7 @@ class ClinicalPanel(QWidget):
         self._method_widgets()
         self.plots.show_curves(m.curves(), m.calibration())
         self.calibration.setText(m.calibration_text())
-        rows = m.external_rows()
-        _fill(self.sites, [r[:5] for r in rows], [r[5] for r in rows])
         self.groups.setHorizontalHeaderLabels(m.subgroup_header())
-        _fill(self.groups, m.subgroup_rows())
         if m.threshold is not None:
             self.slider.blockSignals(True)
             self.slider.setValue(round(m.threshold * STEPS))
@@ -183,6 +180,9 @@ class ClinicalPanel(QWidget):
         rule_t = m.rule().get("threshold")
         self.keep.setEnabled(m.binary and value is not None and rule_t is not None and abs(value - rule_t) > 1e-9)
         _fill(self.figures, m.figure_rows())
+        rows = m.external_rows()  # second sites and subgroups are read at the slider's threshold too
+        _fill(self.sites, [r[:5] for r in rows], [r[5] for r in rows])
+        _fill(self.groups, m.subgroup_rows())
         self.plots.show_point(m.operating_point())
         self.why.setText(m.explanation())
 

@@ -146,3 +146,37 @@ def test_controller_sends_requests_and_the_results_follow_the_reply(qtbot, tmp_p
     c.save_report(str(tmp_path / "r.pdf"))
     msg, on_reply, _ = session.sent[-1]
     assert isinstance(msg, P.SaveReport) and msg.out == str(tmp_path / "r.html")  # the engine writes HTML
+
+
+def test_second_site_and_subgroups_follow_the_slider(tmp_path):
+    from engine.evaluate.operating import compare
+    from engine.evaluate.subgroups import attribute_table
+    from gui.clinical_model import ClinicalModel
+
+    run, metrics, (yt, pt) = _run(tmp_path, seed=3)
+    rule = metrics["clinical"]["decision"]
+    rng = np.random.default_rng(9)
+    ys = (rng.random(80) < 0.3).astype(int)
+    s = np.clip(rng.normal(0.4 + 0.25 * ys, 0.2), 0.01, 0.99)
+    (run / "external.json").write_text(json.dumps({"sites": [{
+        "name": "B", "classes": metrics["classes"], "labels": ys.tolist(), "probs": np.c_[1 - s, s].tolist()}]}))
+    members = {"F": list(range(0, 100, 2)), "M": list(range(1, 100, 2))}
+    groups, gaps = attribute_table(yt, calibrate(pt, rule["temperature"]), metrics["classes"], rule, members)
+    metrics["subgroups"] = {"matched": 100, "unmatched": 0, "source": "g.csv",
+                            "attributes": [{"name": "sex", "groups": groups, "gaps": gaps}]}
+    metrics["external"] = [{"name": "B", "n": 80, "comparison": {}}]
+    m = ClinicalModel()
+    m.set_result(str(run), metrics)
+    before = m.subgroup_rows()
+    m.set_threshold(0.75)
+    after = m.subgroup_rows()
+    assert before != after
+    cal = calibrate(pt, rule["temperature"])
+    moved, _ = attribute_table(yt, cal, metrics["classes"], {**rule, "threshold": 0.75}, members)
+    women = next(r for r in after if r[1] == "F")
+    assert women[3].startswith(f"{100 * moved[0]['sensitivity']:.1f} %")
+    site = {r[1]: r for r in m.external_rows()}
+    ext = at_threshold(ys == 1, calibrate(np.c_[1 - s, s], rule["temperature"])[:, 1], 0.75)
+    expected = compare(m.figures("test"), ext)["sensitivity"]
+    assert site["Sensitivity"][3] == f"{100 * ext['sensitivity']:.1f} %"
+    assert site["Sensitivity"][4].startswith(f"{100 * expected['difference']:+.1f} pts")

@@ -107,30 +107,42 @@ def _group(y, cal, classes, rule, mask) -> dict:
             "warning": ("too small to judge: " + ", ".join(small)) if small else None}
 
 
+def attribute_table(y, calibrated, classes: list[str], rule: dict, members: dict[str, list[int]]) -> tuple[list, dict]:
+    """([{value, rows, figures…, warning}], gaps) of one attribute, from calibrated probabilities.
+
+    `members` maps each value to the rows that carry it. The gap per figure is between the
+    best and the worst group among those large enough to judge (two at least). numpy only:
+    the Results page calls it again when its threshold slider moves.
+    """
+    y, cal = np.asarray(y), np.asarray(calibrated, dtype=np.float64)
+    groups = []
+    for v, rows in members.items():
+        mask = np.zeros(len(y), dtype=bool)
+        mask[np.asarray(rows, dtype=np.int64)] = True
+        groups.append({"value": v, "rows": list(rows), **_group(y, cal, classes, rule, mask)})
+    gaps = {}
+    for k in [k for k in FIGURES if rule.get("threshold") is not None] or ["accuracy"]:
+        judged = [(g[k], g["value"]) for g in groups if g.get(k) is not None and not g["warning"]]
+        if len(judged) >= 2:
+            (lo, worst), (hi, best) = min(judged), max(judged)
+            gaps[k] = {"gap": hi - lo, "worst": worst, "best": best}
+    return groups, gaps
+
+
 def audit(y, probs, paths: list[str], classes: list[str], rule: dict, csv_path: str | Path) -> dict:
-    """{source, matched, unmatched, attributes: [{name, groups: [{value, figures…, warning}], gaps}]}."""
+    """{source, matched, unmatched, attributes: [{name, groups: [{value, rows, figures…, warning}], gaps}]}."""
     names, table = read_attributes(csv_path)
     rows = match(paths, table, Path(csv_path).resolve().parent)
     found = [r is not None for r in rows]
     if not any(found):
         raise DataError(f"None of the {len(paths)} scored files is listed in {csv_path}; its first column must "
                         "hold their paths (absolute, relative to the CSV, or unique file names).")
-    y = np.asarray(y)
     cal = calibrate(np.asarray(probs, dtype=np.float64), rule.get("temperature") or 1.0)
     out = {"source": str(csv_path), "matched": int(sum(found)), "unmatched": int(len(rows) - sum(found)),
            "attributes": []}
-    keys = [k for k in FIGURES if rule.get("threshold") is not None] or ["accuracy"]
     for name in names:
         values = sorted({r[name] for r in rows if r is not None and r.get(name)})
-        groups = []
-        for v in values:
-            mask = np.array([r is not None and r.get(name) == v for r in rows])
-            groups.append({"value": v, **_group(y, cal, classes, rule, mask)})
-        gaps = {}
-        for k in keys:
-            judged = [(g[k], g["value"]) for g in groups if g.get(k) is not None and not g["warning"]]
-            if len(judged) >= 2:
-                (lo, worst), (hi, best) = min(judged), max(judged)
-                gaps[k] = {"gap": hi - lo, "worst": worst, "best": best}
+        members = {v: [i for i, r in enumerate(rows) if r is not None and r.get(name) == v] for v in values}
+        groups, gaps = attribute_table(y, cal, classes, rule, members)
         out["attributes"].append({"name": name, "groups": groups, "gaps": gaps})
     return out
