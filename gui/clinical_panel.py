@@ -98,8 +98,8 @@ class ClinicalPanel(QWidget):
         body = QHBoxLayout()
         self.figures = _table(["Figure", "Test (95% CI)", "Validation (95% CI)"])
         self.figures.setAccessibleName("Figures at the threshold")
-        self.figures.setMinimumWidth(self.fontMetrics().horizontalAdvance("Average precision  0.904 (0.780–0.995)  "
-                                                                          "0.904 (0.780–0.995)") + 24)
+        widest = "Average precision  100.0 % (100.0–100.0)  100.0 % (100.0–100.0)"  # two intervals at full width
+        self.figures.setMinimumWidth(self.fontMetrics().horizontalAdvance(widest) + 36)
         body.addWidget(self.figures, 0)
         self.plots = ClinicalPlots()
         body.addWidget(self.plots, 1)
