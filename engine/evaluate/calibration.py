@@ -18,6 +18,16 @@ N_BINS = 10
 N_BOOTSTRAP = 1000
 SEED = 0
 T_RANGE = (0.05, 20.0)
+CHUNK_CELLS = 2_000_000  # resamples x examples held at once
+
+
+def chunks(n_boot: int, n: int):
+    """Sizes of the bootstrap chunks whose (resamples, examples) weight matrix stays bounded."""
+    step = max(1, min(n_boot, CHUNK_CELLS // max(1, n)))
+    done = 0
+    while done < n_boot:
+        yield min(step, n_boot - done)
+        done += step
 
 
 def log_loss(y, probs) -> float:
@@ -66,8 +76,9 @@ def reliability(y, probs, positive: int | None = None, n_bins: int = N_BINS,
     ci = None
     if n >= 2:
         rng = np.random.default_rng(seed)
-        weights = rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(np.float64)
-        lo, hi = np.percentile(_ece(conf, hit, weights, n_bins), [2.5, 97.5])
+        eces = [_ece(conf, hit, rng.multinomial(n, np.full(n, 1.0 / n), size=b).astype(np.float64), n_bins)
+                for b in chunks(n_boot, n)]
+        lo, hi = np.percentile(np.concatenate(eces), [2.5, 97.5])
         ci = [float(lo), float(hi)]
     return {"ece": ece, "ci95": ci, "bins": bins, "kind": "positive" if positive is not None else "top",
             "n_bins": n_bins}

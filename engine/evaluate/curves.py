@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn import metrics as skm
 
+from .calibration import chunks
 from .metrics import N_BOOTSTRAP, SEED, _interval, _weighted_auc
 
 MAX_POINTS = 200
@@ -47,13 +48,17 @@ def binary_curves(y_pos, score, n_boot: int = N_BOOTSTRAP, seed: int = SEED) -> 
     fpr, tpr, _ = skm.roc_curve(y, s)
     precision, recall, _ = skm.precision_recall_curve(y, s)
     rng = np.random.default_rng(seed)
-    weights = rng.multinomial(len(y), np.full(len(y), 1.0 / len(y)), size=n_boot)
+    aucs, aps = [], []
+    for b in chunks(n_boot, len(y)):  # resample weights (b, n) a chunk at a time: bounded memory
+        weights = rng.multinomial(len(y), np.full(len(y), 1.0 / len(y)), size=b)
+        aucs.append(_weighted_auc(s, y == 1, weights))
+        aps.append(_weighted_ap(s, y == 1, weights))
     fx, fy = _thin(fpr, tpr)
     rx, ry = _thin(recall[::-1], precision[::-1])
     return {"roc": {"fpr": fx, "tpr": fy, "auc": float(skm.roc_auc_score(y, s)),
-                    "ci95": _interval(_weighted_auc(s, y == 1, weights))},
+                    "ci95": _interval(np.concatenate(aucs))},
             "pr": {"recall": rx, "precision": ry, "ap": float(skm.average_precision_score(y, s)),
-                   "ci95": _interval(_weighted_ap(s, y == 1, weights)), "prevalence": float(y.mean())}}
+                   "ci95": _interval(np.concatenate(aps)), "prevalence": float(y.mean())}}
 
 
 def one_vs_rest_curves(y, probs, classes: list[str], n_boot: int = N_BOOTSTRAP, seed: int = SEED) -> list[dict]:
