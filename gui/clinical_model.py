@@ -129,6 +129,8 @@ class ClinicalModel:
             parts.append(f"Probabilities are temperature-scaled (T = {t:.2f}, fitted on validation).")
         elif r.get("temperature_note"):
             parts.append(r["temperature_note"])
+        if r.get("refit_note"):
+            parts.append(r["refit_note"])
         if self._moved():
             parts.append(f"Showing {self.threshold:.3f}, moved by hand: press Keep to save it in the model.")
         return " ".join(p for p in parts if p)

@@ -260,3 +260,15 @@ def test_most_probable_class_figures_follow_the_chosen_positive_class():
     assert lo <= s["binary"]["sensitivity"] <= hi
     relabel_binary(s, "pneumonia")  # idempotent
     assert s["binary"]["sensitivity"] == pytest.approx(skm.recall_score(y, pred, pos_label=0))
+
+
+def test_a_refit_run_says_its_rule_was_chosen_on_the_model_before_the_refit():
+    from engine.evaluate.clinical import note_refit
+    from engine.evaluate.clinical_text import format_clinical
+
+    yv, pv = _binary(100, seed=15)
+    s = clinical_section(["normal", "sick"], Split.of(yv, pv), None)
+    note_refit(s, {"refit": None})
+    assert "refit_note" not in s["decision"]
+    note_refit(s, {"refit": {"epochs": 3, "val_checkpoint": "selected"}})
+    assert "selected before the refit" in format_clinical(s)

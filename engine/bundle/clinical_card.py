@@ -54,6 +54,8 @@ def markdown_clinical(metrics: dict, modality: str) -> list[str]:
     lines.append(f"- Temperature: **{t:.3f}** (fitted on the validation split; probabilities are "
                  f"softmax(logits / {t:.3f}))." if t != 1.0 else
                  f"- Temperature: 1. {rule.get('temperature_note') or 'Probabilities are not rescaled.'}")
+    if rule.get("refit_note"):
+        lines.append(f"- {rule['refit_note']}")
     at = test.get("at_threshold") or {}
     if at:
         lines += ["", f"Test split at this threshold ({at['n']} examples; Wilson 95% intervals):", "",

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..atomic import read_json, write_json
 from ..errors import DataError
-from .clinical import Options, Split, clinical_section, relabel_binary
+from .clinical import Options, Split, clinical_section, note_refit, relabel_binary
 
 PREDICTIONS_FILE = "predictions.json"
 PREDICTIONS_FORMAT = "transfer-studio-predictions"
@@ -63,6 +63,7 @@ def reconsider(run_dir: str | Path, options: Options) -> dict:
     counts = (metrics.get("clinical") or {}).get("train_counts")
     metrics["clinical"] = clinical_section(classes, splits["val"], splits["test"], options, counts)
     metrics["clinical"]["train_counts"] = counts
+    note_refit(metrics["clinical"], metrics)
     for split in ("val", "test"):
         relabel_binary(metrics.get(split), metrics["clinical"]["decision"].get("positive_class"))
     from .audits import sections

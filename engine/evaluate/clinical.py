@@ -135,6 +135,17 @@ def split_figures(classes: list[str], split: Split | None, rule: dict) -> dict |
     return out
 
 
+REFIT_NOTE = ("The saved model was trained again on train + validation (a refit), so its validation figures, "
+              "temperature and threshold come from the model selected before the refit: the refit model may be "
+              "surer, and the test figures are the check.")
+
+
+def note_refit(clinical: dict, metrics: dict) -> None:
+    """Say so in the rule when validation was scored by another model than the saved one."""
+    if metrics.get("refit"):
+        clinical["decision"]["refit_note"] = REFIT_NOTE
+
+
 SWAPS = (("sensitivity", "specificity"), ("ppv", "npv"))
 
 

@@ -27,6 +27,8 @@ def rule_lines(rule: dict) -> list[str]:
     t = rule.get("temperature") or 1.0
     out.append(f"Temperature: {t:.3f}, fitted on the validation split." if t != 1.0 else
                rule.get("temperature_note") or "Temperature: 1 (no scaling).")
+    if rule.get("refit_note"):
+        out.append(rule["refit_note"])
     return out
 
 

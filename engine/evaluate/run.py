@@ -12,7 +12,7 @@ from ..errors import DataError
 from ..modelio import checkpoint_dir
 from .audits import remember_site, sections, site_section
 from .cached import read_options, save_predictions
-from .clinical import Options, Split, clinical_section, relabel_binary
+from .clinical import Options, Split, clinical_section, note_refit, relabel_binary
 from .metrics import score
 
 METRICS_FORMAT = "transfer-studio-metrics"
@@ -101,6 +101,7 @@ def evaluate_run(run_dir: str | Path, reporter: Callable | None = None, cancel=N
     options = options or read_options(run_dir)
     out["clinical"] = clinical_section(predictor.classes, cache["val"], cache["test"], options, counts)
     out["clinical"]["train_counts"] = counts
+    note_refit(out["clinical"], out)
     for split in ("val", "test"):
         relabel_binary(out[split], out["clinical"]["decision"].get("positive_class"))
     out.update(sections(run_dir, out["clinical"], cache["test"], predictor.classes))  # second sites, subgroups

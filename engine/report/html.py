@@ -94,6 +94,8 @@ def _rule(rule: dict) -> str:
     items.append(f"<b>Temperature {t:.3f}</b>, fitted on the validation split: probabilities are "
                  f"softmax(logits / {t:.3f})." if t != 1.0 else
                  escape(rule.get("temperature_note") or "Temperature 1: probabilities are not rescaled."))
+    if rule.get("refit_note"):
+        items.append(escape(rule["refit_note"]))
     return "<h2>Decision rule</h2><ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
 
 
