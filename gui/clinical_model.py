@@ -148,6 +148,10 @@ class ClinicalModel:
         test, val = self.figures("test") or {}, self.figures("val") or {}
         rows = [(FIGURE_TITLES[k], ci_text(test.get(k), (test.get("ci95") or {}).get(k)),
                  ci_text(val.get(k), (val.get("ci95") or {}).get(k))) for k in FIGURES if k in test or k in val]
+        if test.get("counts") or val.get("counts"):
+            def counts(c):
+                return f"TP {c['tp']} FP {c['fp']} TN {c['tn']} FN {c['fn']}" if c else "–"
+            rows.append(("Counts", counts(test.get("counts")), counts(val.get("counts"))))
         for key, area, title in (("roc", "auc", "ROC AUC"), ("pr", "ap", "Average precision")):
             t = ((self.clinical.get("test") or {}).get("curves") or {}).get(key) or {}
             v = ((self.clinical.get("val") or {}).get("curves") or {}).get(key) or {}

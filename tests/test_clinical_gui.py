@@ -180,3 +180,15 @@ def test_second_site_and_subgroups_follow_the_slider(tmp_path):
     expected = compare(m.figures("test"), ext)["sensitivity"]
     assert site["Sensitivity"][3] == f"{100 * ext['sensitivity']:.1f} %"
     assert site["Sensitivity"][4].startswith(f"{100 * expected['difference']:+.1f} pts")
+
+
+def test_the_counts_at_the_threshold_are_shown(tmp_path):
+    from gui.clinical_model import ClinicalModel
+
+    run, metrics, _ = _run(tmp_path, seed=4)
+    m = ClinicalModel()
+    m.set_result(str(run), metrics)
+    m.set_threshold(0.5)
+    k = m.figures("test")["counts"]
+    assert dict((r[0], r[1]) for r in m.figure_rows())["Counts"] == f"TP {k['tp']} FP {k['fp']} TN {k['tn']} FN {k['fn']}"
+    assert sum(k.values()) == 100
