@@ -18,6 +18,7 @@ COMMANDS = {
     "predict": "Predict labels for files with a saved model.",
     "backbones": "List the registered backbones and whether their weights are here.",
     "export": "Save a trained run as a self-describing model bundle.",
+    "report": "Write a self-contained HTML evaluation report of a run or bundle.",
     "library": "Manage the offline model library (list, import, verify, remove).",
     "pack": "On a connected machine, download backbones into a model pack.",
     "lr-find": "Find a learning rate: the range test (Smith 2017) on your data, backbone and freezing.",

@@ -14,6 +14,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from .bundle import decision
 from .bundle import preprocessing as pre
 from .errors import BundleError, Cancelled
 
@@ -41,7 +42,8 @@ class Predictor:
     """A model ready to score inputs: `.classes`, `.modality`, `.predict_proba`, `.predict_paths`."""
 
     def __init__(self, model, classes: list[str], modality: str, preprocess: dict, *,
-                 tokenizer=None, origin: str = "", device: str = "cpu", batch_size: int = 32):
+                 tokenizer=None, origin: str = "", device: str = "cpu", batch_size: int = 32,
+                 rule: dict | None = None):
         import torch
 
         self.model = model.eval().to(device)
@@ -52,6 +54,7 @@ class Predictor:
         self.origin = origin
         self.device = torch.device(device)
         self.batch_size = int(batch_size)
+        self.rule = decision.check_rule(rule, self.classes)  # temperature, positive class, threshold
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -146,8 +149,22 @@ class Predictor:
         """Class probabilities (n, len(classes)); rows of unreadable inputs are NaN."""
         return self.predict_detailed(items, reporter, cancel)[0]
 
+    def decided(self, probs: np.ndarray) -> tuple[np.ndarray, list[str]]:
+        """(calibrated probabilities, decided class per row) under the model's decision rule."""
+        cal = decision.calibrate(probs, self.rule["temperature"])
+        return cal, decision.decide(cal, self.classes, self.rule) if len(cal) else []
+
+    def row(self, path: str, probs: np.ndarray, top_k: int) -> dict:
+        """One prediction as the CLI, the GUI and predict.py print it: decision, threshold, top-k."""
+        cal, decided = self.decided(probs[None])
+        out = {"path": path, "decision": decided[0], "top": pre.top_k(cal[0], self.classes, top_k)}
+        if self.rule["threshold"] is not None:
+            out["positive_probability"] = float(cal[0, self.classes.index(self.rule["positive_class"])])
+            out["threshold"] = self.rule["threshold"]
+        return out
+
     def predict_texts(self, texts: list[str]) -> np.ndarray:
-        """Probabilities for raw strings (text models only)."""
+        """Raw (uncalibrated) probabilities for raw strings (text models only)."""
         if self.modality != "text":
             raise BundleError("This is an image model; give it image files, not text.")
         from .data.text import clean_text
@@ -156,7 +173,11 @@ class Predictor:
 
     def predict_paths(self, paths: list[str], top_k: int = 3, reporter: Callable | None = None,
                       cancel=None) -> list[dict]:
-        """[{"path", "top": [[label, p], ...]} | {"path", "error"}] for files and folders."""
+        """[{"path", "decision", "top": [[label, p], ...]} | {"path", "error"}] for files and folders.
+
+        Probabilities are temperature-scaled and the decision follows the model's rule (a binary
+        model's threshold on its positive class: then also positive_probability and threshold).
+        """
         files, problems = pre.collect_inputs([str(p) for p in paths], _extensions(self.modality))
         probs, errors = self.predict_detailed(files, reporter, cancel)
         out: list[dict] = []
@@ -164,7 +185,7 @@ class Predictor:
             if i in errors:
                 out.append({"path": path, "error": errors[i]})
             else:
-                out.append({"path": path, "top": pre.top_k(probs[i], self.classes, top_k)})
+                out.append(self.row(path, probs[i], top_k))
         return out + problems
 
 

@@ -2,7 +2,9 @@
 
 Standard library only: `transfer-studio predict --out` and the app's "Save as CSV" write
 the same columns through `write_csv`, so the file does not depend on where it was made.
-Columns: path, label_1, probability_1, ..., label_k, probability_k, error.
+Columns: path, decision (the bundle's decision rule: the positive class at its threshold, else the
+most probable class; empty for an unreadable file), label_1, probability_1, ..., label_k,
+probability_k, error.
 """
 from __future__ import annotations
 
@@ -14,14 +16,14 @@ from .atomic import write_text
 
 
 def header(k: int) -> list[str]:
-    return ["path"] + [c for j in range(1, k + 1) for c in (f"label_{j}", f"probability_{j}")] + ["error"]
+    return ["path", "decision"] + [c for j in range(1, k + 1) for c in (f"label_{j}", f"probability_{j}")] + ["error"]
 
 
 def row(item: dict, k: int) -> list[str]:
     """A prediction ({"path", "top": [[label, p], ...]} or {"path", "error"}) as the CSV's cells."""
     top = list(item.get("top") or [])[:k]
     cells = [x for label, p in top for x in (str(label), f"{float(p):.6f}")]
-    return [str(item.get("path", ""))] + cells + [""] * (2 * k - len(cells)) + [str(item.get("error") or "")]
+    return [str(item.get("path", "")), str(item.get("decision") or "")] + cells + [""] * (2 * k - len(cells)) + [str(item.get("error") or "")]
 
 
 def write_csv(path: str, items: Iterable[dict], k: int) -> int:

@@ -371,3 +371,6 @@ def message_types() -> dict[str, type]:
 # the long requests, their progress and answers, and opening a bundle (issue 24): registered on import
 from .protocol_jobs import (BundleOpened, CancelRequest, FindLR, FolderPredicted, JobProgress,  # noqa: E402,F401
                             LRFound, OpenBundle, PredictFolder)
+# the clinical evaluation's requests and replies (issue 22), registered like the others above
+from .protocol_clinical import (AuditSubgroups, EvaluateFolder, Evaluated, Reconsider, ReportSaved,  # noqa: E402,F401
+                                SaveReport)

@@ -312,13 +312,11 @@ class Server:
 
     def predict(self, msg: protocol.Predict) -> protocol.Predictions:
         from .bundle.reader import open_predictor
-        from .inference import Predictor
 
         model = Path(msg.model)
         if not model.exists():
             raise ConfigError(f"{model} does not exist; choose a trained run or a saved model bundle.")
-        predictor = Predictor.from_run(str(model)) if (model / "checkpoints").is_dir() else \
-            open_predictor(str(model))
+        predictor = open_predictor(str(model))  # a run or a bundle, with its decision rule
         return protocol.Predictions(items=predictor.predict_paths([str(p) for p in msg.paths], top_k=msg.top_k))
 
     def save_bundle(self, msg: protocol.SaveBundle) -> protocol.Saved:
@@ -333,6 +331,11 @@ class Server:
 
         return handle_library_request(msg)
 
+    def clinical(self, msg: protocol.Message) -> protocol.Message:
+        from .evaluate.requests import handle_clinical_request
+
+        return handle_clinical_request(msg, reporter=self.send, cancel=self._request_cancel)
+
 
 REQUESTS = {
     protocol.ListBackbones: Server.list_backbones,
@@ -345,6 +348,10 @@ REQUESTS = {
     protocol.ListLibrary: Server.library,
     protocol.ImportWeights: Server.library,
     protocol.RemoveFromLibrary: Server.library,
+    protocol.Reconsider: Server.clinical,
+    protocol.EvaluateFolder: Server.clinical,
+    protocol.AuditSubgroups: Server.clinical,
+    protocol.SaveReport: Server.clinical,
 }
 
 

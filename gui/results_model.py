@@ -244,6 +244,17 @@ class ResultsModel:
             rows.append((str(item.get("path", "")), top, str(item.get("error") or "")))
         return rows
 
+    def decision_text(self, path: str) -> str:
+        """The engine's decision for a predicted file under the model's rule ('' when it sent none)."""
+        item = next((i for i in self.predictions if i.get("path") == path), None) or {}
+        decision = item.get("decision")
+        if not decision:
+            return ""
+        p, t = _num(item.get("positive_probability")), _num(item.get("threshold"))
+        if p is None or t is None:
+            return f"Decision: {decision}"
+        return f"Decision: {decision} (positive-class probability {fmt.percent(p)}, threshold {t:.3f})"
+
     def set_saved(self, path: str, model_card: str) -> None:
         self.saved_path, self.model_card = path, model_card or ""
         self.events.saved.emit()

@@ -5,7 +5,7 @@ from PySide6.QtCore import QEvent, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QGridLayout, QHBoxLayout, QHeaderView, QLabel,
                                QListView, QListWidget, QListWidgetItem, QPushButton, QTableWidget,
-                               QTableWidgetItem, QVBoxLayout, QWidget)
+                               QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget, QFrame, QScrollArea)
 
 from . import format as fmt
 from .data_model import read_snippet
@@ -25,7 +25,12 @@ class ResultsPage(QWidget):
         self.icon_size = int(self.fontMetrics().height() * 5)
         self.items_by_path: dict[str, list[QListWidgetItem]] = {}
         self.current_cell: tuple[int, int] | None = None
-        outer = QVBoxLayout(self)
+        scores = QWidget()  # the first tab; add_tab() adds the clinical evaluation beside it
+        outer = QVBoxLayout(scores)
+        outer.setContentsMargins(0, 0, 0, 0)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(scores, "Scores")
+        QVBoxLayout(self).addWidget(self.tabs)
         top = QHBoxLayout()
         top.addWidget(heading("Results"), 1)
         self.split = QComboBox()
@@ -98,6 +103,14 @@ class ResultsPage(QWidget):
         thumbnails.loaded.connect(self._on_thumbnail)
         model.events.result.connect(self.refresh)
         model.events.cells.connect(lambda _split: self.current_cell and self.show_cell(*self.current_cell))
+
+    def add_tab(self, widget: QWidget, title: str) -> None:
+        """Another view of the results, scrolled when the window is small (the page's minimum stays the same)."""
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(widget)
+        self.tabs.addTab(scroll, title)
 
     def refresh(self) -> None:
         self.split.blockSignals(True)

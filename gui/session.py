@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject, Signal
 from engine import protocol as P
 
 from .backbone_model import BackboneModel
+from .clinical_model import ClinicalModel
 from .data_model import DataModel
 from .engine_status import EngineStatus
 from .errors_text import plain_error
@@ -40,6 +41,7 @@ class Models:
     engine: EngineStatus = field(default_factory=EngineStatus)
     folder: FolderJob = field(default_factory=FolderJob)  # Try it → Predict a folder
     lr: LRFinder = field(default_factory=LRFinder)  # the Train page's learning-rate finder
+    clinical: ClinicalModel = field(default_factory=ClinicalModel)  # the Results page's threshold and audits
 
 
 class Session(QObject):

@@ -101,6 +101,9 @@ class TryPage(QWidget):
         name = QLabel(f"<b>{'/'.join(path.replace(chr(92), '/').split('/')[-2:])}</b>")
         name.setToolTip(path)
         lay.addWidget(name)
+        decision = self.model.decision_text(path)
+        if decision:
+            lay.addWidget(QLabel(decision))
         if error:
             err = QLabel(f"Could not read this file: {error}")
             err.setWordWrap(True)

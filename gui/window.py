@@ -21,6 +21,8 @@ from .backbone_model import BackboneModel, native_input_size
 from .data_model import usable_drop_paths
 from .data_page import DataPage
 from .model_page import ModelPage
+from .clinical_controller import ClinicalController
+from .clinical_panel import ClinicalPanel
 from .results_page import ResultsPage
 from .session import Models, Session
 from .settings import Settings, runs_dir
@@ -66,6 +68,8 @@ class MainWindow(QMainWindow):
         self.model_page = ModelPage(self.backbones)
         self.train_page = TrainPage(self.run)
         self.results_page = ResultsPage(self.results, self.thumbnails)
+        self.clinical_panel = ClinicalPanel(m.clinical)
+        self.results_page.add_tab(self.clinical_panel, "Clinical evaluation")
         self.try_page = TryPage(self.results, self.thumbnails)
         self.save_page = SavePage(self.results)
         self.pages = [self.data_page, self.model_page, self.train_page, self.results_page, self.try_page,
@@ -105,6 +109,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         self.session = Session(client, m, self.train_page.settings, self.runs_root, self)
+        self.clinical_controller = ClinicalController(self.session, m.clinical, m.results)
         self.session.notify.connect(self.notify)
         self.history = HistoryUi(self)  # runs, bundles, recent models; a folder to a table; the LR finder
         self.message.actionTriggered.connect(self._on_message_action)
@@ -141,6 +146,7 @@ class MainWindow(QMainWindow):
         self.save_page.saveRequested.connect(self.save_dialog)
         self.save_page.openFolderRequested.connect(
             lambda p: QDesktopServices.openUrl(QUrl.fromLocalFile(p)) if p else None)
+        self.clinical_controller.listen_to(self.clinical_panel)
         busy_pages = {"predict": self.try_page, "save": self.save_page}
         s.requests.busyChanged.connect(lambda name, on: name in busy_pages and busy_pages[name].set_busy(on))
 
@@ -151,6 +157,7 @@ class MainWindow(QMainWindow):
         m.data.events.changed.connect(self._on_data)
         m.recipe.events.changed.connect(self._show_recipe)
         m.results.events.result.connect(lambda: self.go(RESULTS))
+        m.results.events.result.connect(lambda: m.clinical.set_result(m.results.run_dir, m.results.metrics))
         m.run.events.started.connect(self._remember_train_settings)
         for event in (m.engine.events.changed, m.data.events.changed, m.backbones.events.listed,
                       m.backbones.events.freeze, m.run.events.changed, m.results.events.result,

@@ -1,6 +1,8 @@
-"""The two rooms meet only through standard-library engine modules: engine/ never imports Qt, and
-every engine module the GUI imports (and everything those import) needs nothing beyond the
-standard library. Read from the code's syntax trees, imports inside functions included."""
+"""The two rooms meet only through light engine modules: engine/ never imports Qt, and every engine
+module the GUI imports (and everything those import) needs nothing beyond the standard library and
+numpy (which the GUI has anyway, for pyqtgraph): the clinical figures recomputed when the threshold
+moves (engine.evaluate.operating, engine.bundle.decision) are numpy only. Read from the code's
+syntax trees, imports inside functions included; a fresh process checks what importing them loads."""
 from __future__ import annotations
 
 import ast
@@ -55,7 +57,19 @@ def test_what_the_gui_imports_from_the_engine_is_standard_library_only():
             top = m.split(".")[0]
             if top == "engine":
                 todo.add(m)
-            elif top and top not in sys.stdlib_module_names and top != "__future__":
+            elif top and top not in sys.stdlib_module_names and top not in ("__future__", "numpy"):
                 heavy.append(f"{path.relative_to(ROOT)} imports {m}")
     assert {"engine.protocol", "engine.config", "engine.recipe"} <= seen  # the walk follows the GUI's imports
     assert not heavy, heavy
+
+
+def test_the_numpy_only_engine_modules_load_nothing_heavy():
+    """Package __init__ files run on import too: importing what the GUI uses loads no torch or scikit-learn."""
+    import subprocess
+
+    code = ("import sys, engine.evaluate.operating, engine.bundle.decision\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'sklearn', 'scipy', 'transformers', "
+            "'PIL', 'onnxruntime'}))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

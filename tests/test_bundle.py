@@ -20,6 +20,7 @@ from tests.test_bundle_support import (IMAGE_CLASSES, ROOT, TEXT_CLASSES, image_
                                        make_images, run_isolated, text_bundle, text_run)
 
 IMAGE_FILES = {"manifest.json", "model.safetensors", "model.onnx", "labels.json", "preprocess.json", "training.json",
+               "decision.json",
                "metrics.json", "MODEL_CARD.md", "README.md", "predict.py"}
 TEXT_FILES = IMAGE_FILES | {"config.json", "tokenizer.json", "tokenizer_config.json"}
 
@@ -261,7 +262,8 @@ print(json.dumps({{"probs": p.tolist(), "labels": [model.config.id2label[i] for 
     assert done.returncode == 0, done.stderr
     rows = [json.loads(line) for line in done.stdout.splitlines()]
     assert len(rows) == 3
-    for row, p in zip(rows, app):
+    calibrated = load_bundle(text_bundle).decided(app)[0]  # predict.py applies the bundle's temperature too
+    for row, p in zip(rows, calibrated):
         assert [c for c, _ in row["top"]] == [TEXT_CLASSES[i] for i in np.argsort(-p)]
         np.testing.assert_allclose([q for _, q in row["top"]], np.sort(p)[::-1], atol=1e-4)
 

@@ -12,7 +12,7 @@ from tests.test_bundle_support import make_images, run_isolated
 def test_trained_run_exports_and_every_consumer_agrees(tmp_path, capsys):
     from engine.bundle import verify_bundle
     from engine.config import RunConfig
-    from engine.inference import Predictor
+    from engine.bundle.reader import open_predictor
     from engine.train import train
 
     data = make_images(tmp_path / "data", per_class=10)
@@ -30,7 +30,7 @@ def test_trained_run_exports_and_every_consumer_agrees(tmp_path, capsys):
     assert manifest["onnx"]["parity"]["max_abs_prob_diff"] <= 1e-4
 
     new = make_images(tmp_path / "new", per_class=2, seed=3)
-    from_run = Predictor.from_run(run).predict_paths([str(new)])
+    from_run = open_predictor(run).predict_paths([str(new)])  # the run's decision rule (temperature) applied
     capsys.readouterr()
     assert main(["predict", "--model", str(bundle), str(new), "--json"]) == 0
     from_cli = [json.loads(line) for line in capsys.readouterr().out.splitlines()]

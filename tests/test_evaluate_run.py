@@ -104,7 +104,7 @@ def test_cli_predict_table_csv_and_unreadable_inputs(image_bundle, tmp_path, cap
     assert captured.out.count("%") == 6  # 3 readable images x 2 classes
     assert "2 input(s) could not be read" in captured.err and "nope.jpg" in captured.err
     rows = list(csv.DictReader(out_csv.open()))
-    assert [k for k in rows[0]] == ["path", "label_1", "probability_1", "label_2", "probability_2", "error"]
+    assert [k for k in rows[0]] == ["path", "decision", "label_1", "probability_1", "label_2", "probability_2", "error"]
     assert len(rows) == 5 and sum(1 for r in rows if r["error"]) == 2
     good = [r for r in rows if not r["error"]]
     assert all(r["label_1"] in IMAGE_CLASSES and float(r["probability_1"]) >= float(r["probability_2"]) for r in good)

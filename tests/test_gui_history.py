@@ -214,7 +214,7 @@ def test_predict_a_folder_fills_a_table_filters_it_and_saves_csv(qtbot, env, mon
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), ""))
     dialog.save_button.click()
     rows = list(csv.reader(out.open()))
-    assert rows[0][:3] == ["path", "label_1", "probability_1"] and len(rows) == 12
+    assert rows[0][:4] == ["path", "decision", "label_1", "probability_1"] and len(rows) == 12
     assert [r[-1] for r in rows if r[0].endswith("readme.txt")] == ["could not read it (not an image)"]
 
 

@@ -108,12 +108,12 @@ def test_a_job_cancelled_while_it_waits_is_answered_cancelled(srv, tmp_path, mon
 
 def test_csv_has_top_k_columns_and_lists_unreadable_files_with_the_reason(tmp_path):
     out = tmp_path / "t.csv"
-    n = write_csv(str(out), [{"path": "/a.png", "top": [["cat", 0.75], ["dog", 0.25]]},
+    n = write_csv(str(out), [{"path": "/a.png", "decision": "cat", "top": [["cat", 0.75], ["dog", 0.25]]},
                              {"path": "/b,odd.png", "error": "could not read it"}], 2)
     rows = list(csv.reader(out.open()))
-    assert n == 2 and rows[0] == ["path", "label_1", "probability_1", "label_2", "probability_2", "error"]
-    assert rows[1] == ["/a.png", "cat", "0.750000", "dog", "0.250000", ""]
-    assert rows[2] == ["/b,odd.png", "", "", "", "", "could not read it"]
+    assert n == 2 and rows[0] == ["path", "decision", "label_1", "probability_1", "label_2", "probability_2", "error"]
+    assert rows[1] == ["/a.png", "cat", "cat", "0.750000", "dog", "0.250000", ""]
+    assert rows[2] == ["/b,odd.png", "", "", "", "", "", "could not read it"]
 
 
 @pytest.mark.slow

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..config import smaller_training_crop
 from ..evaluate.report import markdown_confusion, markdown_score, prob, with_ci
+from .clinical_card import markdown_audits, markdown_clinical, readme_decision
 
 FEW_EXAMPLES = 20  # training examples per class below which a warning is given
 SMALL_TEST = 30  # test examples below which intervals are called wide
@@ -271,6 +272,7 @@ def render_model_card(manifest: dict, training: dict, metrics: dict, classes: li
               f"### Validation split ({val.get('n', 0)} {_noun(modality, val.get('n'))})", "",
               "The validation split chose the checkpoint, so these numbers lean optimistic.", "",
               markdown_score(val)]
+    lines += markdown_clinical(metrics, modality) + markdown_audits(metrics)
     errors = (test or val).get("confident_errors") or []
     if errors:
         lines += ["", "The most confident mistakes on the " + ("test" if test.get("n") else "validation") + " split:", ""]
@@ -284,7 +286,10 @@ def render_model_card(manifest: dict, training: dict, metrics: dict, classes: li
                  "Other writers, topics or time periods ")
               + "can do noticeably worse; score a labeled sample of your own data with "
               "`transfer-studio evaluate --model THIS_BUNDLE --data FOLDER` before relying on it.",
-              "- Probabilities are the network's softmax outputs; they were not calibrated.",
+              ("- Probabilities are temperature-scaled on the validation split (see above); on other data they "
+               "may be over- or under-confident again." if ((metrics.get("clinical") or {}).get("decision") or {})
+               .get("temperature", 1.0) != 1.0 else "- Probabilities are the network's softmax outputs; they "
+               "were not calibrated."),
               "- Classes with fewer examples, and classes that look alike in the confusion matrix, are the "
               "least reliable.", "",
               "## Files", "",
@@ -298,7 +303,7 @@ def render_model_card(manifest: dict, training: dict, metrics: dict, classes: li
     return "\n".join(lines) + "\n"
 
 
-def render_readme(manifest: dict) -> str:
+def render_readme(manifest: dict, rule: dict | None = None) -> str:
     modality, bb = manifest["modality"], manifest["backbone"]
     extra = "pillow" if modality == "image" else "tokenizers"
     lines = [f"# {manifest['name']}", "",
@@ -327,6 +332,7 @@ def render_readme(manifest: dict) -> str:
                   'model = AutoModelForSequenceClassification.from_pretrained(".", local_files_only=True)',
                   'tokenizer = AutoTokenizer.from_pretrained(".", local_files_only=True)',
                   "# truncate to max_length from preprocess.json; labels are in model.config.id2label"]
-    lines += ["```", "", "`manifest.json` lists the sha256 of every file; Transfer Studio and predict.py refuse a "
+    lines += ["```"] + (readme_decision(rule) if rule else [])
+    lines += ["", "`manifest.json` lists the sha256 of every file; Transfer Studio and predict.py refuse a "
               "bundle whose files were changed."]
     return "\n".join(lines) + "\n"

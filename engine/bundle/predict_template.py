@@ -10,6 +10,8 @@ tokenizers for a text model:  pip install onnxruntime numpy pillow tokenizers
 
 Every file in the bundle is checked against manifest.json first; a changed file is
 refused. Unreadable inputs are listed at the end and do not stop the others.
+Probabilities are temperature-scaled and the decision follows decision.json (a binary
+model's threshold on its positive class), as in Transfer Studio.
 """
 from __future__ import annotations
 
@@ -21,6 +23,9 @@ from engine.data.text import TEXT_EXTS, clean_text, read_text  # noqa: F401 - te
 from engine.bundle.preprocessing import (collect_inputs, encode_texts, load_tokenizer,  # noqa: F401 - replaced
                                          preprocess_image, softmax, top_k)  # by that module's text at export
 # <<< preprocessing
+# >>> decision
+from engine.bundle.decision import DECISION_FILE, calibrate, decide  # noqa: F401 - replaced at export
+# <<< decision
 
 import argparse
 import csv
@@ -107,8 +112,10 @@ def main(argv=None) -> int:
     modality = manifest["modality"]
     pp = read_json("preprocess.json")
     used = ["model.onnx", "labels.json", "preprocess.json"] + ([pp["tokenizer"]] if modality == "text" else [])
-    verify(manifest, used)
+    has_rule = DECISION_FILE in manifest["files"]  # bundles saved before decision.json: argmax
+    verify(manifest, used + ([DECISION_FILE] if has_rule else []))
     classes = read_json("labels.json")["classes"]
+    rule = read_json(DECISION_FILE) if has_rule else None
     if not args.inputs and not args.text:
         parser.error("name at least one file or folder" + (" (or --text)" if modality == "text" else ""))
     if args.text and modality != "text":
@@ -139,22 +146,30 @@ def main(argv=None) -> int:
         if i in errors:
             problems.append({"path": name, "error": errors[i]})
         else:
-            rows.append((name, top_k(probs[i], classes, args.top_k)))
-    for name, top in rows:
+            p = calibrate(probs[i][None], (rule or {}).get("temperature", 1.0))
+            row = {"path": name, "decision": decide(p, classes, rule)[0], "top": top_k(p[0], classes, args.top_k)}
+            if rule and rule.get("threshold") is not None:
+                row["positive_probability"] = float(p[0, classes.index(rule["positive_class"])])
+                row["threshold"] = rule["threshold"]
+            rows.append(row)
+    for row in rows:
         if args.json:
-            print(json.dumps({"path": name, "top": top}))
+            print(json.dumps(row))
         else:
-            print(name + "\t" + "\t".join(f"{label} {p:.4f}" for label, p in top))
+            print(row["path"] + "\t" + row["decision"] + "\t"
+                  + "\t".join(f"{label} {p:.4f}" for label, p in row["top"]))
     if args.csv:
         k = max(1, args.top_k)
         with open(args.csv, "w", newline="", encoding="utf-8") as f:
             w = csv.writer(f)
-            w.writerow(["path"] + [c for j in range(1, k + 1) for c in (f"label_{j}", f"probability_{j}")] + ["error"])
-            for name, top in rows:
-                w.writerow([name] + [x for pair in top for x in (pair[0], f"{pair[1]:.6f}")]
+            w.writerow(["path", "decision"] + [c for j in range(1, k + 1) for c in (f"label_{j}", f"probability_{j}")]
+                       + ["error"])
+            for row in rows:
+                top = row["top"]
+                w.writerow([row["path"], row["decision"]] + [x for pair in top for x in (pair[0], f"{pair[1]:.6f}")]
                            + [""] * (2 * (k - len(top))) + [""])
             for p in problems:
-                w.writerow([p["path"]] + [""] * (2 * k) + [p["error"]])
+                w.writerow([p["path"], ""] + [""] * (2 * k) + [p["error"]])
     for p in problems:
         print(f"could not predict {p['path']}: {p['error']}", file=sys.stderr)
     return 0 if rows else 1

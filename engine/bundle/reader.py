@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..errors import BundleError
 from . import preprocessing as pre
+from .decision import DECISION_FILE
 from .manifest import verify_bundle
 
 
@@ -27,11 +28,12 @@ def load_bundle(path: str | Path, device: str = "cpu"):
     manifest = verify_bundle(root)
     classes = list(_json(root, "labels.json")["classes"])
     pp = _json(root, "preprocess.json")
+    rule = _json(root, DECISION_FILE) if DECISION_FILE in manifest["files"] else None  # older bundles: argmax
     backbone = manifest["backbone"]
     if manifest["modality"] == "image":
         model = plain_model(backbone["source"], backbone["arch"], len(classes))
         load_weights(model, root / "model.safetensors")
-        return Predictor(model, classes, "image", pp, origin=str(root), device=device)
+        return Predictor(model, classes, "image", pp, origin=str(root), device=device, rule=rule)
     from transformers import AutoModelForSequenceClassification
 
     from ..backbones.build import _quiet_transformers
@@ -42,7 +44,18 @@ def load_bundle(path: str | Path, device: str = "cpu"):
     except Exception as exc:
         raise BundleError(f"The text model in {root} could not be loaded ({exc}); re-export the model.") from exc
     tokenizer = pre.load_tokenizer(str(root / pp.get("tokenizer", "tokenizer.json")))
-    return Predictor(model, classes, "text", pp, tokenizer=tokenizer, origin=str(root), device=device)
+    return Predictor(model, classes, "text", pp, tokenizer=tokenizer, origin=str(root), device=device, rule=rule)
+
+
+def run_rule(run_dir: Path, classes: list[str]) -> dict:
+    """The decision rule a run's last evaluation chose (metrics.json), else argmax at temperature 1."""
+    from .decision import check_rule
+
+    try:
+        rule = (_json(run_dir, "metrics.json").get("clinical") or {}).get("decision")
+        return check_rule(rule, classes)
+    except (OSError, ValueError, AttributeError):
+        return check_rule(None, classes)
 
 
 def open_predictor(path: str | Path, device: str = "cpu"):
@@ -53,6 +66,8 @@ def open_predictor(path: str | Path, device: str = "cpu"):
     if (p / "manifest.json").is_file():
         return load_bundle(p, device=device)
     if (p / "model.json").is_file():
-        return Predictor.from_run(p, device=device)
+        predictor = Predictor.from_run(p, device=device)
+        predictor.rule = run_rule(p, predictor.classes)
+        return predictor
     raise BundleError(f"{path} is neither a saved model bundle nor a training run; "
                       "pick a .tsbundle folder or a folder under runs/.")

@@ -21,6 +21,8 @@ from ..atomic import atomic_dir, read_json, write_json, write_text
 from ..errors import BundleError, Cancelled
 from . import preprocessing as pre
 from .manifest import BUNDLE_FORMAT, BUNDLE_VERSION, FORBIDDEN_SUFFIXES, MANIFEST, bundle_files, hash_files, verify_bundle
+from .clinical_card import decision_json
+from .decision import DECISION_FILE
 from .model_card import render_model_card, render_readme
 from .onnx_export import check_parity, export_onnx
 
@@ -41,7 +43,8 @@ def _versions() -> dict:
 
 # Source files (relative to the engine package) that predict.py is assembled from at run
 # time: a frozen build (PyInstaller) must ship them as data files at these paths.
-PREDICT_SOURCES = ("bundle/predict_template.py", "bundle/preprocessing.py", "data/images.py", "data/text.py")
+PREDICT_SOURCES = ("bundle/predict_template.py", "bundle/preprocessing.py", "bundle/decision.py", "data/images.py",
+                   "data/text.py")
 ENGINE_DIR = Path(__file__).resolve().parents[1]
 
 
@@ -75,6 +78,7 @@ def predict_script(modality: str) -> str:
     """
     template = _source("bundle/predict_template.py")
     template = _replace_block(template, "decoding", _embedded("data/images.py" if modality == "image" else "data/text.py"))
+    template = _replace_block(template, "decision", _embedded("bundle/decision.py"))
     return _replace_block(template, "preprocessing", _embedded("bundle/preprocessing.py"))
 
 
@@ -277,6 +281,8 @@ def save_bundle(run_dir: str | Path, out: str | Path, which: str = "best", repor
         write_json(tmp / "preprocess.json", _preprocess_json(predictor))
         write_json(tmp / "training.json", training)
         write_json(tmp / "metrics.json", metrics)
+        rule = decision_json(metrics, predictor.classes)
+        write_json(tmp / DECISION_FILE, rule)
         _check_cancel(cancel)
         say(protocol.Status(phase="saving", detail="Exporting to ONNX and checking it against PyTorch"))
         onnx_info = export_onnx(predictor, tmp / "model.onnx", batches[0])
@@ -289,7 +295,7 @@ def save_bundle(run_dir: str | Path, out: str | Path, which: str = "best", repor
                                                       "weights_origin", "weights_sha256")},
                     "weights": "model.safetensors", "onnx": onnx_info}
         write_text(tmp / "MODEL_CARD.md", render_model_card(manifest, training, metrics, predictor.classes))
-        write_text(tmp / "README.md", render_readme(manifest))
+        write_text(tmp / "README.md", render_readme(manifest, rule))
         write_text(tmp / "predict.py", predict_script(predictor.modality))
         _check_no_pickle(tmp)
         manifest["files"] = hash_files(tmp)

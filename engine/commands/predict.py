@@ -15,7 +15,7 @@ def add_arguments(p) -> None:
 
 
 def write_csv(path: str, rows: list[dict], k: int) -> None:
-    """path, label_1, probability_1, ..., error — one row per input, unreadable ones included (prediction_csv.py)."""
+    """path, decision, label_1, probability_1, ..., error — one row per input, unreadable ones included (prediction_csv.py)."""
     from ..prediction_csv import write_csv as write
 
     write(path, rows, k)
@@ -23,8 +23,6 @@ def write_csv(path: str, rows: list[dict], k: int) -> None:
 
 def run(args) -> int:
     from ..bundle.reader import open_predictor
-
-    from ..bundle.preprocessing import top_k
     from ..errors import BundleError
 
     if not args.inputs and not args.text:
@@ -34,7 +32,7 @@ def run(args) -> int:
     rows = predictor.predict_paths(args.inputs, top_k=k) if args.inputs else []
     if args.text:
         probs = predictor.predict_texts(args.text)
-        rows += [{"path": f"text: {t[:40]}", "top": top_k(p, predictor.classes, k)} for t, p in zip(args.text, probs)]
+        rows += [predictor.row(f"text: {t[:40]}", p, k) for t, p in zip(args.text, probs)]
     good = [r for r in rows if "top" in r]
     bad = [r for r in rows if "error" in r]
     if args.out:
@@ -44,8 +42,14 @@ def run(args) -> int:
             print(json.dumps(r))
     else:
         width = max([len(r["path"]) for r in good] + [4])
+        dw = max([len(r["decision"]) for r in good] + [len("decision")])
+        if good:
+            from ..bundle.decision import describe
+
+            print(describe(predictor.rule, predictor.classes), file=sys.stderr)
+            print(f"{'file':<{width}}  {'decision':<{dw}}  probabilities")
         for r in good:
-            print(f"{r['path']:<{width}}  " + "  ".join(f"{label} {p:6.1%}" for label, p in r["top"]))
+            print(f"{r['path']:<{width}}  {r['decision']:<{dw}}  " + "  ".join(f"{label} {p:6.1%}" for label, p in r["top"]))
         if bad:
             print(f"\n{len(bad)} input(s) could not be read:", file=sys.stderr)
             for r in bad:

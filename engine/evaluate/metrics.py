@@ -15,6 +15,8 @@ import math
 import numpy as np
 from sklearn import metrics as skm
 
+from .operating import wilson  # the one Wilson interval (numpy only: the GUI uses it too)
+
 N_BOOTSTRAP = 1000
 SEED = 0
 TOP_K = (2, 3, 5)
@@ -33,19 +35,6 @@ def _interval(samples: np.ndarray) -> list | None:
         return None
     lo, hi = np.percentile(s, [2.5, 97.5])
     return [float(lo), float(hi)]
-
-
-Z95 = 1.959963984540054
-
-
-def wilson(successes: float, n: float, z: float = Z95) -> list | None:
-    """The Wilson score interval of a proportion successes / n (None when n is 0)."""
-    if n <= 0:
-        return None
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return [max(0.0, centre - half), min(1.0, centre + half)]
 
 
 def _rate_intervals(cm: np.ndarray) -> dict[str, list | None]:
