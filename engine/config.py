@@ -11,6 +11,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from .dicom_windows import WINDOWS as DICOM_WINDOWS
+
 CONFIG_SCHEMA_VERSION = 1
 
 AUGMENT_PRESETS = ("none", "light", "standard")
@@ -50,6 +52,7 @@ class RunConfig:
     label_column: str | None = None  # CSV/TSV only; None = detect
     val_fraction: float = 0.15
     test_fraction: float = 0.15
+    dicom_window: str = "file"  # how DICOM values become 8-bit pixels (engine/dicom_windows.py)
     # what to start from
     backbone: str = "auto"  # registry id, or "auto" (pick from the data's modality)
     weights: str | None = None  # a weights file / HF folder the user names
@@ -129,6 +132,8 @@ class RunConfig:
             raise ConfigError(f"Label smoothing must be between 0 and 1, not {self.label_smoothing!r}.")
         if self.budget not in BUDGETS:
             raise ConfigError(f"The time budget must be one of {', '.join(BUDGETS)}, not {self.budget!r}.")
+        if self.dicom_window not in DICOM_WINDOWS:
+            raise ConfigError(f"The DICOM window must be one of {', '.join(DICOM_WINDOWS)}, not {self.dicom_window!r}.")
         if self.augment not in AUGMENT_PRESETS:
             raise ConfigError(f"Augmentation must be one of {', '.join(AUGMENT_PRESETS)}, not {self.augment!r}.")
         if self.device not in DEVICES and not self.device.startswith("cuda:"):

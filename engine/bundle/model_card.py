@@ -308,6 +308,11 @@ def render_readme(manifest: dict) -> str:
              "python predict.py FILE_OR_FOLDER [...] [--top-k 3] [--csv predictions.csv]"]
     if modality == "text":
         lines.append('python predict.py --text "a sentence to classify"')
+    else:
+        lines += ["```", "", "DICOM inputs (`.dcm`, or files from a PACS export with no extension) also need pydicom "
+                  "and pylibjpeg with its decoders (JPEG, JPEG-LS, JPEG 2000, RLE); predict.py reads them with the "
+                  "window this model was trained with (`dicom_window` in preprocess.json):", "", "```",
+                  "pip install pydicom pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg pylibjpeg-rle"]
     lines += ["```", "", "## With Transfer Studio", "", "```",
               "transfer-studio predict --model THIS_FOLDER FILE_OR_FOLDER [...]",
               "transfer-studio evaluate --model THIS_FOLDER --data LABELED_FOLDER", "```", "",
@@ -319,7 +324,7 @@ def render_readme(manifest: dict) -> str:
         lines += ["import json, " + bb["source"], "from safetensors.torch import load_file",
                   'classes = json.load(open("labels.json"))["classes"]', f"model = {build}",
                   'model.load_state_dict(load_file("model.safetensors"))', "model.eval()",
-                  "# inputs as preprocess.json describes; predict.py's load_image() and",
+                  "# inputs as preprocess.json describes; predict.py's load_any_image() and",
                   "# preprocess_image() make exactly the array the model was trained on"]
     else:
         lines += ["from transformers import AutoModelForSequenceClassification, AutoTokenizer",

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from .. import protocol
 from ..errors import Cancelled
 from .discover import Candidate
-from .images import ImageProblem, verify_image
+from .dicom import DICOM_EXTS, looks_like_dicom, verify_dicom
+from .images import IMAGE_EXTS, ImageProblem, verify_image
 from .text import TextTooLarge, read_head, text_of_head
 
 WHOLE_FILE_LIMIT = 32 << 20  # files up to this size are read once and decoded from memory
@@ -36,6 +37,8 @@ class Checked:
     chars: int = 0
     replaced: int = 0  # undecodable bytes replaced (text)
     cut: bool = False  # a text longer than any model reads: only its first READ_BYTES are used
+    dicom: dict | None = None  # DICOM files: frames, modality, photometric, transfer_syntax
+    patient: str | None = None  # DICOM PatientID: in memory only, to group examples (never written)
 
 
 def default_workers() -> int:
@@ -86,6 +89,9 @@ def check_file(c: Candidate) -> Checked:
             sha, source = _hash_file(c.path), c.path
     except OSError as exc:
         return Checked(c, problem=f"unreadable ({exc.strerror or exc})", code="unreadable")
+    ext = os.path.splitext(c.path)[1].lower()
+    if ext in DICOM_EXTS or (ext not in IMAGE_EXTS and _dicom_head(source)):
+        return _check_dicom(c, sha, source)
     try:
         w, h, mode = verify_image(source)
     except ImageProblem as exc:
@@ -94,6 +100,26 @@ def check_file(c: Candidate) -> Checked:
         return Checked(c, sha256=sha, problem=f"unreadable ({type(exc).__name__}: {exc})"[:200],
                        code="unreadable")
     return Checked(c, sha256=sha, width=w, height=h, mode=mode)
+
+
+def _dicom_head(source) -> bool:
+    if isinstance(source, (bytes, bytearray)):
+        return looks_like_dicom(bytes(source[:132]))
+    with open(source, "rb") as f:
+        return looks_like_dicom(f.read(132))
+
+
+def _check_dicom(c: Candidate, sha: str, source) -> Checked:
+    """Decode a DICOM file's pixels (its own window) and keep the facts the report and grouping use."""
+    try:
+        image, facts = verify_dicom(source)
+    except ImageProblem as exc:
+        return Checked(c, sha256=sha, problem=str(exc), code=exc.code)
+    except Exception as exc:  # noqa: BLE001 - a pydicom message may quote a tag's value: name the kind only
+        return Checked(c, sha256=sha, problem=f"unreadable DICOM file ({type(exc).__name__})", code="unreadable")
+    patient = facts.pop("patient")
+    return Checked(c, sha256=sha, width=image.width, height=image.height, mode=f"DICOM {facts['photometric']}",
+                   dicom=facts, patient=patient)
 
 
 def safe_check(c: Candidate) -> Checked:

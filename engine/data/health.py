@@ -9,6 +9,7 @@ import statistics
 from collections import Counter, defaultdict
 
 from .check import Checked
+from .dicom import FRAME_POLICY
 from .dedupe import Deduped
 from .types import SPLITS, Example, HealthReport
 
@@ -43,8 +44,15 @@ def class_table(classes: list[str], examples: list[Example]) -> list[dict]:
 def image_summary(checked: list[Checked], used: set[str]) -> dict:
     """Sizes and modes of the images that will be used (after duplicates are dropped)."""
     ok = [c for c in checked if c.problem is None and c.cand.kind == "image" and c.cand.path in used]
-    return {"count": len(ok), "width": _stats([c.width for c in ok]), "height": _stats([c.height for c in ok]),
-            "modes": dict(sorted(Counter(c.mode for c in ok).items()))}
+    out = {"count": len(ok), "width": _stats([c.width for c in ok]), "height": _stats([c.height for c in ok]),
+           "modes": dict(sorted(Counter(c.mode for c in ok).items()))}
+    dicom = [c.dicom for c in ok if c.dicom]
+    if dicom:  # plain facts only: nothing here identifies a patient
+        out["dicom"] = {"files": len(dicom), "multi_frame_files": sum(d["frames"] > 1 for d in dicom),
+                        "frame_policy": FRAME_POLICY,
+                        "modalities": dict(sorted(Counter(d["modality"] or "unknown" for d in dicom).items())),
+                        "transfer_syntaxes": dict(sorted(Counter(d["transfer_syntax"] for d in dicom).items()))}
+    return out
 
 
 def text_summary(lengths: list[int], replaced: list[tuple[str, int]]) -> dict:
@@ -66,6 +74,12 @@ _SKIP_ADVICE = {
                   "Check what these files really are; rename or delete them."),
     "unreadable": ("{n} {files} could not be read and will be left out.",
                    "Open them in an image viewer or text editor; replace or delete the broken ones."),
+    "dicom_not_image": ("{n} DICOM {files} {are} not images (reports, structure sets, presentation states, a "
+                        "DICOMDIR...) and will be left out.",
+                        "Nothing to do: a PACS export holds such objects beside the images."),
+    "dicom_undecodable": ("{n} DICOM {files} could not be decoded and will be left out; each is listed with its "
+                          "transfer syntax.",
+                          "Export them again uncompressed (or with another compression) from the PACS or viewer."),
     "empty_text": ("{n} {texts} {are} empty and will be left out.",
                    "Delete the empty files (or rows), or fill them with their text."),
     "no_label": ("{n} table {rows} {have} no label and will be left out.",
@@ -124,6 +138,10 @@ def add_findings(rep: HealthReport, deduped: Deduped, modality: str, undecodable
                 f"{_were(len(ign['unsupported_files']))} ignored.",
                 "Convert them to PNG/JPEG (images) or UTF-8 .txt (text) if they should be used.",
                 ign["unsupported_files"])
+    if ign["dicomdir"]:
+        n = len(ign["dicomdir"])
+        rep.add("info", "dicomdir", f"{_s(n, 'DICOMDIR index file')} {_were(n)} read as the export's index, not as "
+                "an image; the images are read from their own files.", "Nothing to do.", ign["dicomdir"])
     if ign["other_modality"]:
         other = "text" if modality == "image" else "image"
         rep.add("warning", "other_modality", f"{_s(len(ign['other_modality']), other + ' file')} in this "
@@ -153,6 +171,11 @@ def add_findings(rep: HealthReport, deduped: Deduped, modality: str, undecodable
                 "Delete the copies from the val/test folders (or from train) so no example is in two splits.",
                 [p for g in deduped.across_splits for p in g])
 
+    dicom = (rep.image or {}).get("dicom") or {}
+    if dicom.get("multi_frame_files"):
+        rep.add("info", "dicom_multi_frame", f"{_s(dicom['multi_frame_files'], 'DICOM file')} "
+                f"{'holds' if dicom['multi_frame_files'] == 1 else 'hold'} several frames: {FRAME_POLICY}.",
+                "To learn from every frame, export the frames as separate images (one folder per patient).")
     counts = {c["name"]: c["count"] for c in rep.classes}
     if rep.imbalance_ratio and rep.imbalance_ratio >= IMBALANCE_WARN:
         big, small = max(counts, key=counts.get), min(counts, key=counts.get)

@@ -18,6 +18,7 @@ from .check import check_all
 from .dedupe import Item, dedupe
 from .discover import RootScan, kind_of, walk_root
 from .health import add_findings, class_table, image_summary, text_summary
+from .dicom import DICOM_EXTS
 from .images import IMAGE_EXTS
 from .splits import assign_splits
 from .tabular import TABLE_EXTS, TableRows, read_table
@@ -126,7 +127,7 @@ def _fatal_layout(where: dict[str, list[str]], rep: HealthReport, modality: str 
         raise DataError(f"{root} has only one class ({only}); a classifier needs at least two, so add "
                         "examples of at least one more class.")
     if modality is None:
-        exts = ", ".join(sorted(IMAGE_EXTS | {".txt"}))
+        exts = ", ".join(sorted(IMAGE_EXTS | DICOM_EXTS | {".txt"}))
         raise DataError(f"The class folders in {root} hold no image or text files; add examples ({exts}) "
                         "to each class folder.")
 

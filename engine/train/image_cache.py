@@ -77,6 +77,7 @@ class CachedImages(Dataset):
         self.interp = _interp(pp["interpolation"])
         crop_pct = float(pp["crop_pct"]) if pp["crop_pct"] else 1.0
         self.resize_to = math.floor(self.size / crop_pct)
+        self.window = str(pp.get("dicom_window") or "file")  # how DICOM files become 8-bit (dicom.WINDOWS)
         self.mean = [float(m) for m in pp["mean"]]
         self.std = [float(s) for s in pp["std"]]
         self.augmenting = bool(train and augment != "none")
@@ -99,16 +100,16 @@ class CachedImages(Dataset):
 
     # ------------------------------------------------------------------ decoding
     def _decode(self, index: int) -> torch.Tensor:
-        from ..data.images import load_image
+        from ..data.dicom import load_any_image
 
         path = self.examples[index].path
         if self.augmenting:
-            x = F.pil_to_tensor(load_image(path, self.side))
+            x = F.pil_to_tensor(load_any_image(path, self.side, self.window))
             h, w = x.shape[-2:]
             if min(h, w) > self.side:
                 x = F.resize(x, self.side, interpolation=self.interp, antialias=True)
             return x.contiguous()
-        x = F.pil_to_tensor(load_image(path))
+        x = F.pil_to_tensor(load_any_image(path, None, self.window))
         x = F.resize(x, self.resize_to, interpolation=self.interp, antialias=True)
         return F.center_crop(x, self.size).contiguous()
 
