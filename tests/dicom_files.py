@@ -78,3 +78,25 @@ def save(ds: Dataset, path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     ds.save_as(path, enforce_file_format=True)
     return path
+
+
+def make_dicom_tree(root, patients: int = 3, per_patient: int = 3, size: int = 16, seed: int = 0) -> Path:
+    """A PACS-like tree: 2 classes, `patients` patients each with `per_patient` images (no extension),
+    MONOCHROME1 with a rescale, one RLE-compressed file and one SR object.
+
+    Class 'lesion' has a bright square (dark on screen: MONOCHROME1) that 'clear' lacks."""
+    root = Path(root)
+    rng = np.random.default_rng(seed)
+    for c, cls in enumerate(("clear", "lesion")):
+        for p in range(patients):
+            pid = f"PIDQ{c}{p:03d}X"  # distinctive: the PHI test searches for it
+            for i in range(per_patient):
+                arr = rng.integers(100, 300, (size, size)).astype(np.uint16)
+                if cls == "lesion":
+                    arr[4:12, 4:12] += 900
+                ds = grey(arr, photometric="MONOCHROME1", patient_id=pid, RescaleSlope=2, RescaleIntercept=-1024)
+                if c == 0 and p == 0 and i == 0:
+                    rle(ds)
+                save(ds, root / cls / f"study{c}{p}" / f"IM{i:05d}")  # no patient data in the path
+    save(sr(patient_id="PIDQ0000X"), root / "clear" / "SR00001")
+    return root

@@ -23,6 +23,7 @@ class Item:
     given_split: str | None
     sha256: str
     text: str | None = None
+    group: str | None = None  # groups.py key (in memory only; may name a patient); None = its own group
 
 
 @dataclass

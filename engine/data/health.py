@@ -10,6 +10,7 @@ from collections import Counter, defaultdict
 
 from .check import Checked
 from .dicom import FRAME_POLICY
+from .groups import SOURCE_WORDS
 from .dedupe import Deduped
 from .types import SPLITS, Example, HealthReport
 
@@ -55,6 +56,26 @@ def image_summary(checked: list[Checked], used: set[str]) -> dict:
     return out
 
 
+def group_summary(examples: list[Example], classes: list[str], keys: dict, group_by: str) -> dict:
+    """Groups per class, images per group, groups spanning classes or splits, and a preview of
+    the largest. Groups are named by their salted hash only: a key may identify a patient."""
+    members: dict = defaultdict(list)
+    for e in examples:
+        members[e.group or ("file", e.label, e.sha256)].append(e)
+    sizes = [len(m) for m in members.values()]
+    leaks = [sorted(e.path for e in m) for m in members.values() if len({e.split for e in m}) > 1]
+    sources = Counter(keys[e.path][0] if e.path in keys else "file" for e in examples)
+    largest = sorted((m for g, m in members.items() if isinstance(g, str)), key=lambda m: (-len(m), m[0].path))
+    return {"by": group_by, "count": len(members), "sources": dict(sorted(sources.items())),
+            "per_class": {c: sum(any(e.label == i for e in m) for m in members.values()) for i, c in enumerate(classes)},
+            "images_per_group": _stats(sizes),
+            "spanning_classes": sum(len({e.label for e in m}) > 1 for m in members.values()),
+            "across_splits": leaks[:50], "leaks": len(leaks),
+            "preview": [{"group": m[0].group, "images": len(m),
+                         "classes": sorted({classes[e.label] for e in m}), "splits": sorted({e.split for e in m}),
+                         "examples": sorted(e.path for e in m)[:3]} for m in largest[:12]]}
+
+
 def text_summary(lengths: list[int], replaced: list[tuple[str, int]]) -> dict:
     return {"files": len(lengths), "undecodable_files": sum(1 for _, n in replaced if n > 0),
             "replaced_chars": sum(n for _, n in replaced), "length": _stats(lengths)}
@@ -74,7 +95,7 @@ _SKIP_ADVICE = {
                   "Check what these files really are; rename or delete them."),
     "unreadable": ("{n} {files} could not be read and will be left out.",
                    "Open them in an image viewer or text editor; replace or delete the broken ones."),
-    "dicom_not_image": ("{n} DICOM {files} {are} not images (reports, structure sets, presentation states, a "
+    "dicom_not_image": ("{n} DICOM {files} {have} no image (a report, a structure set, a presentation state, a "
                         "DICOMDIR...) and will be left out.",
                         "Nothing to do: a PACS export holds such objects beside the images."),
     "dicom_undecodable": ("{n} DICOM {files} could not be decoded and will be left out; each is listed with its "
@@ -101,6 +122,29 @@ def _plural_fill(template: str, n: int) -> str:
     one = n == 1
     return template.format(n=n, files="file" if one else "files", texts="text" if one else "texts",
                            rows="row" if one else "rows", are="is" if one else "are", have="has" if one else "have")
+
+
+def _group_findings(rep: HealthReport) -> None:
+    g = rep.groups
+    if not g:
+        return
+    named = {k: n for k, n in g["sources"].items() if k != "file"}
+    if named:
+        by = "; ".join(f"{n} by {SOURCE_WORDS[k]}" for k, n in named.items())
+        ipg = g["images_per_group"]
+        rep.add("info", "groups", f"{_s(g['count'], 'group')} of examples ({by}); {ipg['min']}-{ipg['max']} images "
+                f"per group (median {ipg['median']}). Each group stays on one side of the split.",
+                "Check the groups preview: one group should be one patient (or one object).")
+    if g["spanning_classes"]:
+        rep.add("info", "groups_span_classes", f"{_s(g['spanning_classes'], 'group')} {'has' if g['spanning_classes'] == 1 else 'have'} "
+                "examples in more than one class; each stays whole, in the split of the class most of its "
+                "examples have.", "Nothing to do when one patient really has images of several classes.")
+    if g["leaks"]:
+        rep.add("warning", "group_leak_across_splits",
+                f"{_s(g['leaks'], 'group')} (the same patient or object) {'appears' if g['leaks'] == 1 else 'appear'} "
+                "in more than one of your train/val/test folders, so scores on them will look better than they are.",
+                "Move each group's files into one split folder (or remove the split folders and let the app split "
+                "by group).", [p for paths in g["across_splits"] for p in paths])
 
 
 def add_findings(rep: HealthReport, deduped: Deduped, modality: str, undecodable: list[str],
@@ -176,6 +220,7 @@ def add_findings(rep: HealthReport, deduped: Deduped, modality: str, undecodable
         rep.add("info", "dicom_multi_frame", f"{_s(dicom['multi_frame_files'], 'DICOM file')} "
                 f"{'holds' if dicom['multi_frame_files'] == 1 else 'hold'} several frames: {FRAME_POLICY}.",
                 "To learn from every frame, export the frames as separate images (one folder per patient).")
+    _group_findings(rep)
     counts = {c["name"]: c["count"] for c in rep.classes}
     if rep.imbalance_ratio and rep.imbalance_ratio >= IMBALANCE_WARN:
         big, small = max(counts, key=counts.get), min(counts, key=counts.get)

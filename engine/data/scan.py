@@ -1,7 +1,8 @@
 """`scan`: from folders and tables to a split, checked Dataset with its health report.
 
 Order of work: list files (cheap) -> refuse layouts that cannot work -> open every file
-once in a thread pool (hash + decode) -> drop duplicates by policy -> split -> report.
+once in a thread pool (hash + decode) -> group keys (groups.py) -> drop duplicates by
+policy -> split by group -> report.
 Problems with single files are listed and skipped; problems with the whole data set
 raise DataError with one sentence, and the partial report rides on the exception
 (`exc.report`) so a caller can still show what was found.
@@ -17,7 +18,8 @@ from ..errors import DataError
 from .check import check_all
 from .dedupe import Item, dedupe
 from .discover import RootScan, kind_of, walk_root
-from .health import add_findings, class_table, image_summary, text_summary
+from .groups import group_keys, new_salt
+from .health import add_findings, class_table, group_summary, image_summary, text_summary
 from .dicom import DICOM_EXTS
 from .images import IMAGE_EXTS
 from .splits import assign_splits
@@ -155,7 +157,7 @@ def _fatal_counts(rep: HealthReport, where: dict[str, list[str]], n_candidates: 
 
 
 def _scan(paths, rep: HealthReport, val_fraction, test_fraction, seed, text_column, label_column,
-          reporter, cancel, for_scoring=False) -> Dataset:
+          reporter, cancel, for_scoring=False, grouping: dict | None = None) -> Dataset:
     trees, tables = _open_roots(paths, rep, text_column, label_column, cancel)
     rep.presplit = any(t.presplit for t in trees)
     modality = _modality(trees, tables, rep)
@@ -169,6 +171,8 @@ def _scan(paths, rep: HealthReport, val_fraction, test_fraction, seed, text_colu
     _fatal_layout(where, rep, modality, trees, for_scoring)
     candidates = [c for t in trees for c in t.candidates]
     checked = check_all(candidates, reporter, cancel)
+    grouping = grouping or {}
+    keys = group_keys([(ch.cand.path, ch.patient) for ch in checked if not ch.problem], rep.roots, **grouping)
     items: list[Item] = []
     text_facts: dict[str, tuple[int, int]] = {}  # path -> (characters, replaced characters)
     cut = {ch.cand.path for ch in checked if ch.cut} | {p for tab in tables for p in tab.cut}
@@ -176,7 +180,8 @@ def _scan(paths, rep: HealthReport, val_fraction, test_fraction, seed, text_colu
         if ch.problem:
             rep.skipped.append({"path": ch.cand.path, "reason": ch.problem, "code": ch.code})
             continue
-        items.append(Item(ch.cand.path, ch.cand.class_name, ch.cand.given_split, ch.sha256))
+        items.append(Item(ch.cand.path, ch.cand.class_name, ch.cand.given_split, ch.sha256,
+                          group=keys[ch.cand.path][1] if ch.cand.path in keys else None))
         if modality == "text":
             text_facts[ch.cand.path] = (ch.chars, ch.replaced)
     for tab in tables:
@@ -185,7 +190,8 @@ def _scan(paths, rep: HealthReport, val_fraction, test_fraction, seed, text_colu
             text_facts[row_path] = (len(text), n_bad)
     deduped = dedupe(items)
     classes = sorted(where)
-    examples = assign_splits(deduped.kept, classes, val_fraction, test_fraction, seed)
+    salt = new_salt()
+    examples = assign_splits(deduped.kept, classes, val_fraction, test_fraction, seed, salt)
     rep.classes = class_table(classes, examples)
     counts = [c["count"] for c in rep.classes]
     rep.imbalance_ratio = round(max(counts) / min(counts), 2) if counts and min(counts) > 0 else None
@@ -202,16 +208,21 @@ def _scan(paths, rep: HealthReport, val_fraction, test_fraction, seed, text_colu
         undecodable = [p for p, _, r in facts if r > 0]
         cut_used = [p for p, _, _ in facts if p in cut]
         rep.text["cut_texts"] = len(cut_used)
+    rep.groups = group_summary(examples, classes, keys, grouping.get("group_by", "auto"))
     add_findings(rep, deduped, modality, undecodable, cut_used)
     _fatal_counts(rep, where, len(candidates) + sum(len(t.rows) for t in tables), for_scoring)
     return Dataset(modality=modality, classes=classes, items=examples, report=rep, presplit=rep.presplit,
-                   roots=list(rep.roots))
+                   roots=list(rep.roots), group_salt=salt)
 
 
 def scan(paths, *, val_fraction: float = 0.15, test_fraction: float = 0.15, seed: int = 0,
          text_column: str | None = None, label_column: str | None = None, reporter=None,
-         cancel=None, for_scoring: bool = False) -> Dataset:
+         cancel=None, for_scoring: bool = False, group_by: str = "auto", groups_file: str | None = None,
+         group_pattern: str | None = None) -> Dataset:
     """Check and split labeled data from folders and/or tables (see module docstring).
+
+    group_by / groups_file / group_pattern: which examples belong together (groups.py);
+    a group never spans two splits that this scan assigns.
 
     Raises DataError (one sentence; `.report` holds the partial report dict) when the data
     as a whole cannot be trained on, and errors.Cancelled when `cancel` is set. With
@@ -223,8 +234,9 @@ def scan(paths, *, val_fraction: float = 0.15, test_fraction: float = 0.15, seed
     t0 = time.monotonic()
     rep = HealthReport()
     try:
+        grouping = {"group_by": group_by, "groups_file": groups_file, "group_pattern": group_pattern}
         return _scan(paths, rep, val_fraction, test_fraction, seed, text_column, label_column, reporter, cancel,
-                     for_scoring)
+                     for_scoring, grouping)
     except DataError as exc:
         rep.seconds = time.monotonic() - t0
         rep.fatal = exc.message

@@ -20,6 +20,7 @@ class Example:
     split: str  # train|val|test
     sha256: str
     text: str | None = None  # CSV rows carry their text; .txt files are read with read_text
+    group: str | None = None  # salted hash of the example's group key (groups.py); None = its own group
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class HealthReport:
                                                       "across_splits": []})
     image: dict | None = None  # {count, width{min,median,max}, height{...}, modes{mode: n}}
     text: dict | None = None  # {files, undecodable_files, replaced_chars, length{min,median,max}, cut_texts}
+    groups: dict | None = None  # health.group_summary: counts only, never a group's key
     findings: list[Finding] = field(default_factory=list)
     fatal: str | None = None
     seconds: float = 0.0
@@ -65,7 +67,7 @@ class HealthReport:
             "examples": sum(c.get("count", 0) for c in self.classes),
             "imbalance_ratio": self.imbalance_ratio,
             "skipped": self.skipped[:limit], "ignored": self.ignored[:limit], "duplicates": dups,
-            "image": self.image, "text": self.text,
+            "image": self.image, "text": self.text, "groups": self.groups,
             "findings": [f.to_dict() for f in sorted(self.findings, key=lambda f: order.get(f.severity, 3))],
             "fatal": self.fatal,
             "totals": {"skipped": len(self.skipped), "ignored": len(self.ignored),
@@ -93,6 +95,7 @@ class Dataset:
     report: HealthReport
     presplit: bool = False
     roots: list[str] = field(default_factory=list)
+    group_salt: str | None = None  # the salt of Example.group (kept in the run's splits.json, never in a bundle)
 
     def split(self, name: str) -> list[Example]:
         if name not in SPLITS:
