@@ -34,6 +34,7 @@ class Deduped:
     across_splits: list[list[str]] = field(default_factory=list)
     dropped_within: int = 0
     dropped_conflicts: int = 0
+    near: list[tuple] = field(default_factory=list)  # (Item, Item, distance): neardupes.py, kept and reported
 
 
 def dedupe(items: list[Item]) -> Deduped:

@@ -124,6 +124,28 @@ def _plural_fill(template: str, n: int) -> str:
                            rows="row" if one else "rows", are="is" if one else "are", have="has" if one else "have")
 
 
+def _near_findings(rep: HealthReport, near: list[tuple]) -> None:
+    """Near-identical pairs: across classes a label conflict, across given splits a leak, else info."""
+    across = [(a, b) for a, b, _ in near if a.class_name != b.class_name]
+    leaks = [(a, b) for a, b, _ in near if a.given_split and b.given_split and a.given_split != b.given_split]
+    same = [(a, b) for a, b, _ in near if a.class_name == b.class_name]
+    if same:
+        rep.add("info", "near_duplicates", f"{_s(len(same), 'pair')} of near-identical images (re-saved, resized or "
+                "re-exported copies) in the same class; each pair stays on one side of the split.",
+                "Look at the pairs; delete the extra copies if they are the same picture.",
+                [p for a, b in same for p in (a.path, b.path)])
+    if across:
+        rep.add("warning", "near_duplicates_across_classes", f"{_s(len(across), 'pair')} of near-identical images "
+                "carry different labels (a label conflict): the model is taught two answers for one picture.",
+                "Look at each pair and fix the label that is wrong (or delete one copy).",
+                [p for a, b in across for p in (a.path, b.path)])
+    if leaks:
+        rep.add("warning", "near_duplicates_across_splits", f"{_s(len(leaks), 'pair')} of near-identical images sit "
+                "in different train/val/test folders, so scores on them will look better than they are.",
+                "Move one of each pair so both copies are in the same split folder (or delete one).",
+                [p for a, b in leaks for p in (a.path, b.path)])
+
+
 def _group_findings(rep: HealthReport) -> None:
     g = rep.groups
     if not g:
@@ -221,6 +243,7 @@ def add_findings(rep: HealthReport, deduped: Deduped, modality: str, undecodable
                 f"{'holds' if dicom['multi_frame_files'] == 1 else 'hold'} several frames: {FRAME_POLICY}.",
                 "To learn from every frame, export the frames as separate images (one folder per patient).")
     _group_findings(rep)
+    _near_findings(rep, deduped.near)
     counts = {c["name"]: c["count"] for c in rep.classes}
     if rep.imbalance_ratio and rep.imbalance_ratio >= IMBALANCE_WARN:
         big, small = max(counts, key=counts.get), min(counts, key=counts.get)

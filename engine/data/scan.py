@@ -2,7 +2,7 @@
 
 Order of work: list files (cheap) -> refuse layouts that cannot work -> open every file
 once in a thread pool (hash + decode) -> group keys (groups.py) -> drop duplicates by
-policy -> split by group -> report.
+policy -> join near-identical images' groups (neardupes.py) -> split by group -> report.
 Problems with single files are listed and skipped; problems with the whole data set
 raise DataError with one sentence, and the partial report rides on the exception
 (`exc.report`) so a caller can still show what was found.
@@ -19,6 +19,7 @@ from .check import check_all
 from .dedupe import Item, dedupe
 from .discover import RootScan, kind_of, walk_root
 from .groups import group_keys, new_salt
+from .neardupes import HashCache, join_near_duplicates
 from .health import add_findings, class_table, group_summary, image_summary, text_summary
 from .dicom import DICOM_EXTS
 from .images import IMAGE_EXTS
@@ -170,7 +171,11 @@ def _scan(paths, rep: HealthReport, val_fraction, test_fraction, seed, text_colu
     where = _class_folders(trees, tables)
     _fatal_layout(where, rep, modality, trees, for_scoring)
     candidates = [c for t in trees for c in t.candidates]
-    checked = check_all(candidates, reporter, cancel)
+    cache = HashCache() if modality == "image" else None
+    checked = check_all(candidates, reporter, cancel, known=cache.known if cache else None)
+    if cache is not None:
+        cache.update({ch.sha256: ch.phash for ch in checked if ch.phash and ch.sha256})
+        cache.save()
     grouping = grouping or {}
     keys = group_keys([(ch.cand.path, ch.patient) for ch in checked if not ch.problem], rep.roots, **grouping)
     items: list[Item] = []
@@ -189,6 +194,8 @@ def _scan(paths, rep: HealthReport, val_fraction, test_fraction, seed, text_colu
             items.append(Item(row_path, label, None, hashlib.sha256(text.encode("utf-8")).hexdigest(), text))
             text_facts[row_path] = (len(text), n_bad)
     deduped = dedupe(items)
+    if modality == "image":
+        deduped.kept, deduped.near = join_near_duplicates(deduped.kept, {ch.cand.path: ch.phash for ch in checked})
     classes = sorted(where)
     salt = new_salt()
     examples = assign_splits(deduped.kept, classes, val_fraction, test_fraction, seed, salt)
@@ -196,7 +203,8 @@ def _scan(paths, rep: HealthReport, val_fraction, test_fraction, seed, text_colu
     counts = [c["count"] for c in rep.classes]
     rep.imbalance_ratio = round(max(counts) / min(counts), 2) if counts and min(counts) > 0 else None
     rep.duplicates = {"within_class": deduped.within_class, "across_classes": deduped.across_classes,
-                      "across_splits": deduped.across_splits}
+                      "across_splits": deduped.across_splits,
+                      "near": [[a.path, b.path] for a, b, _ in deduped.near]}
     used = {e.path for e in examples}  # summaries describe what will be used, after duplicates
     undecodable: list[str] = []
     cut_used: list[str] = []

@@ -46,7 +46,7 @@ class HealthReport:
     skipped: list[dict] = field(default_factory=list)  # {path, reason}: unusable files, left out
     ignored: list[dict] = field(default_factory=list)  # {path, reason}: not data (hidden, stray, other type)
     duplicates: dict = field(default_factory=lambda: {"within_class": [], "across_classes": [],
-                                                      "across_splits": []})
+                                                      "across_splits": [], "near": []})
     image: dict | None = None  # {count, width{min,median,max}, height{...}, modes{mode: n}}
     text: dict | None = None  # {files, undecodable_files, replaced_chars, length{min,median,max}, cut_texts}
     groups: dict | None = None  # health.group_summary: counts only, never a group's key

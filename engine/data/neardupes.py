@@ -1,0 +1,128 @@
+"""Near-identical images (re-saves, resizes, re-exports of one picture) by perceptual hash.
+
+Why: an exact-hash check misses a JPEG saved again or a scan exported twice at another
+size; such a pair under two labels is a label conflict, and split apart it is a leak.
+Each image's grey thumbnail (the 8-bit image the model would see, DICOM windowed, then
+grey) gets imagehash's 256-bit pHash (hash_size 16). Two images are near-identical when
+their hashes differ in at most MAX_DISTANCE bits. Measured on Fashion-MNIST (28-px
+grey images, the hard case: little detail): JPEG re-saves (quality 75), 2x
+enlargements and reductions to 20 px of 300 images stayed within 28 bits (95 % within
+22), while of the 50 million pairs among 10,000 different images 50 come within 32 bits
+(benchmarks/NEAR_DUPLICATES.md), hence 32. Photo-like pictures: copies within 16 bits,
+different pictures 100 or more apart.
+
+Hashes are cached by content hash (sha256 of the file) in the user's data folder, so a
+second scan of the same files decodes nothing for this. The cache holds hashes only.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..atomic import read_json, write_json
+
+HASH_SIZE = 16  # imagehash's side: 16 -> 256-bit hashes
+MAX_DISTANCE = 32  # bits (of 256)
+CACHE_FORMAT = f"phash{HASH_SIZE}-grey-v1"
+CACHE_LIMIT = 500_000  # entries kept (about 70 MB of JSON at most)
+CHUNK = 1024
+
+
+def perceptual_hash(image) -> str:
+    """The pHash (hex) of a PIL image's grey version."""
+    import imagehash
+
+    return str(imagehash.phash(image.convert("L"), hash_size=HASH_SIZE))
+
+
+def _as_signs(hashes: list[str]) -> np.ndarray:
+    """(n, bits) float32 of +1/-1: the dot product of two rows is bits - 2 * their Hamming distance."""
+    raw = np.frombuffer(b"".join(bytes.fromhex(h) for h in hashes), dtype=np.uint8).reshape(len(hashes), -1)
+    return np.unpackbits(raw, axis=1).astype(np.float32) * 2.0 - 1.0
+
+
+def near_pairs(hashes: list[str], max_distance: int = MAX_DISTANCE) -> list[tuple[int, int, int]]:
+    """(i, j, distance) for every i < j whose hashes differ in at most max_distance bits.
+
+    All pairs, as one matrix product per block of rows (BLAS: 10,000 hashes in about a second)."""
+    if len(hashes) < 2:
+        return []
+    signs = _as_signs(hashes)
+    bits = signs.shape[1]
+    least_dot = bits - 2 * max_distance
+    out: list[tuple[int, int, int]] = []
+    for start in range(0, len(signs), CHUNK):
+        dots = signs[start:start + CHUNK] @ signs[start:].T  # only columns from `start` on: i < j below
+        rows, cols = np.nonzero(dots >= least_dot - 0.5)
+        for r, c in zip(rows.tolist(), cols.tolist()):
+            if r < c:
+                out.append((start + r, start + c, int(round((bits - dots[r, c]) / 2))))
+    return out
+
+
+class HashCache:
+    """sha256 of a file -> its perceptual hash, kept between scans (data_dir()/cache)."""
+
+    def __init__(self, path=None):
+        from pathlib import Path
+
+        if path is None:
+            from ..library.paths import data_dir
+
+            path = data_dir() / "cache" / "perceptual_hashes.json"
+        self.path = Path(path)
+        self.known: dict[str, str] = {}
+        self.added = 0
+        try:
+            d = read_json(self.path)
+            if d.get("format") == CACHE_FORMAT and isinstance(d.get("hashes"), dict):
+                self.known = {str(k): str(v) for k, v in d["hashes"].items()}
+        except (OSError, ValueError, AttributeError):
+            self.known = {}  # no cache yet, or a damaged one: start again
+
+    def update(self, new: dict[str, str]) -> None:
+        fresh = {k: v for k, v in new.items() if k not in self.known}
+        self.known.update(fresh)
+        self.added += len(fresh)
+
+    def save(self) -> None:
+        if not self.added:
+            return
+        keep = dict(list(self.known.items())[-CACHE_LIMIT:])
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            write_json(self.path, {"format": CACHE_FORMAT, "hashes": keep})
+        except OSError:
+            pass  # a cache that cannot be written only costs time next scan
+
+
+def join_near_duplicates(items: list, phash_of: dict[str, str]) -> tuple[list, list[tuple]]:
+    """(items with near-identical images' groups joined into one, [(item a, item b, distance)]).
+
+    Joined groups (a patient's, or a lone file's) take one key, so the split keeps them
+    together; exact copies (one sha256) are dedupe.py's and are not listed here."""
+    import dataclasses
+
+    from .splits import group_id
+
+    hashed = [i for i in items if phash_of.get(i.path)]
+    pairs = [(hashed[a], hashed[b], d) for a, b, d in near_pairs([phash_of[i.path] for i in hashed])
+             if hashed[a].sha256 != hashed[b].sha256]
+    parent: dict = {}
+
+    def root(x):
+        while parent.get(x, x) != x:
+            x = parent[x]
+        return x
+
+    for a, b, _ in pairs:
+        ra, rb = root(group_id(a)), root(group_id(b))
+        if ra != rb:
+            parent[max(ra, rb, key=repr)] = min(ra, rb, key=repr)
+    if not parent:
+        return items, pairs
+    joined = {g for g in parent} | {root(g) for g in parent}
+    out = []
+    for i in items:
+        g = group_id(i)
+        out.append(dataclasses.replace(i, group=f"near:{root(g)!r}") if g in joined else i)
+    return out, pairs

@@ -1,0 +1,93 @@
+"""Near-identical images: found by perceptual hash, reported beside exact copies, kept in one split."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from engine.data import scan
+from engine.data import check as check_module
+from engine.data.neardupes import near_pairs, perceptual_hash
+
+
+def picture(seed: int, size: int = 96) -> Image.Image:
+    """A photo-like picture (a blown-up random 16x16 field): distinct per seed."""
+    small = np.random.default_rng(seed).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    return Image.fromarray(small).resize((size, size), Image.BICUBIC)
+
+
+def tree(root, classes=("a", "b"), per_class=6, first=0):
+    for c, cls in enumerate(classes):
+        (root / cls).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            picture(first + 100 * c + i).save(root / cls / f"{i}.png")
+    return root
+
+
+def resaved(src: Image.Image, path, size=72, quality=80):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    src.resize((size, size), Image.BILINEAR).save(path, quality=quality)
+
+
+def test_pairs_match_imagehash_distances():
+    hashes = [perceptual_hash(picture(s)) for s in range(4)] + [perceptual_hash(picture(0).resize((50, 50)))]
+    import imagehash
+
+    pairs = near_pairs(hashes, max_distance=256)
+    assert len(pairs) == 10
+    for i, j, d in pairs:
+        assert d == imagehash.hex_to_hash(hashes[i]) - imagehash.hex_to_hash(hashes[j])
+    assert [(i, j) for i, j, _ in near_pairs(hashes)] == [(0, 4)]  # only the resized copy is near
+
+
+def test_a_resized_jpeg_under_another_label_is_a_conflict_kept_in_one_split(tmp_path):
+    root = tree(tmp_path / "d")
+    resaved(Image.open(root / "a" / "0.png"), root / "b" / "copy.jpg")
+    for seed in range(4):
+        ds = scan(root, seed=seed)
+        rep = ds.report.to_dict()
+        assert rep["duplicates"]["near"] == [[str(root / "a" / "0.png"), str(root / "b" / "copy.jpg")]]
+        codes = {f["code"]: f for f in rep["findings"]}
+        assert codes["near_duplicates_across_classes"]["severity"] == "warning"
+        split = {e.path: e.split for e in ds.items}
+        assert split[str(root / "a" / "0.png")] == split[str(root / "b" / "copy.jpg")]
+        assert rep["duplicates"]["across_classes"] == []  # not an exact copy: both stay, listed as a pair
+
+
+def test_distinct_pictures_are_not_paired(tmp_path):
+    ds = scan(tree(tmp_path / "d", per_class=10))
+    assert ds.report.duplicates["near"] == []
+    assert not any(f.code.startswith("near_") for f in ds.report.findings)
+
+
+def test_a_near_copy_in_another_split_folder_is_a_leak(tmp_path):
+    tree(tmp_path / "train")
+    tree(tmp_path / "test", first=50)
+    resaved(Image.open(tmp_path / "train" / "a" / "1.png"), tmp_path / "test" / "a" / "again.jpg")
+    codes = {f.code for f in scan(tmp_path).report.findings}
+    assert "near_duplicates_across_splits" in codes and "near_duplicates" in codes
+
+
+def test_a_second_scan_takes_hashes_from_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("TRANSFER_STUDIO_DATA", str(tmp_path / "userdata"))
+    root = tree(tmp_path / "d")
+    calls = []
+    real = check_module.perceptual_hash
+    monkeypatch.setattr(check_module, "perceptual_hash", lambda im: calls.append(1) or real(im))
+    first = scan(root)
+    assert len(calls) == 12 and (tmp_path / "userdata" / "cache" / "perceptual_hashes.json").is_file()
+    second = scan(root)
+    assert len(calls) == 12  # nothing decoded again for the hashes
+    assert first.report.duplicates == second.report.duplicates
+
+
+@pytest.mark.parametrize("quality", [95, 60])
+def test_dicom_and_png_of_one_picture_are_near(tmp_path, quality):
+    from tests.dicom_files import grey, save
+
+    root = tree(tmp_path / "d")
+    img = np.asarray(Image.open(root / "a" / "2.png").convert("L"))
+    save(grey(img.astype(np.uint8)), root / "b" / "export.dcm")
+    resaved(Image.open(root / "a" / "2.png"), root / "a" / "small.jpg", size=64, quality=quality)
+    near = scan(root).report.duplicates["near"]
+    assert [str(root / "a" / "2.png"), str(root / "b" / "export.dcm")] in near
