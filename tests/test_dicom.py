@@ -151,3 +151,29 @@ def test_a_dicom_tree_scans_with_skipped_objects_named(tmp_path):
     assert rep["image"]["dicom"]["files"] == 9 and rep["image"]["dicom"]["multi_frame_files"] == 0
     codes = {f["code"] for f in rep["findings"]}
     assert {"dicom_not_image", "dicom_undecodable", "dicomdir"} <= codes
+
+
+@pytest.mark.parametrize("window", ["file", "full", "lung", "bone"])
+def test_the_bundles_predict_py_makes_the_engines_exact_input_in_every_window(tmp_path, window):
+    import runpy
+
+    from engine.bundle.writer import predict_script
+    from engine.inference import Predictor
+
+    hu = np.random.default_rng(1).integers(-1500, 2000, (40, 30)).astype(np.int16)
+    p = save(grey(hu, modality="CT", RescaleSlope=1, RescaleIntercept=0, WindowCenter=40, WindowWidth=400,
+                  photometric="MONOCHROME1"), tmp_path / "ct")  # no extension
+    script = tmp_path / "predict.py"
+    script.write_text(predict_script("image"))
+    bundle = runpy.run_path(str(script), run_name="not_main")  # its own embedded decoders, not the engine's
+    pp = {"input_size": 32, "crop_pct": 0.875, "interpolation": "bicubic", "mean": [0.5] * 3, "std": [0.25] * 3,
+          "dicom_window": window}
+    engine_input = Predictor.__new__(Predictor)
+    engine_input.modality, engine_input.preprocess = "image", pp
+    ours = engine_input._prepare(str(p))
+    theirs = bundle["preprocess_image"](bundle["load_any_image"](str(p), window=pp["dicom_window"]), pp)
+    assert bundle["load_any_image"].__module__ != "engine.data.dicom"
+    assert ours.shape == (3, 32, 32) and np.array_equal(ours, theirs)
+    files, _ = bundle["collect_inputs"]([str(tmp_path)], bundle["IMAGE_EXTS"] | bundle["DICOM_EXTS"],
+                                        bundle["sniff_dicom"])
+    assert files == [str(p)]  # found by content, though it has no extension
