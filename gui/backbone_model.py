@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from engine.recipe import AUTO_BACKBONE  # standard library only: the engine's own default per modality
 
 from . import format as fmt
+from .events import EventGroup
 
 MODALITY_TITLES = {"image": "Images", "text": "Text"}
 
@@ -75,7 +76,11 @@ def native_input_size(spec: dict | None) -> int | None:
 
 
 class BackboneModel:
+    """Emits `listed` when the list of backbones (or what fits the data) changes, `freeze` when the
+    selection, its stages or the freezing depth (chosen or Auto's) change."""
+
     def __init__(self, show_hidden: bool = False) -> None:
+        self.events = EventGroup(listed=(), freeze=())
         self.show_hidden = show_hidden
         self.specs: list[dict] = []
         self.data_modality: str | None = None
@@ -85,17 +90,20 @@ class BackboneModel:
         self.recommended = 0
         self.freeze: int | None = None  # None = Auto: the engine's recipe decides
         self.auto_freeze: int | None = None  # what Auto decides for this data (the engine's resolve_config)
+        self.auto_reason = ""  # and why, in the recipe's words
         self.info_for: str | None = None  # backbone id the stages belong to
 
     # ---------------------------------------------------------------- backbones
     def set_backbones(self, items: list) -> None:
         self.specs = [s for s in items if isinstance(s, dict) and s.get("id")]
+        self.events.listed.emit()
 
     def set_data_modality(self, modality: str | None) -> None:
         self.data_modality = modality
         current = self.choice(self.selected) if self.selected else None
         if current is None or not current.enabled:
             self.selected = self.default_choice()
+        self.events.listed.emit()
 
     def choices(self) -> list[BackboneChoice]:
         out = []
@@ -153,6 +161,7 @@ class BackboneModel:
         if backbone_id != self.selected:
             self.selected = backbone_id
             self.stages, self.info_for, self.auto_freeze = [], None, None
+            self.events.freeze.emit()
         return True
 
     # ---------------------------------------------------------------- freezing
@@ -162,6 +171,7 @@ class BackboneModel:
         self.total_params = int(total_params or sum(int(s.get("params") or 0) for s in self.stages))
         self.recommended = max(0, min(int(recommended or 0), self.levels))
         self.freeze = None
+        self.events.freeze.emit()
 
     @property
     def body(self) -> list[dict]:
@@ -175,6 +185,13 @@ class BackboneModel:
     def set_freeze(self, k: int | None) -> None:
         """A depth the person chose, or None for Auto."""
         self.freeze = None if k is None else max(0, min(int(k), self.levels))
+        self.events.freeze.emit()
+
+    def set_auto_freeze(self, k: int | None, reason: str = "") -> None:
+        """What the engine's recipe would freeze for this data (shown while the choice is Auto)."""
+        if (k, reason) != (self.auto_freeze, self.auto_reason):
+            self.auto_freeze, self.auto_reason = k, reason
+            self.events.freeze.emit()
 
     @property
     def shown_freeze(self) -> int:

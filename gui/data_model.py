@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .events import EventGroup
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 TEXT_EXTS = {".txt", ".md", ".text"}
@@ -77,7 +78,10 @@ def usable_drop_paths(paths: list[str]) -> list[str]:
 
 
 class DataModel:
+    """Emits `changed` after every transition and `scan_progress(done, total)` while the engine reads."""
+
     def __init__(self) -> None:
+        self.events = EventGroup(changed=(), scan_progress=("done", "total"))
         self.paths: list[str] = []
         self.report: dict | None = None
         self.scanning = False
@@ -91,16 +95,29 @@ class DataModel:
         self.error = None
         self.refit = None
         self.scanning = True
+        self.events.changed.emit()
+
+    def on_scan_progress(self, done: int, total: int) -> None:
+        if self.scanning:
+            self.events.scan_progress.emit(int(done), int(total))
 
     def set_report(self, report: dict) -> None:
         self.report = report if isinstance(report, dict) else {}
         self.scanning = False
         self.error = None
         self.refit = None  # until the engine's recipe has seen this report
+        self.events.changed.emit()
 
     def set_error(self, message: str) -> None:
         self.scanning = False
         self.error = message
+        self.events.changed.emit()
+
+    def set_refit(self, refit: bool | None) -> None:
+        """What the engine's recipe says about refitting on train + validation (the health text names it)."""
+        if refit != self.refit:
+            self.refit = refit
+            self.events.changed.emit()
 
     # ---------------------------------------------------------------- derived facts
     @property

@@ -162,6 +162,8 @@ class DataPage(QWidget):
         bottom.addWidget(self.next_button)
         outer.addLayout(bottom)
         thumbnails.loaded.connect(self._on_thumbnail)
+        model.events.changed.connect(self.refresh)
+        model.events.scan_progress.connect(self.set_scan_progress)
         self.refresh()
 
     # ---------------------------------------------------------------- updates

@@ -10,8 +10,9 @@ heartbeats; it does not kill), escalates a cancel the engine does not honour
 (cancel -> terminate -> kill), and reports a crash (non-zero exit, or exit without a
 final bye) with the exit code and the last lines of the engine's stderr.
 
-Every `request()` gets exactly one `reply(request_seq, message)`: the engine's answer,
-or an `Error` (kind "engine_stopped") if the engine went away first. Imports no torch.
+A request's answer arrives as `reply(request_seq, message)`; pairing answers with
+requests (and answering those the engine never will) is `gui/requests.py`'s job, the one
+table of what is in flight. Imports no torch.
 """
 from __future__ import annotations
 
@@ -115,7 +116,6 @@ class EngineClient(QObject):
         self._lines: collections.deque[bytes] = collections.deque()
         self._err_buf = b""
         self._stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
-        self._pending: set[int] = set()  # seqs of requests not yet answered
         self._run_active = False
         self._final_bye = False
         self._stopping = False
@@ -168,14 +168,8 @@ class EngineClient(QObject):
         return seq
 
     def request(self, msg: protocol.Message) -> int:
-        """Send a request that is answered by exactly one `reply(seq, ...)` signal."""
-        seq = self.send(msg)
-        if seq < 0:
-            seq = next(self._seq)
-            QTimer.singleShot(0, lambda: self.reply.emit(seq, _stopped_error(seq)))
-        else:
-            self._pending.add(seq)
-        return seq
+        """Send a request; its answer arrives as `reply(seq, ...)`. -1: not sent (no engine running)."""
+        return self.send(msg)
 
     def start_run(self, config: dict, resume_from: str | None = None) -> int:
         seq = self.send(protocol.Start(config=dict(config or {}), resume_from=resume_from))
@@ -265,7 +259,6 @@ class EngineClient(QObject):
         self.message.emit(env)
         request_seq = getattr(msg, "request_seq", None)
         if request_seq is not None:  # any reply type, present or future
-            self._pending.discard(request_seq)
             self.reply.emit(int(request_seq), msg)
         elif isinstance(msg, protocol.Error):
             self.error.emit(msg)
@@ -358,7 +351,6 @@ class EngineClient(QObject):
         code = exit_code if exit_status == QProcess.ExitStatus.NormalExit else -abs(exit_code or 9)
         clean = code == 0 and self._final_bye
         self._run_active = False
-        self._answer_pending()
         if clean or self._stopping or self._refused:
             if not clean:
                 _logger.warning("engine stopped with exit code %s after being asked to stop", code)
@@ -370,7 +362,6 @@ class EngineClient(QObject):
         if err == QProcess.ProcessError.FailedToStart:
             for t in (self._watchdog, self._cancel_timer, self._kill_timer):
                 t.stop()
-            self._answer_pending()
             self._report_crash(-1, f"The engine could not be started ({' '.join(self.program)}): "
                                    f"{self._proc.errorString()}")
 
@@ -378,11 +369,6 @@ class EngineClient(QObject):
         tail = "\n".join([*self._stderr_tail, note] if note else self._stderr_tail)
         self._set_state("crashed")
         self.crashed.emit(code, tail)
-
-    def _answer_pending(self) -> None:
-        pending, self._pending = self._pending, set()
-        for seq in sorted(pending):
-            self.reply.emit(seq, _stopped_error(seq))
 
     def _warn(self, text: str) -> None:
         _logger.warning(text)
@@ -393,7 +379,3 @@ class EngineClient(QObject):
             self._state = state
             self.stateChanged.emit(state)
 
-
-def _stopped_error(seq: int) -> protocol.Error:
-    return protocol.Error(kind="engine_stopped", request_seq=seq,
-                          message="The engine stopped before answering; restart it and try again.")

@@ -15,11 +15,11 @@ from .library_page import LibraryPage
 
 
 class LibraryDialog(QDialog):
-    def __init__(self, client, parent=None):
+    def __init__(self, requests, parent=None):
         super().__init__(parent)
         self.setWindowTitle("Model library — Transfer Studio")
         self.setModal(False)
-        self.page = LibraryPage(client, self)
+        self.page = LibraryPage(requests, self)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.close)
         lay = QVBoxLayout(self)

@@ -1,8 +1,8 @@
 """The model library page: what weights are installed, importing more, removing entries.
 
-A standalone QWidget over an engine client (`request(msg) -> seq`, signal
-`reply(int, object)`): it sends ListLibrary / ImportWeights / RemoveFromLibrary /
-ListBackbones and shows the replies. It holds no library state of its own and imports
+A standalone QWidget over the app's request tracker (`gui/requests.py`): it sends
+ListLibrary / ImportWeights / RemoveFromLibrary / ListBackbones and shows the replies;
+what is in flight is the tracker's busy state ("library.import"...), not a table here. It holds no library state of its own and imports
 no torch; the engine does the checking and converting.
 """
 from __future__ import annotations
@@ -39,15 +39,14 @@ class LibraryPage(QWidget):
     libraryChanged = Signal()  # an import or removal finished: backbone lists may need a refresh
     importedBackbones = Signal(list)  # registry ids of the backbones an import just made usable
 
-    def __init__(self, client, parent=None):
+    def __init__(self, requests, parent=None):
         super().__init__(parent)
-        self.client = client
+        self.requests = requests
         self.items: list[dict] = []
         self.found: list[dict] = []
         self._preselect: str | None = None  # backbone to pick once the list of backbones arrives
         self.status_level = "info"  # of the status line: info | success | error
-        self._pending: dict[int, str] = {}
-        client.reply.connect(self._on_reply)
+        requests.busyChanged.connect(lambda name, _on: name.startswith("library.") and self._update_buttons())
 
         outer = QVBoxLayout(self)
         outer.addWidget(heading("Model library"))
@@ -122,15 +121,16 @@ class LibraryPage(QWidget):
         self._update_buttons()
 
     # ------------------------------------------------------------------ requests
-    def _send(self, msg: protocol.Message, kind: str) -> int:
-        seq = self.client.request(msg)
-        self._pending[seq] = kind
-        self._update_buttons()
-        return seq
+    def _send(self, msg: protocol.Message, kind: str):
+        answer = lambda reply: self._on_reply(kind, reply)  # noqa: E731 - the same handler for both outcomes
+        return self.requests.request(msg, answer, answer, busy=f"library.{kind}")
 
-    def refresh(self, verify: bool = False) -> int:
+    def _asking(self, *kinds: str) -> bool:
+        return any(self.requests.is_busy(f"library.{k}") for k in kinds)
+
+    def refresh(self, verify: bool = False):
         """Ask for the entries (and cache candidates); `verify` re-hashes every file."""
-        if not self.backbone_combo.count() > 1 and "backbones" not in self._pending.values():
+        if not self.backbone_combo.count() > 1 and not self._asking("backbones"):
             self._send(protocol.ListBackbones(), "backbones")
         if verify:
             self._set_status("Checking the sha256 of every file…")
@@ -147,7 +147,7 @@ class LibraryPage(QWidget):
             if backbone:
                 self._preselect = None
 
-    def import_path(self, path: str, backbone: str | None = None, replace: bool | None = None) -> int:
+    def import_path(self, path: str, backbone: str | None = None, replace: bool | None = None):
         """Ask the engine to import `path` (file, HF folder or model pack)."""
         if backbone is None:  # the list's choice, or the preselected one if the list has not arrived yet
             backbone = self._preselect or self.backbone_combo.currentData()
@@ -155,14 +155,14 @@ class LibraryPage(QWidget):
         self._set_status(f"Importing {path} — checking every tensor, this can take a minute…")
         return self._send(protocol.ImportWeights(path=path, backbone=backbone, replace=replace), "import")
 
-    def remove_selected(self) -> int | None:
+    def remove_selected(self):
         item = self.selected_item()
         if item is None or not self.confirm_remove(item["id"]):
             return None
         self._set_status(f"Removing {item['id']}…")
         return self._send(protocol.RemoveFromLibrary(id=item["id"]), "remove")
 
-    def import_selected_found(self) -> int | None:
+    def import_selected_found(self):
         rows = self.found_table.selectionModel().selectedRows()
         if not rows:
             return None
@@ -183,7 +183,7 @@ class LibraryPage(QWidget):
                                       f"Delete {entry_id} and its files from the model library?")
         return answer == QMessageBox.StandardButton.Yes
 
-    def import_file(self) -> int | None:
+    def import_file(self):
         """Ask for a weights file and import it for the backbone chosen in the list."""
         path = self.choose_file()
         return self.import_path(path) if path else None
@@ -194,10 +194,7 @@ class LibraryPage(QWidget):
             self.import_path(path)
 
     # ------------------------------------------------------------------ replies
-    def _on_reply(self, seq: int, msg) -> None:
-        kind = self._pending.pop(seq, None)
-        if kind is None:
-            return
+    def _on_reply(self, kind: str, msg) -> None:
         if isinstance(msg, protocol.Error):
             self._set_status(msg.message or "The request failed.", "error")
         elif isinstance(msg, protocol.LibraryItems):
@@ -274,10 +271,10 @@ class LibraryPage(QWidget):
 
     def listing(self) -> bool:
         """A list of the entries has been asked for and not answered yet."""
-        return any(k in ("list", "verify") for k in self._pending.values())
+        return self._asking("list", "verify")
 
     def busy(self) -> bool:
-        return any(k in ("import", "remove") for k in self._pending.values())
+        return self._asking("import", "remove")
 
     def _update_buttons(self) -> None:
         busy = self.busy()

@@ -24,7 +24,6 @@ class ModelPage(QWidget):
         super().__init__(parent)
         self.model = model
         self.auto_size: int | None = None  # what Auto input size means for the data (the engine says)
-        self.auto_reason = ""  # why Auto freezes what it does (the engine says)
         outer = QVBoxLayout(self)
         top = QHBoxLayout()
         top.addWidget(heading("Starting model"), 1)
@@ -91,6 +90,8 @@ class ModelPage(QWidget):
         self.next_button.clicked.connect(self.nextRequested)
         bottom.addWidget(self.next_button)
         outer.addLayout(bottom)
+        model.events.listed.connect(self.refresh)
+        model.events.freeze.connect(self.refresh_freeze)
         self.refresh()
 
     # ---------------------------------------------------------------- backbones
@@ -150,9 +151,8 @@ class ModelPage(QWidget):
 
     def _on_current(self, item, _previous) -> None:
         backbone = item.data(0, ID_ROLE) if item is not None else None
-        if backbone and self.model.select(backbone):
+        if backbone and self.model.select(backbone):  # the model's freeze event redraws the stages
             self._show_details()
-            self.refresh_freeze()
             self.backboneChosen.emit(backbone)
 
     def select(self, backbone: str) -> bool:
@@ -201,7 +201,7 @@ class ModelPage(QWidget):
         self.slider.blockSignals(False)
         self.blocks.set_blocks(m.blocks())
         if m.freeze is None:
-            why = f" {self.auto_reason[0].upper()}{self.auto_reason[1:]}." if self.auto_reason else ""
+            why = f" {m.auto_reason[0].upper()}{m.auto_reason[1:]}." if m.auto_reason else ""
             how = f"Auto:{why}" if m.auto_freeze is not None else "Auto (asking the engine…)"
         else:
             how = "your choice" + (f"; Auto would freeze {m.auto_freeze}" if m.auto_freeze is not None
@@ -209,17 +209,10 @@ class ModelPage(QWidget):
         self.freeze_summary.setText(f"<b>{m.shown_freeze} of {m.levels} stages frozen</b> ({how}) {m.summary()}")
         self.explanation.setText(m.explanation())
 
-    def set_auto_freeze(self, k: int | None, reason: str) -> None:
-        """What the engine's recipe would freeze for this data (shown while the slider is on Auto)."""
-        self.model.auto_freeze, self.auto_reason = k, reason
-        self.refresh_freeze()
-
     def _on_slider(self, value: int) -> None:
         self.model.set_freeze(value)
-        self.refresh_freeze()
         self.freezeChanged.emit(self.model.freeze)
 
     def _on_auto(self) -> None:
         self.model.set_freeze(None)
-        self.refresh_freeze()
         self.freezeChanged.emit(None)

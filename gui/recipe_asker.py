@@ -10,7 +10,7 @@ from PySide6.QtCore import QObject, QTimer
 from engine import protocol as P
 
 from .errors_text import plain_error
-from .train_model import ConfigError, build_config
+from .train_model import ConfigError
 
 
 class RecipeAsker(QObject):
@@ -30,29 +30,25 @@ class RecipeAsker(QObject):
             self.ask()
 
     def ask(self) -> None:
-        s, w = self.session, self.session.w
-        if not (w.data.ready and w.backbones.selected) or w.run.running:
+        s, m = self.session, self.session.m
+        if not (m.data.ready and m.backbones.selected) or m.run.running:
             return
         try:
-            config = build_config(w.data.paths, w.backbones.selected, w.backbones.freeze, w.train_page.settings(),
-                                  str(w.runs_root))
+            config = s.current_config()
         except (ValueError, ConfigError) as exc:
-            w.recipe.set_error(str(exc))
-            s.changed.emit("recipe")
+            m.recipe.set_error(str(exc))
             return
-        if config == self.asked and (w.recipe.ready or w.recipe.pending):
+        if config == self.asked and (m.recipe.ready or m.recipe.pending):
             return
         self.asked = config
-        w.recipe.pending = True
+        m.recipe.pending = True
 
         def done(reply, asked=config):
             if asked == self.asked:  # a later change has its own request on the way
-                w.recipe.set_reply(list(reply.settings or []), dict(reply.facts or {}), dict(reply.estimate or {}))
-                s.changed.emit("recipe")
+                m.recipe.set_reply(list(reply.settings or []), dict(reply.facts or {}), dict(reply.estimate or {}))
 
         def failed(err, asked=config):
             if asked == self.asked:
-                w.recipe.set_error(plain_error(err))
-                s.changed.emit("recipe")
+                m.recipe.set_error(plain_error(err))
 
-        s.request(P.ResolveConfig(config=config), done, failed)
+        s.request(P.ResolveConfig(config=config), done, failed, busy="recipe")

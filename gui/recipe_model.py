@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .events import EventGroup
+
 # how each setting is called on screen, in the recipe's order
 TITLES = {
     "freeze": "Frozen stages", "input_size": "Input size", "max_length": "Text length", "batch_size": "Batch size",
@@ -40,7 +42,10 @@ def _shown(name: str, value) -> str:
 
 
 class RecipePreview:
+    """Emits `changed` when an answer (or the reason there is none) arrives."""
+
     def __init__(self) -> None:
+        self.events = EventGroup(changed=())
         self.clear()
 
     def clear(self) -> None:
@@ -55,9 +60,11 @@ class RecipePreview:
         self.facts = dict(facts or {})
         self.estimate = dict(estimate or {})
         self.pending, self.error = False, ""
+        self.events.changed.emit()
 
     def set_error(self, text: str) -> None:
         self.settings, self.facts, self.estimate, self.pending, self.error = [], {}, {}, False, text
+        self.events.changed.emit()
 
     def _get(self, name: str) -> dict | None:
         return next((s for s in self.settings if s["name"] == name), None)

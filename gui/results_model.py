@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import format as fmt
+from .events import EventGroup
 
 SPLIT_TITLES = {"test": "Test set", "val": "Validation set"}
 HEADLINE = (("accuracy", "Accuracy"), ("balanced_accuracy", "Balanced accuracy"), ("macro_f1", "Macro F1"))
@@ -50,7 +51,11 @@ def _interval(ci) -> str:
 
 
 class ResultsModel:
+    """Events: `result()` a finished run's evaluation arrived, `cells(split)` a split's files were
+    predicted, `predictions()` Try-it answers, `saved()` the bundle was written."""
+
     def __init__(self) -> None:
+        self.events = EventGroup(result=(), cells=("split",), predictions=(), saved=())
         self.run_dir: str | None = None
         self.metrics: dict = {}
         self.split: str | None = None
@@ -66,6 +71,7 @@ class ResultsModel:
         self.cell_predictions = {}
         splits = self.splits()
         self.split = "test" if "test" in splits else (splits[0] if splits else None)
+        self.events.result.emit()
 
     @property
     def ready(self) -> bool:
@@ -207,6 +213,7 @@ class ResultsModel:
                 rows.append({"path": item["path"], "true": truth[item["path"]], "predicted": str(label),
                              "probability": _num(p)})
         self.cell_predictions[split] = rows
+        self.events.cells.emit(split)
 
     def weakest_class(self) -> str | None:
         rows = [r for r in self.per_class() if r.f1 is not None]
@@ -218,6 +225,7 @@ class ResultsModel:
     # ---------------------------------------------------------------- try it / save
     def set_predictions(self, items: list) -> None:
         self.predictions = [i for i in items if isinstance(i, dict)]
+        self.events.predictions.emit()
 
     def prediction_rows(self) -> list[tuple[str, list[tuple[str, float]], str]]:
         """(path, [(label, probability)...], error) per file."""
@@ -230,3 +238,4 @@ class ResultsModel:
 
     def set_saved(self, path: str, model_card: str) -> None:
         self.saved_path, self.model_card = path, model_card or ""
+        self.events.saved.emit()

@@ -96,6 +96,8 @@ class ResultsPage(QWidget):
         bottom.addWidget(self.next_button)
         outer.addLayout(bottom)
         thumbnails.loaded.connect(self._on_thumbnail)
+        model.events.result.connect(self.refresh)
+        model.events.cells.connect(lambda _split: self.current_cell and self.show_cell(*self.current_cell))
 
     def refresh(self) -> None:
         self.split.blockSignals(True)

@@ -13,6 +13,7 @@ from pathlib import Path
 from engine.config import ConfigError, RunConfig
 
 from . import format as fmt
+from .events import EventGroup
 
 PHASE_TEXT = {
     "idle": "Ready",
@@ -90,9 +91,15 @@ def build_config(data: list[str], backbone: str, freeze: int | None, s: TrainSet
 
 
 class RunState:
-    """What the live run looks like; fed from engine messages, read by the Train view."""
+    """What the live run looks like; fed from engine messages, read by the Train view.
+
+    Events: `started(resumed)`, `changed()` (phase, progress, end), `log(level, text)`, the live
+    curves' `step(epoch, values)` and `epoch(epoch, values, best)`, and `total_steps(n)` once known.
+    """
 
     def __init__(self) -> None:
+        self.events = EventGroup(started=("resumed",), changed=(), log=("level", "text"),
+                                 step=("epoch", "values"), epoch=("epoch", "values", "best"), total_steps=("n",))
         self.reset()
 
     def reset(self) -> None:
@@ -111,19 +118,45 @@ class RunState:
         self.config: dict | None = None
         self.started_at: float | None = None
 
-    def start(self, config: dict) -> None:
+    def start(self, config: dict, resume_dir: str | None = None) -> None:
+        """A new run, or (`resume_dir`) the same run going on from its last checkpoint."""
         self.reset()
         self.config = config
         self.running = True
         self.phase = "loading_model"
         self.started_at = time.monotonic()
+        self.run_dir = resume_dir
+        self.events.started.emit(bool(resume_dir))
+        self.log("info", f"Resuming {resume_dir}" if resume_dir else "Starting a new run.")
+        self.events.changed.emit()
+
+    def log(self, level: str, text: str) -> None:
+        self.events.log.emit(level, text)
+
+    def set_detail(self, detail: str) -> None:
+        self.detail = detail
+        self.events.changed.emit()
 
     def on_status(self, phase: str, detail: str = "") -> None:
         if phase and phase != self.phase:
             self.sub_done = self.sub_total = 0
         self.phase, self.detail = phase or self.phase, detail
+        self.events.changed.emit()
+
+    def on_metric(self, epoch: float, values: dict) -> None:
+        self.events.step.emit(float(epoch), dict(values or {}))
+
+    def on_epoch(self, epoch: int, values: dict, best: bool) -> None:
+        values = dict(values or {})
+        self.events.epoch.emit(int(epoch), values, bool(best))
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in values.items() if isinstance(v, (int, float)))
+        self.log("info", f"epoch {epoch}: {shown}{' (best so far)' if best else ''}")
 
     def on_progress(self, p) -> None:
+        self._progress(p)
+        self.events.changed.emit()
+
+    def _progress(self, p) -> None:
         phase = getattr(p, "phase", "train") or "train"
         if phase == "refit":  # the final model on train + validation: its own step count
             self.sub_done, self.sub_total = int(p.global_step or 0), int(p.total_steps or 0)
@@ -134,9 +167,12 @@ class RunState:
             if phase == "cache":
                 self.phase = "caching_features"
             return
+        known = self.total_steps
         for name in ("epoch", "epochs", "step", "steps", "global_step", "total_steps", "samples_per_s", "eta_s"):
             setattr(self, name, getattr(p, name, getattr(self, name)))
         self.phase = "training"
+        if not known and self.total_steps:
+            self.events.total_steps.emit(int(self.total_steps))
 
     def on_checkpoint(self, kind: str, path: str, epoch: int = 0) -> None:
         if kind == "last" or self.last_checkpoint is None:
@@ -154,6 +190,7 @@ class RunState:
         if run_dir:
             self.run_dir = run_dir
         self.phase = "done" if how == "completed" else "idle"
+        self.events.changed.emit()
 
     @property
     def can_resume(self) -> bool:

@@ -200,6 +200,12 @@ class TrainPage(QWidget):
             w.currentIndexChanged.connect(self.settingsChanged)
         for w in (self.early, self.class_weighted, self.feature_cache):
             w.toggled.connect(self.settingsChanged)
+        ev = run.events
+        ev.started.connect(self._on_started)
+        ev.log.connect(self.append_log)
+        ev.step.connect(lambda epoch, values: self.ensure_plots().add_step(epoch, values))
+        ev.epoch.connect(lambda epoch, values, _best: self.ensure_plots().add_epoch(epoch, values))
+        ev.total_steps.connect(lambda n: self.ensure_plots().set_total_steps(n))
 
     # ---------------------------------------------------------------- settings
     def set_settings(self, s: TrainSettings) -> None:
@@ -265,6 +271,12 @@ class TrainPage(QWidget):
             self.plot_placeholder.hide()
             self.plot_host.addWidget(self.plots, 1)
         return self.plots
+
+    def _on_started(self, resumed: bool) -> None:
+        """A resumed run goes on drawing the same curves; a new one starts clean."""
+        if not resumed and self.plots is not None:
+            self.plots.clear()
+        self.ensure_plots()
 
     def refresh(self, can_start: bool, reason: str) -> None:
         r = self.run

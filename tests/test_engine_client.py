@@ -11,6 +11,7 @@ import pytest
 
 from engine import protocol
 from gui.engine_client import EngineClient
+from gui.requests import EngineRequests
 
 FAKE = Path(__file__).with_name("fake_engine.py")
 ROOT = Path(__file__).resolve().parents[1]
@@ -115,15 +116,19 @@ def test_silence_shows_not_responding_but_does_not_kill(qtbot, make_client):
 
 def test_death_mid_epoch_reports_crash_and_answers_pending_requests(qtbot, make_client):
     client = make_client("die")
+    requests = EngineRequests(client)
     started(qtbot, client)
-    replies = collect(client.reply)
-    seq = client.request(protocol.InspectData(paths=["/nowhere"]))
+    answers = []
+    ticket = requests.request(protocol.InspectData(paths=["/nowhere"]), answers.append, answers.append,
+                              busy="inspect")
+    assert requests.is_busy("inspect")
     with qtbot.waitSignal(client.crashed, timeout=10000) as crash:
         client.start_run({"data": ["x"]})
     code, tail = crash.args
     assert code == 3 and "simulated crash in epoch 1" in tail
     assert client.state == "crashed" and not client.is_running()
-    assert [(s, m.kind) for s, m in replies] == [(seq, "engine_stopped")]
+    assert [(m.request_seq, m.kind) for m in answers] == [(ticket.seq, "engine_stopped")]
+    assert not requests.is_busy() and requests.in_flight() == []
 
 
 def test_cancel_honoured_ends_with_bye_cancelled(qtbot, make_client):
@@ -179,12 +184,19 @@ def test_shutdown_is_clean(qtbot, make_client):
 
 def test_engine_that_cannot_start_reports_crash(qtbot):
     client = EngineClient(program=[str(ROOT / "no-such-engine")])
+    requests = EngineRequests(client)
     with qtbot.waitSignal(client.crashed, timeout=10000) as crash:
         client.start()
     assert crash.args[0] == -1 and "could not be started" in crash.args[1]
-    with qtbot.waitSignal(client.reply, timeout=5000) as reply:
-        seq = client.request(protocol.Ping())
-    assert reply.args[0] == seq and reply.args[1].kind == "engine_stopped"
+    assert client.request(protocol.Ping()) == -1  # nothing was sent
+    errors, needed = [], []
+    requests.engineNeeded.connect(lambda: needed.append("start one"))
+    requests.request(protocol.Ping(), lambda m: pytest.fail(f"answered {m}"), errors.append)
+    assert needed == ["start one"]  # the request waits for an engine; the app is asked to start one
+    requests.ready = True  # as if a hello had come: sending finds no process, and says so
+    requests.request(protocol.Ping(), lambda m: pytest.fail(f"answered {m}"), errors.append)
+    qtbot.waitUntil(lambda: len(errors) == 1, timeout=5000)
+    assert errors[0].kind == "engine_stopped"
 
 
 def test_gui_package_imports_no_torch():

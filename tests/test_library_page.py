@@ -6,15 +6,23 @@ from PySide6.QtCore import QObject, Signal
 
 from engine import protocol
 from gui.library_page import DETECT, LibraryPage
+from gui.requests import EngineRequests
 
 
 class FakeClient(QObject):
+    """An engine that has said hello and answers only when the test says so."""
     reply = Signal(int, object)
+    ready = Signal(object)
+    crashed = Signal(int, str)
 
     def __init__(self):
         super().__init__()
         self.sent = []
         self._seq = itertools.count(1)
+        self.hello = protocol.Hello()
+
+    def is_running(self):
+        return True
 
     def request(self, msg):
         seq = next(self._seq)
@@ -44,7 +52,7 @@ FOUND = [{"path": "/home/u/.cache/torch/hub/checkpoints/resnet50-0676ba61.pth", 
 @pytest.fixture
 def page(qtbot):
     client = FakeClient()
-    w = LibraryPage(client)
+    w = LibraryPage(EngineRequests(client))
     qtbot.addWidget(w)
     w.refresh()
     seq, _ = client.last(protocol.ListBackbones)
@@ -149,7 +157,7 @@ def test_first_listing_says_it_is_loading_until_the_reply(qtbot):
     from gui.library_page import LOADING
 
     client = FakeClient()
-    w = LibraryPage(client)
+    w = LibraryPage(EngineRequests(client))
     qtbot.addWidget(w)
     w.refresh()
     assert w.status.text() == LOADING
@@ -161,7 +169,7 @@ def test_first_listing_says_it_is_loading_until_the_reply(qtbot):
 
 def test_preselected_backbone_is_used_before_and_after_the_list_arrives(qtbot, monkeypatch):
     client = FakeClient()
-    w = LibraryPage(client)
+    w = LibraryPage(EngineRequests(client))
     qtbot.addWidget(w)
     w.preselect("resnet18")  # from the Model page's "Import…" on the ResNet-18 row, before any reply
     w.refresh()
@@ -197,7 +205,7 @@ def test_real_engine_lists_starters_and_imports_a_carried_in_pth(qtbot, tmp_path
     pth = tmp_path / "tiny.pth"
     torch.save(build_model(get_spec("test_tiny_cnn"), 10, weights=None).state_dict(), pth)
     client = EngineClient()
-    page = LibraryPage(client)
+    page = LibraryPage(EngineRequests(client))  # made before the hello: its first requests wait for it
     qtbot.addWidget(page)
     try:
         with qtbot.waitSignal(client.ready, timeout=60000):

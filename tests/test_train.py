@@ -58,6 +58,12 @@ def test_three_epochs_equal_two_plus_resume_plus_one(tmp_path):
     run_dir = tmp_path / "runs" / "split"
     state = json.loads((run_dir / "checkpoints" / "last" / "state.json").read_text())
     assert state["epoch"] == 2
+    # the callbacks' own resume state travels in the checkpoint: the head is fitted (never again over
+    # fine-tuned weights) and the blend knows its start file
+    cbs = state["callbacks"]
+    assert cbs["HeadWarmup"]["done"] is True and cbs["HeadWarmup"]["steps"] > 0
+    assert cbs["WeightBlend"]["start"] == "last-start.safetensors" and 0 < cbs["WeightBlend"]["share"] < 1
+    assert (run_dir / "checkpoints" / cbs["WeightBlend"]["start"]).is_file()
     resumed = train(None, resume_from=str(run_dir))
     assert resumed["stopped"] == "completed"
 

@@ -3,17 +3,38 @@ Lightning's callbacks): the loop runs epochs and steps, and what happens around 
 handed to it at construction, never a method swapped on it afterwards.
 
 Hooks (each optional; called in list order):
+- `on_fit_start(loop, state, resumed)`: before the first epoch, once per phase (the feature cache,
+  the head warm-up and the blend's start weights happen here, in that order);
 - `on_train_epoch_start(loop)`: after `model.train()`, before the first batch of an epoch;
 - `on_epoch_end(loop, state, improved)`: after validation, with the monitored score's verdict;
 - `on_interrupt(loop, state)`: a cancel or the mid-epoch timer: the state must reach disk now;
 - `on_fit_end(loop, state)`: the loop finished (completed or stopped early).
+
+State for resume: `state_dict()` returns what a callback must remember across a resume (plain
+JSON values; the loop stores them in every checkpoint of checkpoints/last under "callbacks", by
+callback name) and `load_state_dict()` receives it back before `on_fit_start(resumed=True)`.
 """
 from __future__ import annotations
 
 import torch
 
+from .. import protocol
+
 
 class Callback:
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+    def on_fit_start(self, loop, state, resumed: bool) -> None:
+        pass
+
     def on_train_epoch_start(self, loop) -> None:
         pass
 
@@ -59,3 +80,14 @@ class BnFreeze(Callback):
             for m in loop.model.modules():
                 if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
                     m.eval()
+
+
+class Announce(Callback):
+    """The phase's status line ("training: 12 epochs, batch 32"), once the work before the first
+    epoch (features, head) is done, so the Train page shows phases in the order they happen."""
+
+    def __init__(self, phase: str, detail):
+        self.phase, self.detail = phase, detail  # detail(loop, state) -> str
+
+    def on_fit_start(self, loop, state, resumed: bool) -> None:
+        loop.report(protocol.Status(phase=self.phase, detail=self.detail(loop, state)))

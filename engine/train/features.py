@@ -15,6 +15,7 @@ import torch
 
 from .. import protocol
 from .batches import in_example_order, to_device
+from .callbacks import Callback
 
 
 PIPELINE_VERSION = 2  # bump when decoding/transforms change what features an image gives
@@ -172,3 +173,17 @@ def cache_split_features(model, spec, splits, cfg, device, amp_dtype, channels_l
         if feats:
             split.features, split.labels = torch.cat(feats).to(device), torch.cat(labels).to(device)
     return head_fn
+
+
+class FeatureCache(Callback):
+    """Linear probe: before the first epoch, replace the loop's splits by their frozen features and
+    train only the head on them (`loop.head_fn`). Nothing to remember on resume: the features
+    are computed again, or read from the disk cache."""
+
+    def __init__(self, spec, meta: dict, dataset, split_for_features):
+        self.spec, self.meta, self.dataset, self.split_for_features = spec, meta, dataset, split_for_features
+
+    def on_fit_start(self, loop, state, resumed: bool) -> None:
+        loop.head_fn = cache_split_features(loop.model, self.spec, {"train": loop.train_split, "val": loop.val_split},
+                                            loop.cfg, loop.device, loop.amp_dtype, loop.channels_last, loop.report,
+                                            loop.cancel, self.split_for_features, self.meta, self.dataset)

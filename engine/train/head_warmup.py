@@ -14,6 +14,7 @@ import torch
 
 from .. import protocol
 from .batches import make_dataset, make_loader
+from .callbacks import Callback
 from .features import extract, feature_batches
 
 HEAD_STEPS = 300
@@ -83,3 +84,32 @@ def warm_head(model, spec, dataset, meta: dict, cfg, device, *, amp_dtype, chann
     report(protocol.Log(level="info", text=(
         f"Head fitted on frozen features first ({step} steps): {which} accuracy {acc:.3f} before fine-tuning.")))
     return out
+
+
+class HeadWarmup(Callback):
+    """Before the first epoch of a fresh phase, fit the head on frozen features (warm_head above).
+
+    Its state says the head is fitted (and how well), so a resumed run never fits it again over
+    fine-tuned weights; `features` stay in memory for the probe contender, which reuses them."""
+
+    def __init__(self, spec, dataset, meta: dict, tokenizer, split_for_features):
+        self.spec, self.dataset, self.meta = spec, dataset, meta
+        self.tokenizer, self.split_for_features = tokenizer, split_for_features
+        self.done, self.outcome, self.features = False, {}, None
+
+    def on_fit_start(self, loop, state, resumed: bool) -> None:
+        if self.done or resumed:  # a checkpoint to resume from is only ever written after the warm-up
+            self.done = True
+            return
+        out = warm_head(loop.model, self.spec, self.dataset, self.meta, loop.cfg, loop.device,
+                        amp_dtype=loop.amp_dtype, channels_last=loop.channels_last, tokenizer=self.tokenizer,
+                        report=loop.report, cancel=loop.cancel, split_for_features=self.split_for_features)
+        self.features = out.pop("features")
+        self.done, self.outcome = True, out
+
+    def state_dict(self) -> dict:
+        return {"done": self.done, **self.outcome}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.done = bool(state.get("done"))
+        self.outcome = {k: v for k, v in state.items() if k != "done"}

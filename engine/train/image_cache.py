@@ -31,11 +31,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import torch
 from torch.utils.data import Dataset
-from torchvision.transforms import InterpolationMode
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
-from ..data.transforms import AUGMENTS, DEFAULTS, _interp, _size
+from ..data.transforms import AUGMENTS, Geometry
 
 log = logging.getLogger(__name__)
 
@@ -71,32 +70,20 @@ class CachedImages(Dataset):
                  budget: int | None = None, train_size: int | None = None):
         if augment not in AUGMENTS:
             raise ValueError(f"augment must be one of {', '.join(AUGMENTS)}, not {augment!r}")
-        pp = {**DEFAULTS, **{k: v for k, v in (preprocess or {}).items() if v is not None}}
+        g = Geometry(preprocess)
         self.examples = list(examples)
-        self.size = _size(pp["input_size"])
-        self.interp = _interp(pp["interpolation"])
-        crop_pct = float(pp["crop_pct"]) if pp["crop_pct"] else 1.0
-        self.resize_to = math.floor(self.size / crop_pct)
-        self.window = str(pp.get("dicom_window") or "file")  # how DICOM files become 8-bit (dicom.WINDOWS)
-        self.mean = [float(m) for m in pp["mean"]]
-        self.std = [float(s) for s in pp["std"]]
+        self.size, self.interp, self.mean, self.std = g.size, g.interp, g.mean, g.std
+        self.evaluation = v2.Compose(g.eval_steps())
+        self.window = str((preprocess or {}).get("dicom_window") or "file")  # DICOM -> 8 bits (dicom_windows.py)
         self.augmenting = bool(train and augment != "none")
         self.crop = int(train_size or self.size)  # augmented crops may be smaller than evaluation's
         self.side = train_side(self.crop) if self.augmenting else None
-        self.augment = self._augmentation(augment) if self.augmenting else None
+        self.augment = v2.Compose(g.augmentation(augment, self.crop)) if self.augmenting else None
         self.budget = budget_bytes() if budget is None else int(budget)
         self.cached_bytes = 0
         self.failed: dict[str, str] = {}
         self._base: list = [None] * len(self.examples)
         self._lock = threading.Lock()
-
-    def _augmentation(self, augment: str):
-        steps: list = [v2.RandomResizedCrop(self.crop, scale=(0.7, 1.0), interpolation=self.interp, antialias=True),
-                       v2.RandomHorizontalFlip()]
-        if augment == "standard":
-            steps += [v2.RandomRotation(10, interpolation=InterpolationMode.BILINEAR),
-                      v2.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.2, hue=0.02)]
-        return v2.Compose(steps)
 
     # ------------------------------------------------------------------ decoding
     def _decode(self, index: int) -> torch.Tensor:
@@ -109,9 +96,7 @@ class CachedImages(Dataset):
             if min(h, w) > self.side:
                 x = F.resize(x, self.side, interpolation=self.interp, antialias=True)
             return x.contiguous()
-        x = F.pil_to_tensor(load_any_image(path, None, self.window))
-        x = F.resize(x, self.resize_to, interpolation=self.interp, antialias=True)
-        return F.center_crop(x, self.size).contiguous()
+        return self.evaluation(F.pil_to_tensor(load_any_image(path, None, self.window))).contiguous()
 
     def base(self, index: int):
         """The decoded (and resized) uint8 image, or None when the file cannot be used."""

@@ -86,13 +86,14 @@ class Split:
 
 
 class Loop:
-    def __init__(self, *, model, head_fn, optimizer, base_lrs, cfg, device, train: Split, val: Split,
+    def __init__(self, *, model, optimizer, base_lrs, cfg, device, train: Split, val: Split,
                  report, cancel, callbacks=(), amp_dtype=None, channels_last=False,
                  class_weights=None, checkpoint_every_s: float = 300.0, stop_epoch: int | None = None):
-        self.model, self.head_fn, self.opt, self.base_lrs = model, head_fn, optimizer, base_lrs
+        self.model, self.opt, self.base_lrs = model, optimizer, base_lrs
+        self.head_fn = None  # set by the FeatureCache callback: epochs then train the head on cached features
         self.cfg, self.device, self.train_split, self.val_split = cfg, device, train, val
         self.report, self.cancel = report, cancel
-        self.callbacks = list(callbacks)  # callbacks.py: saving, BatchNorm freezing, deferred saves
+        self.callbacks = list(callbacks)  # callbacks.py: features, head warm-up, blend, BatchNorm, saving...
         self.amp_dtype, self.channels_last = amp_dtype, channels_last
         self.scaler = torch.amp.GradScaler("cuda") if (amp_dtype == torch.float16) else None
         self.loss_fn = torch.nn.CrossEntropyLoss(weight=class_weights, ignore_index=-1,
@@ -134,6 +135,15 @@ class Loop:
     def _call(self, hook: str, *args) -> None:
         for cb in self.callbacks:
             getattr(cb, hook)(self, *args)
+
+    def callback_states(self) -> dict:
+        """{callback name: its state_dict()} for those that keep any (stored in checkpoints/last)."""
+        return {cb.name: sd for cb in self.callbacks if (sd := cb.state_dict())}
+
+    def load_callback_states(self, states: dict | None) -> None:
+        for cb in self.callbacks:
+            if cb.name in (states or {}):
+                cb.load_state_dict(dict(states[cb.name]))
 
     def _check_cancel(self, state: LoopState) -> None:
         if self.cancel is not None and self.cancel.is_set():
@@ -224,9 +234,10 @@ class Loop:
         return classification_values(np.concatenate(ys_all), np.concatenate(preds), loss=loss_sum / n)
 
     # ------------------------------------------------------------------ fit
-    def fit(self, state: LoopState) -> str:
+    def fit(self, state: LoopState, resumed: bool = False) -> str:
         cfg = self.cfg
         higher = HIGHER_IS_BETTER.get(self.monitor, False)
+        self._call("on_fit_start", state, resumed)
         while state.epoch < self.stop_epoch:
             epoch = state.epoch + 1
             t0 = time.monotonic()

@@ -32,6 +32,7 @@ import torch
 
 from ..atomic import atomic_dir, read_json, write_json
 from . import checkpoint as ckpt
+from .callbacks import Callback
 
 CONTENDER_FILE = "contender.json"
 PROBE_DIR = "probe"
@@ -245,3 +246,17 @@ def install_probe(run_dir: Path) -> None:
     if best.is_dir() and not kept.is_dir():
         _copy_dir(best, kept)
     _copy_dir(cps / PROBE_DIR, best)
+
+
+class PrepareContender(Callback):
+    """After the head warm-up (place it after HeadWarmup), fit the probe on the features the
+    warm-up computed. Its state lives in contender.json and checkpoints/probe, not here."""
+
+    def __init__(self, warmup, run_dir: Path, spec, n_classes: int, seed: int):
+        self.warmup, self.run_dir, self.spec, self.n_classes, self.seed = warmup, run_dir, spec, n_classes, seed
+        self.contender: Contender | None = None
+
+    def on_fit_start(self, loop, state, resumed: bool) -> None:
+        if self.warmup.features is not None:
+            self.contender = Contender.prepare(self.run_dir, loop.model, self.spec, self.warmup.features,
+                                               self.n_classes, self.seed, loop.report)

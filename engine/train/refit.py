@@ -29,6 +29,7 @@ from pathlib import Path
 
 from .. import protocol
 from ..atomic import atomic_dir, read_json, write_bytes, write_json
+from .callbacks import Callback
 
 REFIT_FILE = "refit.json"
 REFIT_LAST = "refit"  # checkpoints/refit: the refit phase's own "last"
@@ -122,6 +123,16 @@ def keep_member(run_dir: Path, i: int, tensors: dict) -> dict:
     return info
 
 
+class KeepMember(Callback):
+    """A soup member's last hook: once its phase ends, store its final weights and count it."""
+
+    def __init__(self, run_dir: Path, i: int, final_tensors):
+        self.run_dir, self.i, self.final_tensors = run_dir, i, final_tensors
+
+    def on_fit_end(self, loop, state) -> None:
+        keep_member(self.run_dir, self.i, self.final_tensors())
+
+
 def _drop_resume_state(run_dir: Path, i: int) -> None:
     """Member i's "last" checkpoint and blend start: only a resume of that member needs them."""
     from .weight_blend import start_path
@@ -183,9 +194,8 @@ def run(info: dict, main, dataset) -> None:
         label = f"refit {i + 1} of {n}" if n > 1 else ""
         sub = type(main)(cfg, main.spec, main.meta, run_dir, main.device, RefitReporter(main.report, label),
                          main.cancel, main.tokenizer, stop_epoch=epochs)
-        sub.fit(RefitView(dataset), last=last, resume=ckpt.has_checkpoint(last))
-        if n > 1:
-            keep_member(run_dir, i, sub.final_tensors())
+        keep = [KeepMember(run_dir, i, sub.final_tensors)] if n > 1 else []
+        sub.fit(RefitView(dataset), last=last, resume=ckpt.has_checkpoint(last), callbacks=keep)
     if n == 1:
         finish(run_dir, sub.save_final)
         return

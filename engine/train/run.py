@@ -18,7 +18,6 @@ from ..config import ConfigError, RunConfig, smaller_training_crop
 from ..errors import Cancelled
 from . import checkpoint as ckpt
 from .device import amp_dtype_for, configure, resolve_device
-from .callbacks import BnFreeze, SaveCheckpoints
 from .loop import Loop, LoopState, Split
 from .reporting import RunReporter
 
@@ -235,7 +234,7 @@ class _Phase:
         self.cfg, self.spec, self.meta, self.run_dir = cfg, spec, meta, run_dir
         self.device, self.report, self.cancel, self.tokenizer = device, report, cancel, tokenizer
         self.stop_epoch = stop_epoch
-        self.model = self.state = self.loop = self.blend_start = self.contender = None
+        self.model = self.state = self.loop = self.blend = self.preparing = None
 
     @property
     def select(self) -> bool:
@@ -264,8 +263,10 @@ class _Phase:
             zero_head(model, spec)  # a linear probe converges in a few epochs from a zero head
         return model
 
-    def fit(self, dataset, last: Path, resume: bool):
-        """Train to the end (or early stop); returns (LoopState, how it stopped). Raises Cancelled."""
+    def fit(self, dataset, last: Path, resume: bool, callbacks: list | None = None):
+        """Train to the end (or early stop); returns (LoopState, how it stopped). Raises Cancelled.
+
+        `callbacks` are added after the phase's own (a soup member's KeepMember)."""
         from ..freezing import freeze_to, param_groups, split_for_features
         from .batches import make_dataset
 
@@ -277,7 +278,6 @@ class _Phase:
         model.to(device)
         if channels_last:
             model.to(memory_format=torch.channels_last)
-        amp_dtype = amp_dtype_for(device)
         linear_probe = k >= len(spec.stages) and cfg.feature_cache
         splits = {}
         for name in ("train", "val"):
@@ -285,30 +285,13 @@ class _Phase:
                                        train=(name == "train" and not linear_probe), augment=cfg.augment,
                                        tokenizer=self.tokenizer, train_size=cfg.train_input_size)
             splits[name] = Split(dataset=ds, collate=collate)
-        head_fn = None
-        if linear_probe:
-            from .features import cache_split_features
-
-            head_fn = cache_split_features(model, spec, splits, cfg, device, amp_dtype, channels_last, report,
-                                           self.cancel, split_for_features, meta, dataset)
-        if not resume and cfg.head_warmup and not linear_probe and k < len(spec.stages):
-            from .head_warmup import warm_head
-
-            warm = warm_head(model, spec, dataset, meta, cfg, device, amp_dtype=amp_dtype,
-                             channels_last=channels_last, tokenizer=self.tokenizer, report=report,
-                             cancel=self.cancel, split_for_features=split_for_features)
-            if self.select and cfg.compare_probe:
-                from .probe_contender import Contender
-
-                self.contender = Contender.prepare(self.run_dir, model, spec, warm["features"],
-                                                   len(meta["classes"]), cfg.seed, report)
-        self.blend_start = self._blend_start(last, resume)
         groups = param_groups(model, spec, k, cfg.lr, cfg.lr_stage_decay, cfg.weight_decay)
         base_lrs = [g["lr"] for g in groups]
         self.optimizer = optimizer = torch.optim.AdamW(groups, lr=cfg.lr)
         self.state = state = LoopState(batch_size=cfg.batch_size)
+        saved = ckpt.load_state(last) if resume else {}
         if resume:
-            self.state = state = LoopState(**ckpt.load_state(last)["loop"])
+            self.state = state = LoopState(**saved["loop"])
             ckpt.load_optimizer(last, optimizer)
             report.log(f"Resuming after epoch {state.epoch}" + (
                 f" (+{state.samples_in_epoch} examples)" if state.samples_in_epoch else ""))
@@ -316,58 +299,87 @@ class _Phase:
         def save_last(st: LoopState, partial: bool) -> None:
             path = ckpt.save_checkpoint(last, model, {"epoch": st.epoch, "global_step": st.global_step,
                                                       "partial": partial, "loop": st.to_dict(),
-                                                      "monitor": loop.monitor}, optimizer)
+                                                      "monitor": loop.monitor,
+                                                      "callbacks": loop.callback_states()}, optimizer)
             report(protocol.Checkpoint(kind="last", path=str(path), epoch=st.epoch))
 
         class_weights = _class_weights(dataset.split("train"), len(meta["classes"]), device) \
             if cfg.class_weighted else None
-        best = self.save_best if self.select else None  # a refit keeps only its final state
-        speed, saving = contextlib.nullcontext(), SaveCheckpoints(save_last, best)
+        self.loop = loop = Loop(model=model, optimizer=optimizer, base_lrs=base_lrs, cfg=cfg, device=device,
+                                train=splits["train"], val=splits["val"], report=report, cancel=self.cancel,
+                                callbacks=[*self._callbacks(dataset, last, save_last, linear_probe, split_for_features),
+                                           *(callbacks or [])],
+                                amp_dtype=amp_dtype_for(device), channels_last=channels_last,
+                                class_weights=class_weights, stop_epoch=self.stop_epoch)
+        loop.load_callback_states(saved.get("callbacks"))
+        speed = contextlib.nullcontext()
         if linear_probe:  # epochs on cached features take milliseconds: see probe_speed.py
-            from .probe_speed import DeferredSaves, single_thread_on_cpu
+            from .probe_speed import single_thread_on_cpu
 
-            saving, speed = DeferredSaves(save_last, best, model), single_thread_on_cpu(device)
-        self.loop = loop = Loop(model=model, head_fn=head_fn, optimizer=optimizer, base_lrs=base_lrs, cfg=cfg,
-                                device=device, train=splits["train"], val=splits["val"], report=report,
-                                cancel=self.cancel, callbacks=[BnFreeze(spec, k, cfg.freeze_bn_stats), saving],
-                                amp_dtype=amp_dtype, channels_last=channels_last, class_weights=class_weights,
-                                stop_epoch=self.stop_epoch)
-        report(protocol.Status(phase="training" if self.select else "refitting",
-                               detail=f"{loop.stop_epoch} epoch{'s' if loop.stop_epoch != 1 else ''}, "
-                                      f"batch {state.batch_size}" + _crops(cfg, meta["modality"])))
+            speed = single_thread_on_cpu(device)
         with speed:
-            stopped = loop.fit(state)
+            stopped = loop.fit(state, resumed=resume)
         if self.select and not ckpt.has_checkpoint(self.run_dir / "checkpoints" / "best"):
             self.save_best(state)
         return state, stopped
+
+    def _callbacks(self, dataset, last: Path, save_last, linear_probe: bool, split_for_features) -> list:
+        """The phase's callbacks, in the order their hooks must run (callbacks.py)."""
+        from .callbacks import Announce, BnFreeze, SaveCheckpoints
+
+        cfg, spec, meta, k = self.cfg, self.spec, self.meta, int(self.cfg.freeze)
+        out = []
+        if linear_probe:
+            from .features import FeatureCache
+
+            out.append(FeatureCache(spec, meta, dataset, split_for_features))
+        elif cfg.head_warmup and k < len(spec.stages):
+            from .head_warmup import HeadWarmup
+
+            warmup = HeadWarmup(spec, dataset, meta, self.tokenizer, split_for_features)
+            out.append(warmup)
+            if self.select and cfg.compare_probe:
+                from .probe_contender import PrepareContender
+
+                self.preparing = PrepareContender(warmup, self.run_dir, spec, len(meta["classes"]), cfg.seed)
+                out.append(self.preparing)
+        if self.blend_wanted():
+            from .weight_blend import WeightBlend
+
+            self.blend = WeightBlend(cfg.finetune_blend, last)
+            out.append(self.blend)
+        out.append(Announce("training" if self.select else "refitting", lambda loop, st: (
+            f"{loop.stop_epoch} epoch{'s' if loop.stop_epoch != 1 else ''}, batch {st.batch_size}"
+            + _crops(cfg, meta["modality"]))))
+        out.append(BnFreeze(spec, k, cfg.freeze_bn_stats))
+        best = self.save_best if self.select else None  # a refit keeps only its final state
+        if linear_probe:
+            from .probe_speed import DeferredSaves
+
+            out.append(DeferredSaves(save_last, best, self.model))
+        else:
+            out.append(SaveCheckpoints(save_last, best))
+        return out
+
+    @property
+    def contender(self):
+        """The linear probe fitted beside this phase (probe_contender.py), once the warm-up has run."""
+        return self.preparing.contender if self.preparing is not None else None
 
     def blend_wanted(self) -> bool:
         share = self.cfg.finetune_blend
         return share is not None and share < 1 and bool(self.cfg.head_warmup) \
             and int(self.cfg.freeze) < len(self.spec.stages)
 
-    def _blend_start(self, last: Path, resume: bool):
-        """The weights this phase began from (after the head was fitted), kept on disk for a resume."""
-        from . import weight_blend
-
-        if not self.blend_wanted():
-            return None
-        path = weight_blend.start_path(last)
-        if resume:
-            return weight_blend.load_start(path)
-        return weight_blend.save_start(self.model, path)
-
     def final_tensors(self) -> dict:
         """The weights this phase would save: blended with its start when the blend is on."""
-        if self.blend_start is not None:
-            from .weight_blend import blended
-
-            return blended(self.model, self.blend_start, self.cfg.finetune_blend)
+        if self.blend is not None and self.blend.active:
+            return self.blend.tensors(self.model)
         return ckpt.state_dict_tensors(self.model)
 
     def save_best(self, st: LoopState) -> None:
         share = self.cfg.finetune_blend
-        tensors = self.final_tensors() if self.blend_start is not None else None
+        tensors = self.final_tensors() if self.blend is not None and self.blend.active else None
         path = ckpt.save_checkpoint(self.run_dir / "checkpoints" / "best", self.model,
                                     {"epoch": st.epoch, "global_step": st.global_step, "best_score": st.best_score,
                                      "monitor": self.loop.monitor, "metrics": st.history[-1] if st.history else {},
@@ -378,7 +390,7 @@ class _Phase:
 
     def saved_val(self) -> dict:
         """Validation figures of the model checkpoints/best holds (blended, when the blend is on)."""
-        if self.blend_start is None:
+        if self.blend is None or not self.blend.active:
             best = next((h for h in self.state.history if h.get("epoch") == self.state.best_epoch), None)
             if best:
                 return best

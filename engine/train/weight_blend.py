@@ -9,8 +9,9 @@ so the bundle, ONNX export and plain-torch loading do not change. It also damps 
 choosing an epoch on a tiny validation split: Fashion-MNIST 10 per class, 6 seeds, 73.2 ->
 73.9 % (benchmarks/ACCURACY.md).
 
-The start is written once (`checkpoints/<phase>-start.safetensors`), so a resumed run blends
-with the same weights as an uninterrupted one.
+The start is written once (`checkpoints/<phase>-start.safetensors`) by the `WeightBlend`
+callback, after the head warm-up, so a resumed run blends with the same weights as an
+uninterrupted one.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from pathlib import Path
 import torch
 
 from ..atomic import write_bytes
+from .callbacks import Callback
 
 
 def start_path(last: Path) -> Path:
@@ -57,3 +59,25 @@ def blended(model: torch.nn.Module, start: dict[str, torch.Tensor], share: float
             v = (share * v.float() + (1.0 - share) * s.float()).to(v.dtype)
         out[k] = v.contiguous()
     return out
+
+
+class WeightBlend(Callback):
+    """Keeps the weights the phase starts from (after the head warm-up: place it after HeadWarmup)
+    and blends the saved model with them (`tensors`)."""
+
+    def __init__(self, share: float, last: Path):
+        self.share, self.path, self.start = float(share), start_path(last), None
+
+    def on_fit_start(self, loop, state, resumed: bool) -> None:
+        self.start = load_start(self.path) if resumed else save_start(loop.model, self.path)
+
+    @property
+    def active(self) -> bool:
+        """False only for a resumed phase that kept no start (nothing to blend with)."""
+        return self.start is not None
+
+    def tensors(self, model: torch.nn.Module) -> dict[str, torch.Tensor]:
+        return blended(model, self.start, self.share)
+
+    def state_dict(self) -> dict:
+        return {"share": self.share, "start": self.path.name}
