@@ -10,6 +10,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine.config import GROUP_BY
+from engine.dicom_windows import WINDOW_TITLES, WINDOWS
+
 from .events import EventGroup
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
@@ -46,7 +49,22 @@ TITLES = {  # headings by the engine's finding codes; unknown codes get a cleane
     "no_val_split": "No validation examples",
     "no_test_split": "No separate test split",
     "undecodable_text": "Texts with broken characters",
+    "dicom_not_image": "DICOM objects without an image",
+    "dicom_undecodable": "DICOM files that could not be decoded",
+    "dicomdir": "DICOMDIR index files",
+    "dicom_multi_frame": "Multi-frame DICOM files",
+    "groups": "Images grouped by patient or object",
+    "groups_span_classes": "Groups with images in several classes",
+    "group_leak_across_splits": "The same patient in training and testing",
+    "near_duplicates": "Near-identical images in a class",
+    "near_duplicates_across_classes": "Near-identical images under two labels",
+    "near_duplicates_across_splits": "Near-identical images in training and testing",
 }
+GROUP_CHOICES = {"auto": "Automatic (CSV, pattern, else DICOM patient)", "none": "None (each file on its own)",
+                 "patient": "Patient (DICOM PatientID)", "pattern": "File-name pattern", "csv": "CSV file (path,group)"}
+GROUP_SOURCE_WORDS = {"csv": "the CSV", "pattern": "the file-name pattern", "patient": "DICOM PatientID",
+                      "file": "their own file"}
+assert set(GROUP_CHOICES) == set(GROUP_BY) and set(WINDOW_TITLES) == set(WINDOWS)
 
 
 @dataclass(frozen=True)
@@ -81,8 +99,14 @@ class DataModel:
     """Emits `changed` after every transition and `scan_progress(done, total)` while the engine reads."""
 
     def __init__(self) -> None:
-        self.events = EventGroup(changed=(), scan_progress=("done", "total"))
+        self.events = EventGroup(changed=(), scan_progress=("done", "total"), grouping_changed=(),
+                                 window_changed=(), previews_changed=())
         self.paths: list[str] = []
+        # how the data is read (RunConfig fields): groups need a new scan, a window only new previews
+        self.group_by, self.group_pattern, self.groups_file = "auto", "", ""
+        self.window = "file"
+        self.previews: dict[str, bytes] = {}  # path -> PNG the engine drew (DICOM: Qt cannot decode it)
+        self.preview_window = "file"  # the window `previews` were drawn in
         self.report: dict | None = None
         self.scanning = False
         self.error: str | None = None  # plain sentence when the scan failed
@@ -103,6 +127,7 @@ class DataModel:
 
     def set_report(self, report: dict) -> None:
         self.report = report if isinstance(report, dict) else {}
+        self.previews = {}
         self.scanning = False
         self.error = None
         self.refit = None  # until the engine's recipe has seen this report
@@ -112,6 +137,43 @@ class DataModel:
         self.scanning = False
         self.error = message
         self.events.changed.emit()
+
+    def set_grouping(self, group_by: str, pattern: str = "", groups_file: str = "") -> None:
+        """A new way to group examples (GROUP_BY); the page then asks for a new scan."""
+        if group_by not in GROUP_CHOICES:
+            raise ValueError(f"unknown grouping {group_by!r}")
+        new = (group_by, pattern.strip(), groups_file.strip())
+        if new != (self.group_by, self.group_pattern, self.groups_file):
+            self.group_by, self.group_pattern, self.groups_file = new
+            self.events.grouping_changed.emit()
+
+    def set_window(self, window: str) -> None:
+        if window not in WINDOW_TITLES:
+            raise ValueError(f"unknown DICOM window {window!r}")
+        if window != self.window:
+            self.window = window
+            self.events.window_changed.emit()
+
+    def set_previews(self, items: list, window: str) -> None:
+        """PNG previews from the engine's `images` reply (base64 in JSON)."""
+        import base64
+
+        if window != self.window:
+            return  # drawn for a window the person has already left
+        self.preview_window = window
+        for item in items or []:
+            if isinstance(item, dict) and item.get("png"):
+                self.previews[str(item.get("path"))] = base64.b64decode(item["png"])
+        self.events.previews_changed.emit()
+
+    def grouping(self) -> dict:
+        """The scan's grouping (protocol InspectData.grouping; RunConfig fields)."""
+        return {"group_by": self.group_by, "group_pattern": self.group_pattern or None,
+                "groups_file": self.groups_file or None}
+
+    def run_options(self) -> dict:
+        """The RunConfig fields this page decides: grouping and the DICOM window."""
+        return {**self.grouping(), "dicom_window": self.window}
 
     def set_refit(self, refit: bool | None) -> None:
         """What the engine's recipe says about refitting on train + validation (the health text names it)."""
@@ -130,6 +192,43 @@ class DataModel:
         for c in (self.report or {}).get("classes") or []:
             if isinstance(c, dict) and "name" in c:
                 out.append(ClassInfo(str(c["name"]), int(c.get("count") or 0), dict(c.get("splits") or {})))
+        return out
+
+    @property
+    def dicom(self) -> dict:
+        """The report's DICOM summary ({} for data without DICOM files)."""
+        image = (self.report or {}).get("image")
+        return dict(image.get("dicom") or {}) if isinstance(image, dict) else {}
+
+    @property
+    def groups(self) -> dict:
+        g = (self.report or {}).get("groups")
+        return g if isinstance(g, dict) else {}
+
+    def groups_text(self) -> str:
+        """How many groups the scan found, from what, and how they spread over classes."""
+        g = self.groups
+        if not g:
+            return ""
+        named = {k: n for k, n in (g.get("sources") or {}).items() if k != "file"}
+        if not named:
+            return ("No groups found: each file is its own group (exact and near-identical copies are still kept "
+                    "together).")
+        by = ", ".join(f"{n} image{'s' if n != 1 else ''} by {GROUP_SOURCE_WORDS.get(k, k)}" for k, n in named.items())
+        ipg = g.get("images_per_group") or {}
+        per_class = ", ".join(f"{c} {n}" for c, n in (g.get("per_class") or {}).items())
+        leak = f" {g['leaks']} group(s) sit in two of your split folders." if g.get("leaks") else \
+            " Each group stays on one side of the split."
+        return (f"{g.get('count', 0)} groups ({by}); {ipg.get('min', 0)}–{ipg.get('max', 0)} images per group "
+                f"(typically {ipg.get('median', 0)}); groups per class: {per_class}.{leak}")
+
+    def group_preview(self, limit: int = 6) -> list[str]:
+        """The largest groups, one line each: salted id, size, classes, split (never a patient's key)."""
+        out = []
+        for p in (self.groups.get("preview") or [])[:limit]:
+            if isinstance(p, dict):
+                out.append(f"{str(p.get('group', ''))[:9]}…  {p.get('images', 0)} images, "
+                           f"{', '.join(p.get('classes') or [])} → {', '.join(p.get('splits') or [])}")
         return out
 
     @property
@@ -214,6 +313,12 @@ class DataModel:
             spread = "" if w.get("min") == w.get("max") and h.get("min") == h.get("max") else \
                 f" (from {w.get('min')}×{h.get('min')} to {w.get('max')}×{h.get('max')})"
             out.append(f"Images are typically {size}{spread}{', ' + mode_text if mode_text else ''}.")
+        dicom = self.dicom
+        if dicom:
+            mods = ", ".join(f"{m} {n}" for m, n in (dicom.get("modalities") or {}).items())
+            frames = f"; {dicom['multi_frame_files']} multi-frame ({dicom.get('frame_policy')})" \
+                if dicom.get("multi_frame_files") else ""
+            out.append(f"{dicom.get('files', 0)} DICOM files ({mods}){frames}.")
         txt = r.get("text") if isinstance(r.get("text"), dict) else {}
         length = txt.get("length") if isinstance(txt.get("length"), dict) else {}
         if length.get("median"):

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (QFrame, QGridLayout, QHBoxLayout, QLabel, QListWi
                                QPushButton, QScrollArea, QStackedWidget, QToolButton, QVBoxLayout, QWidget)
 
 from .data_model import DataModel, Finding, read_snippet
+from .data_options_view import DataOptionsBox
 from .widgets import LEVEL_COLORS, BarChart, Collapsible, DropZone, heading, hint
 
 MAX_CLASS_ROWS = 24
@@ -138,6 +139,8 @@ class DataPage(QWidget):
         self.left.addWidget(heading("Classes", 1.1))
         self.chart = BarChart()
         self.left.addWidget(self.chart)
+        self.options = DataOptionsBox(model)  # group images by; DICOM window
+        self.left.addWidget(self.options)
         right.addWidget(heading("Health check", 1.1))
         self.findings_box = QVBoxLayout()
         right.addLayout(self.findings_box)
@@ -163,6 +166,7 @@ class DataPage(QWidget):
         outer.addLayout(bottom)
         thumbnails.loaded.connect(self._on_thumbnail)
         model.events.changed.connect(self.refresh)
+        model.events.previews_changed.connect(self._show_previews)
         model.events.scan_progress.connect(self.set_scan_progress)
         self.refresh()
 
@@ -183,6 +187,7 @@ class DataPage(QWidget):
             return
         self.stack.setCurrentIndex(1)
         self.chart.set_items([(c.name, c.count) for c in m.classes])
+        self.options.refresh()
         self._clear(self.findings_box)
         findings = m.findings(include_fatal=False)  # the fatal one has its own box above
         if not findings and not m.fatal:
@@ -261,10 +266,25 @@ class DataPage(QWidget):
         self.samples_grid.setColumnStretch(1, 1)
 
     def _on_thumbnail(self, path: str, size: int, pix: QPixmap) -> None:
+        if pix.isNull() and (path in self.model.previews or self.model.dicom):
+            self._show_previews()  # Qt cannot read DICOM: the engine draws it (data_options.py)
+            return
         for cell in self.thumb_labels.get(path, []):
             if pix.isNull():
                 cell.setText("unreadable")
             else:
+                cell.setPixmap(pix)
+
+    def _show_previews(self) -> None:
+        """Thumbnails the engine drew (DICOM, in the chosen window), in place of Qt's."""
+        for path, cells in self.thumb_labels.items():
+            png = self.model.previews.get(path)
+            pix = QPixmap()
+            if png is None or not pix.loadFromData(png, "PNG"):
+                continue
+            pix = pix.scaled(self.thumb_size, self.thumb_size, Qt.AspectRatioMode.KeepAspectRatio,
+                             Qt.TransformationMode.SmoothTransformation)
+            for cell in cells:
                 cell.setPixmap(pix)
 
     @staticmethod

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QListWidget, QL
 
 from .backbone_model import BackboneModel, native_input_size
 from .data_model import usable_drop_paths
+from .data_options import DataOptions
 from .data_page import DataPage
 from .model_page import ModelPage
 from .results_page import ResultsPage
@@ -104,6 +105,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         self.session = Session(client, m, self.train_page.settings, self.runs_root, self)
+        self.data_options = DataOptions(self.session, self.data)  # grouping rescans; DICOM previews
         self.session.notify.connect(self.notify)
         self.message.actionTriggered.connect(self._on_message_action)
         self._connect_pages()

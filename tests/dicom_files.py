@@ -82,7 +82,7 @@ def save(ds: Dataset, path) -> Path:
 
 def make_dicom_tree(root, patients: int = 3, per_patient: int = 3, size: int = 16, seed: int = 0) -> Path:
     """A PACS-like tree: 2 classes, `patients` patients each with `per_patient` images (no extension),
-    MONOCHROME1 with a rescale, one RLE-compressed file and one SR object.
+    MONOCHROME1 with a rescale and a window of their own, one RLE-compressed file and one SR object.
 
     Class 'lesion' has a bright square (dark on screen: MONOCHROME1) that 'clear' lacks."""
     root = Path(root)
@@ -94,7 +94,8 @@ def make_dicom_tree(root, patients: int = 3, per_patient: int = 3, size: int = 1
                 arr = rng.integers(100, 300, (size, size)).astype(np.uint16)
                 if cls == "lesion":
                     arr[4:12, 4:12] += 900
-                ds = grey(arr, photometric="MONOCHROME1", patient_id=pid, RescaleSlope=2, RescaleIntercept=-1024)
+                ds = grey(arr, photometric="MONOCHROME1", patient_id=pid, RescaleSlope=2, RescaleIntercept=-1024,
+                          WindowCenter=0, WindowWidth=1000)
                 if c == 0 and p == 0 and i == 0:
                     rle(ds)
                 save(ds, root / cls / f"study{c}{p}" / f"IM{i:05d}")  # no patient data in the path

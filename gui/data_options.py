@@ -1,0 +1,47 @@
+"""Keeps the engine's reading of the data in step with the Data page's choices.
+
+Why a file of its own: grouping and the DICOM window are choices about the data, made on
+the Data page, but both need the engine: a new grouping needs a new scan (groups decide
+the split), and a DICOM file can only be drawn by the engine (Qt has no DICOM reader;
+the GUI imports no pydicom), in the chosen window, as training will see it.
+"""
+from __future__ import annotations
+
+from engine import protocol as P
+
+from .data_model import DataModel
+
+PREVIEW_SIZE = 128  # pixels, longest side: the page scales down
+PER_CLASS = 6
+
+
+class DataOptions:
+    """Rescans on a new grouping; asks for DICOM previews on a new report or window."""
+
+    def __init__(self, session, data: DataModel):
+        self.session, self.data = session, data
+        self._drawn_for: tuple | None = None  # (report id, window) previews were asked for
+        data.events.grouping_changed.connect(self.rescan)
+        data.events.window_changed.connect(self.request_previews)
+        data.events.changed.connect(self._on_changed)
+
+    def rescan(self) -> None:
+        if self.data.paths:
+            self.session.load_data(list(self.data.paths))
+
+    def _on_changed(self) -> None:
+        d = self.data
+        if d.report and d.dicom and self._drawn_for != (id(d.report), d.window):
+            self.request_previews()
+
+    def request_previews(self) -> None:
+        d = self.data
+        if not (d.report and d.dicom):
+            return
+        self._drawn_for = (id(d.report), d.window)
+        paths = [p for ps in d.sample_paths(per_class=PER_CLASS).values() for p in ps]
+        if paths:
+            self.session.request(P.RenderImages(paths=paths, size=PREVIEW_SIZE, window=d.window), self._on_images)
+
+    def _on_images(self, reply) -> None:
+        self.data.set_previews(list(getattr(reply, "items", []) or []), str(getattr(reply, "window", "file")))

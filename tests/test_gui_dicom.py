@@ -1,0 +1,67 @@
+"""The Data page with a DICOM tree: engine-drawn thumbnails, the window choice redraws them,
+grouping rescans, the choices reach the run's config, and no patient data is on screen."""
+from __future__ import annotations
+
+import pytest
+from PySide6.QtWidgets import QLabel
+
+from engine import protocol as P
+from tests.dicom_files import PHI, make_dicom_tree
+from tests.test_gui_fakes import FakeEngine
+from tests.test_gui_workflow import env, load_folder, open_window  # noqa: F401 - env is a fixture
+
+pytestmark = pytest.mark.timeout(120)
+
+
+class DicomEngine(FakeEngine):
+    """The fake engine, but the Data step's answers come from the real scan and renderer."""
+
+    def answer(self, msg):
+        if isinstance(msg, P.InspectData):
+            from engine.data import health_report
+
+            self.report = health_report(list(msg.paths), **dict(msg.grouping))
+            self.classes = [c["name"] for c in self.report["classes"]]
+            return P.DataReport(report=self.report)
+        if isinstance(msg, P.RenderImages):
+            from engine.data.previews import render_previews
+
+            return P.Images(items=render_previews(list(msg.paths), msg.size, msg.window), window=msg.window)
+        return super().answer(msg)
+
+
+def _cell_images(page):
+    return {path: cells[0].pixmap().toImage() for path, cells in page.thumb_labels.items()
+            if not cells[0].pixmap().isNull()}
+
+
+def test_dicom_tree_on_the_data_page(qtbot, env, monkeypatch):  # noqa: F811
+    monkeypatch.setattr("tests.test_gui_workflow.FakeEngine", DicomEngine)
+    data = make_dicom_tree(env / "pacs", patients=3)
+    w, fake = open_window(qtbot)
+    load_folder(qtbot, w, data)
+    page, box = w.data_page, w.data_page.options
+    assert w.data.dicom["files"] == 18 and box.window_row.isVisible()
+    assert box.groups_label.text().startswith("6 groups (18 images by DICOM PatientID)")
+    qtbot.waitUntil(lambda: len(_cell_images(page)) == 12, timeout=10000)  # 6 per class, drawn by the engine
+    before = _cell_images(page)
+
+    box.window_combo.activated.emit(box.window_combo.findData("full"))
+    qtbot.waitUntil(lambda: w.data.preview_window == "full", timeout=10000)
+    asked = [m for m in fake.sent if isinstance(m, P.RenderImages)]
+    assert [m.window for m in asked][-1] == "full" and len(asked[-1].paths) == 12
+    after = _cell_images(page)
+    assert any(after[p] != before[p] for p in before)  # the file's window and the full range differ
+
+    box.group_combo.activated.emit(box.group_combo.findData("none"))
+    qtbot.waitUntil(lambda: w.data.groups.get("sources") == {"file": 18}, timeout=10000)
+    assert [m.grouping["group_by"] for m in fake.sent if isinstance(m, P.InspectData)] == ["auto", "none"]
+    assert "No groups found" in box.groups_label.text()
+
+    config = w.session.current_config()
+    assert config["dicom_window"] == "full" and config["group_by"] == "none"
+
+    shown = " ".join([w.windowTitle()] + [lab.text() for lab in w.findChildren(QLabel)] +
+                     [lab.toolTip() for lab in w.findChildren(QLabel)])
+    for value in list(PHI.values()) + ["PIDQ"]:
+        assert value not in shown
