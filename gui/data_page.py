@@ -1,6 +1,7 @@
 """Step 1, Data: drop folders, see classes, samples and the health report."""
 from __future__ import annotations
 
+import os
 from html import escape
 
 from PySide6.QtCore import Qt, Signal
@@ -8,7 +9,7 @@ from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (QFrame, QGridLayout, QHBoxLayout, QLabel, QListWidget, QMenu, QProgressBar,
                                QPushButton, QScrollArea, QStackedWidget, QToolButton, QVBoxLayout, QWidget)
 
-from .data_model import DataModel, Finding, read_snippet
+from .data_model import IMAGE_EXTS, DataModel, Finding, read_snippet
 from .data_options_view import DataOptionsBox
 from .widgets import LEVEL_COLORS, BarChart, Collapsible, DropZone, heading, hint
 
@@ -199,6 +200,7 @@ class DataPage(QWidget):
         for line in m.details():
             self.findings_box.addWidget(hint(line))
         self._show_samples()
+        self._show_previews()
 
     def set_scan_progress(self, done: int, total: int) -> None:
         if total > 0:
@@ -254,7 +256,8 @@ class DataPage(QWidget):
                     cell.setAlignment(Qt.AlignmentFlag.AlignCenter)
                     cell.setFrameShape(QFrame.Shape.StyledPanel)
                     self.thumb_labels.setdefault(path, []).append(cell)
-                    self.thumbnails.request(path, self.thumb_size)
+                    if os.path.splitext(path)[1].lower() in IMAGE_EXTS:  # others (DICOM): the engine draws them
+                        self.thumbnails.request(path, self.thumb_size)
                 strip.addWidget(cell)
             if not samples[name]:
                 strip.addWidget(hint("(no example files to show)"))
