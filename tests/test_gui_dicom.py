@@ -65,3 +65,56 @@ def test_dicom_tree_on_the_data_page(qtbot, env, monkeypatch):  # noqa: F811
                      [lab.toolTip() for lab in w.findChildren(QLabel)])
     for value in list(PHI.values()) + ["PIDQ"]:
         assert value not in shown
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_a_dicom_tree_trains_from_the_window_with_the_real_engine(qtbot, tmp_path, monkeypatch, no_network):
+    import json
+
+    from gui.engine_client import EngineClient
+    from gui.settings import Settings
+    from gui.window import MODEL, RESULTS, TRAIN, MainWindow
+    from tests.test_gui_fakes import drop_paths
+
+    monkeypatch.setenv("TRANSFER_STUDIO_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("TRANSFER_STUDIO_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("TRANSFER_STUDIO_SHOW_HIDDEN", "1")
+    data = make_dicom_tree(tmp_path / "pacs", patients=4)
+    client = EngineClient()
+    w = MainWindow(client, settings=Settings().load())
+    w.confirm_quit = lambda: True
+    qtbot.addWidget(w)
+    w.show()
+    with qtbot.waitSignal(client.ready, timeout=60000):
+        w.session.start_engine()
+    qtbot.waitUntil(lambda: bool(w.backbones.specs), timeout=60000)
+    drop_paths(w, [data])
+    qtbot.waitUntil(lambda: w.data.report is not None or w.data.error is not None, timeout=60000)
+    assert w.data.ready and w.data.groups["count"] == 8, (w.data.error, w.data.report)
+    qtbot.waitUntil(lambda: len(w.data.previews) == 12, timeout=60000)  # through the real protocol
+    box = w.data_page.options
+    box.window_combo.activated.emit(box.window_combo.findData("full"))
+    qtbot.waitUntil(lambda: w.data.preview_window == "full", timeout=60000)
+
+    assert w.go(MODEL)
+    w.session.choose_backbone("test_tiny_cnn")
+    qtbot.waitUntil(lambda: w.backbones.ready, timeout=60000)
+    w.model_page.slider.setValue(w.backbones.levels)
+    assert w.go(TRAIN)
+    w.train_page.epochs.setValue(2)
+    w.train_page.batch.setValue(8)
+    w.train_page.input_size.setValue(32)
+    with qtbot.waitSignal(client.result, timeout=240000):
+        assert w.session.start_training()
+    assert w.run.stopped == "completed", w.train_page.log.toPlainText()
+    assert w.stack.currentIndex() == RESULTS
+    run = next((tmp_path / "runs").iterdir())
+    assert json.loads((run / "model.json").read_text())["preprocess"]["dicom_window"] == "full"
+    splits = json.loads((run / "splits.json").read_text())
+    where: dict = {}
+    for name in ("train", "val", "test"):
+        for _, _, _, group in splits[name]:
+            where.setdefault(group, set()).add(name)
+    assert len(where) == 8 and all(len(s) == 1 for s in where.values())
+    assert "PIDQ" not in w.train_page.log.toPlainText() and "PIDQ" not in w.windowTitle()
