@@ -25,6 +25,9 @@ REFIT_EPOCHS = ("best", "trained")
 # which examples belong together (engine/data/groups.py): "auto" = the groups CSV, else the
 # file-name pattern, else (DICOM) the PatientID, for each example in that order
 GROUP_BY = ("auto", "none", "patient", "pattern", "csv")
+# how the report names where a group came from ("file": no source named it, its own group)
+GROUP_SOURCE_WORDS = {"csv": "the groups CSV", "pattern": "the file-name pattern", "patient": "the DICOM PatientID",
+                      "file": "their own file (no group found)"}
 
 
 def smaller_training_crop(cfg: dict) -> int | None:

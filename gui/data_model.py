@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.config import GROUP_BY
+from engine.config import GROUP_BY, GROUP_SOURCE_WORDS
 from engine.dicom_windows import WINDOW_TITLES, WINDOWS
 
 from .events import EventGroup
@@ -62,8 +62,6 @@ TITLES = {  # headings by the engine's finding codes; unknown codes get a cleane
 }
 GROUP_CHOICES = {"auto": "Automatic (CSV, pattern, else DICOM patient)", "none": "None (each file on its own)",
                  "patient": "Patient (DICOM PatientID)", "pattern": "File-name pattern", "csv": "CSV file (path,group)"}
-GROUP_SOURCE_WORDS = {"csv": "the CSV", "pattern": "the file-name pattern", "patient": "DICOM PatientID",
-                      "file": "their own file"}
 assert set(GROUP_CHOICES) == set(GROUP_BY) and set(WINDOW_TITLES) == set(WINDOWS)
 
 

@@ -42,7 +42,7 @@ def test_dicom_tree_on_the_data_page(qtbot, env, monkeypatch):  # noqa: F811
     load_folder(qtbot, w, data)
     page, box = w.data_page, w.data_page.options
     assert w.data.dicom["files"] == 18 and box.window_row.isVisible()
-    assert box.groups_label.text().startswith("6 groups (18 images by DICOM PatientID)")
+    assert box.groups_label.text().startswith("6 groups (18 images by the DICOM PatientID)")
     qtbot.waitUntil(lambda: len(_cell_images(page)) == 12, timeout=10000)  # 6 per class, drawn by the engine
     before = _cell_images(page)
 

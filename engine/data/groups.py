@@ -22,12 +22,11 @@ import os
 import re
 import secrets
 
-from ..config import ConfigError, RunConfig
+from ..config import GROUP_SOURCE_WORDS, ConfigError, RunConfig
 from ..errors import DataError
 
 SOURCES = ("csv", "pattern", "patient")  # the order sources are tried in
-SOURCE_WORDS = {"csv": "the groups CSV", "pattern": "the file-name pattern", "patient": "the DICOM PatientID",
-                "file": "their own file (no group found)"}
+SOURCE_WORDS = GROUP_SOURCE_WORDS
 
 
 def new_salt() -> str:
