@@ -79,6 +79,7 @@ class Finding:
     message: str  # what it means
     advice: str  # what to do
     paths: tuple = ()  # files it is about, if the report names them
+    code: str = ""  # the engine's finding code (near-duplicate pairs are shown side by side)
 
 
 def usable_drop_paths(paths: list[str]) -> list[str]:
@@ -262,7 +263,7 @@ class DataModel:
             title = f.get("title") or TITLES.get(code) or code.replace("_", " ").capitalize() or "Note"
             paths = tuple(f.get("paths") or ())
             found.append(Finding(str(f.get("severity", "info")), title, str(f.get("message", "")),
-                                 str(f.get("advice", "")), paths))
+                                 str(f.get("advice", "")), paths, code))
         named = {p for f in found for p in f.paths}
         covered = {str(f.get("code", "")) for f in raw} & {"corrupt", "skipped", "unreadable"}
         missing = [s.get("path", "") for s in self.skipped if s.get("path") not in named]

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (QFrame, QGridLayout, QHBoxLayout, QLabel, QListWi
 
 from .data_model import IMAGE_EXTS, DataModel, Finding, read_snippet
 from .data_options_view import DataOptionsBox
+from .pairs_view import PairsView
 from .widgets import LEVEL_COLORS, BarChart, Collapsible, DropZone, heading, hint
 
 MAX_CLASS_ROWS = 24
@@ -31,7 +32,7 @@ def _fit(text: str, fm, width: int, lines: int) -> str:
 
 
 class FindingCard(QFrame):
-    def __init__(self, f: Finding, parent=None):
+    def __init__(self, f: Finding, parent=None, thumbnails=None, previews: dict | None = None):
         super().__init__(parent)
         color = LEVEL_COLORS.get(f.severity, LEVEL_COLORS["info"])
         self.setObjectName("finding")
@@ -53,7 +54,11 @@ class FindingCard(QFrame):
             adv.setWordWrap(True)
             adv.setTextFormat(Qt.TextFormat.RichText)
             lay.addWidget(adv)
-        if f.paths:
+        if f.paths and f.code.startswith("near_duplicates"):
+            pairs = PairsView(list(f.paths), thumbnails, previews, size=self.fontMetrics().height() * 4)
+            n = len(f.paths) // 2
+            lay.addWidget(Collapsible(f"Show {n} pair{'s' if n != 1 else ''}", pairs))
+        elif f.paths:
             lst = QListWidget()
             lst.addItems([str(p) for p in f.paths[:200]])
             lst.setMaximumHeight(lst.fontMetrics().height() * 6)
@@ -196,7 +201,7 @@ class DataPage(QWidget):
             ok.setWordWrap(True)
             self.findings_box.addWidget(ok)
         for f in findings:
-            self.findings_box.addWidget(FindingCard(f))
+            self.findings_box.addWidget(FindingCard(f, thumbnails=self.thumbnails, previews=m.previews))
         for line in m.details():
             self.findings_box.addWidget(hint(line))
         self._show_samples()

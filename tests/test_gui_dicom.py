@@ -118,3 +118,20 @@ def test_a_dicom_tree_trains_from_the_window_with_the_real_engine(qtbot, tmp_pat
             where.setdefault(group, set()).add(name)
     assert len(where) == 8 and all(len(s) == 1 for s in where.values())
     assert "PIDQ" not in w.train_page.log.toPlainText() and "PIDQ" not in w.windowTitle()
+
+
+def test_near_identical_pairs_are_shown_side_by_side(qtbot, env, monkeypatch):  # noqa: F811
+    from PIL import Image
+
+    from gui.pairs_view import PairsView
+    from tests.test_data_neardupes import resaved, tree
+
+    monkeypatch.setattr("tests.test_gui_workflow.FakeEngine", DicomEngine)
+    root = tree(env / "photos")
+    resaved(Image.open(root / "a" / "0.png"), root / "b" / "copy.jpg")
+    w, _ = open_window(qtbot)
+    load_folder(qtbot, w, root)
+    views = w.data_page.findChildren(PairsView)
+    assert len(views) == 1 and set(views[0].cells) == {str(root / "a" / "0.png"), str(root / "b" / "copy.jpg")}
+    assert "Near-identical images under two labels" in w.data_page.finding_titles()
+    qtbot.waitUntil(lambda: all(not c[0].pixmap().isNull() for c in views[0].cells.values()), timeout=5000)
