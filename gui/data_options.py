@@ -21,16 +21,29 @@ class DataOptions:
     def __init__(self, session, data: DataModel):
         self.session, self.data = session, data
         self._drawn_for: tuple | None = None  # (report id, window) previews were asked for
+        self._last_good = data.grouping()  # the grouping of the last scan that worked
+        self._fallback: dict | None = None  # where to go back to if a new grouping's scan fails
         data.events.grouping_changed.connect(self.rescan)
         data.events.window_changed.connect(self.request_previews)
         data.events.changed.connect(self._on_changed)
 
     def rescan(self) -> None:
         if self.data.paths:
+            self._fallback = self._last_good
             self.session.load_data(list(self.data.paths))
 
     def _on_changed(self) -> None:
         d = self.data
+        failed = d.error or d.fatal
+        if self._fallback is not None and not d.scanning and failed and d.grouping() != self._fallback:
+            # a grouping the engine refused (an unreadable CSV...): say why, and go back to the grouping
+            # that worked, so the data is not lost behind a problem only the grouping caused
+            back, self._fallback = self._fallback, None
+            self.session.notify.emit(f"{failed} The images are grouped as before.", "error", "")
+            d.set_grouping(back["group_by"], back["group_pattern"] or "", back["groups_file"] or "")
+            return
+        if d.report is not None and not d.scanning and not d.fatal:
+            self._last_good, self._fallback = d.grouping(), None
         if d.report and d.dicom and self._drawn_for != (id(d.report), d.window):
             self.request_previews()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout,
                                QWidget)
 
+from engine.config import ConfigError, RunConfig
 from engine.dicom_windows import WINDOW_TITLES
 
 from .data_model import GROUP_CHOICES, DataModel
@@ -97,8 +98,14 @@ class DataOptionsBox(QWidget):
 
     def _apply_pattern(self) -> None:
         text = self.pattern_edit.text().strip()
-        if text:
-            self.model.set_grouping("pattern", pattern=text)
+        if not text:
+            return
+        try:  # the engine's own rule, before asking for a scan that would only refuse it
+            RunConfig(data=["-"], group_by="pattern", group_pattern=text).validate()
+        except ConfigError as exc:
+            self.groups_label.setText(str(exc))
+            return
+        self.model.set_grouping("pattern", pattern=text)
 
     def _choose_csv(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Groups file (path,group)", "", "CSV files (*.csv);;All files (*)")

@@ -135,3 +135,21 @@ def test_near_identical_pairs_are_shown_side_by_side(qtbot, env, monkeypatch):  
     assert len(views) == 1 and set(views[0].cells) == {str(root / "a" / "0.png"), str(root / "b" / "copy.jpg")}
     assert "Near-identical images under two labels" in w.data_page.finding_titles()
     qtbot.waitUntil(lambda: all(not c[0].pixmap().isNull() for c in views[0].cells.values()), timeout=5000)
+
+
+def test_a_refused_grouping_goes_back_to_the_one_that_worked(qtbot, env, monkeypatch):  # noqa: F811
+    monkeypatch.setattr("tests.test_gui_workflow.FakeEngine", DicomEngine)
+    data = make_dicom_tree(env / "pacs", patients=3)
+    w, fake = open_window(qtbot)
+    load_folder(qtbot, w, data)
+    box = w.data_page.options
+    box.group_combo.activated.emit(box.group_combo.findData("pattern"))
+    box.pattern_edit.setText("study\\d+")  # no (?P<group>...): refused here, no scan asked
+    box.pattern_edit.returnPressed.emit()
+    assert "named part" in box.groups_label.text() and w.data.group_by == "auto"
+    assert len([m for m in fake.sent if isinstance(m, P.InspectData)]) == 1
+    w.data.set_grouping("csv", groups_file=str(env / "missing.csv"))  # the engine cannot read it
+    qtbot.waitUntil(lambda: w.data.group_by == "auto" and w.data.report is not None, timeout=10000)
+    assert [m.grouping["group_by"] for m in fake.sent if isinstance(m, P.InspectData)] == ["auto", "csv", "auto"]
+    assert w.data.groups["count"] == 6
+    assert "could not be read" in w.message.label.text() and "grouped as before" in w.message.label.text()
