@@ -69,6 +69,10 @@ def test_dicom_tree_trains_exports_predicts_and_leaks_no_patient_data(tmp_path, 
     parity = json.loads((bundle / "manifest.json").read_text())["onnx"]["parity"]
     assert parity["max_abs_prob_diff"] <= 1e-4
     assert "pydicom" in (bundle / "README.md").read_text()
+    card = (bundle / "MODEL_CARD.md").read_text()
+    assert "split by group, not one by one: 10 groups (30 by the DICOM PatientID)" in card
+    assert "the 'file' window" in card
+    assert json.loads((bundle / "preprocess.json").read_text())["dicom_window"] == "file"
 
     from engine.inference import Predictor
 

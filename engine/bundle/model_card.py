@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..config import smaller_training_crop
+from ..config import GROUP_SOURCE_WORDS, smaller_training_crop
 from ..evaluate.report import markdown_confusion, markdown_score, prob, with_ci
 
 FEW_EXAMPLES = 20  # training examples per class below which a warning is given
@@ -193,6 +193,7 @@ def _data_section(training: dict, counts: list[dict], modality: str) -> list[str
               "| Class | Train | Validation | Test | Total |", "|---|---|---|---|---|"]
     lines += [f"| {r['name']} | {r['train']} | {r['val']} | {r['test']} | {r['train'] + r['val'] + r['test']} |"
               for r in counts]
+    lines += _dicom_and_groups(report, training.get("config") or {})
     findings = [f for f in report.get("findings") or [] if isinstance(f, dict) and f.get("severity") != "info"]
     skipped = report.get("skipped") or []
     lines += ["", "### Data health", ""]
@@ -203,6 +204,26 @@ def _data_section(training: dict, counts: list[dict], modality: str) -> list[str
         lines.append(f"- **{str(f.get('severity', 'note')).capitalize()}:** {f.get('message', '')}{advice}")
     if skipped:
         lines.append(f"- {len(skipped)} file(s) could not be read and were left out.")
+    return lines
+
+
+def _dicom_and_groups(report: dict, config: dict) -> list[str]:
+    """How DICOM files were read and how examples were kept together (counts only, never a key)."""
+    lines = []
+    dicom = (report.get("image") or {}).get("dicom") or {}
+    if dicom:
+        mods = ", ".join(f"{m} {n}" for m, n in (dicom.get("modalities") or {}).items())
+        lines += ["", f"{dicom.get('files', 0)} of the images are DICOM files ({mods}), read through their "
+                  f"modality LUT (rescale) and the '{config.get('dicom_window', 'file')}' window "
+                  "(preprocess.json `dicom_window`; predict.py reads new files the same way); "
+                  f"{dicom.get('frame_policy', '')}."]
+    groups = report.get("groups") or {}
+    named = {k: n for k, n in (groups.get("sources") or {}).items() if k != "file"}
+    if named:
+        by = ", ".join(f"{n} by {GROUP_SOURCE_WORDS.get(k, k)}" for k, n in named.items())
+        kept = (f"{groups['leaks']} group(s) sit in two of the given split folders (see Data health)"
+                if groups.get("leaks") else "no group (one patient or object) is in two of train, validation and test")
+        lines += ["", f"Images were split by group, not one by one: {groups.get('count', 0)} groups ({by}); {kept}."]
     return lines
 
 
