@@ -177,3 +177,15 @@ def test_the_bundles_predict_py_makes_the_engines_exact_input_in_every_window(tm
     files, _ = bundle["collect_inputs"]([str(tmp_path)], bundle["IMAGE_EXTS"] | bundle["DICOM_EXTS"],
                                         bundle["sniff_dicom"])
     assert files == [str(p)]  # found by content, though it has no extension
+
+
+def test_the_report_counts_multi_frame_files_and_names_the_frame_policy(tmp_path):
+    rng = np.random.default_rng(0)
+    for cls in ("a", "b"):
+        for i in range(3):
+            frames = rng.integers(0, 255, (3 if i == 0 else 1, 8, 8)).astype(np.uint8)
+            save(grey(frames if i == 0 else frames[0], patient_id=f"{cls}{i}"), tmp_path / cls / f"{i}.dcm")
+    rep = scan(tmp_path).report.to_dict()
+    assert rep["image"]["dicom"]["multi_frame_files"] == 2
+    finding = {f["code"]: f for f in rep["findings"]}["dicom_multi_frame"]
+    assert "middle frame" in finding["message"] and finding["severity"] == "info"
