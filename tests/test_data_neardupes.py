@@ -91,3 +91,14 @@ def test_dicom_and_png_of_one_picture_are_near(tmp_path, quality):
     resaved(Image.open(root / "a" / "2.png"), root / "a" / "small.jpg", size=64, quality=quality)
     near = scan(root).report.duplicates["near"]
     assert [str(root / "a" / "2.png"), str(root / "b" / "export.dcm")] in near
+
+
+def test_small_blocks_find_the_same_pairs(monkeypatch):
+    from engine.data import neardupes
+
+    rng = np.random.default_rng(0)
+    hashes = [bytes(rng.integers(0, 256, 32, dtype=np.uint8)).hex() for _ in range(300)]
+    hashes += [hashes[5][:-2] + "00", hashes[299][:-4] + "0000"]  # near copies of two of them
+    whole = near_pairs(hashes)
+    monkeypatch.setattr(neardupes, "BLOCK_FLOATS", 300 * 10)  # blocks of 8 rows
+    assert near_pairs(hashes) == whole and [(i, j) for i, j, _ in whole] == [(5, 300), (299, 301)]

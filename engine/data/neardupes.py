@@ -24,7 +24,8 @@ HASH_SIZE = 16  # imagehash's side: 16 -> 256-bit hashes
 MAX_DISTANCE = 32  # bits (of 256)
 CACHE_FORMAT = f"phash{HASH_SIZE}-grey-v1"
 CACHE_LIMIT = 500_000  # entries kept (about 70 MB of JSON at most)
-CHUNK = 1024
+CHUNK = 1024  # rows of hashes compared at once (fewer for very many images: BLOCK_FLOATS)
+BLOCK_FLOATS = 32 << 20
 
 
 def perceptual_hash(image) -> str:
@@ -43,17 +44,19 @@ def _as_signs(hashes: list[str]) -> np.ndarray:
 def near_pairs(hashes: list[str], max_distance: int = MAX_DISTANCE) -> list[tuple[int, int, int]]:
     """(i, j, distance) for every i < j whose hashes differ in at most max_distance bits.
 
-    All pairs, as one matrix product per block of rows (BLAS: 10,000 hashes in about a second)."""
+    All pairs, as one matrix product per block of rows (BLAS: 10,000 hashes in about a second
+    here; the work grows with the square of the count, so 100,000 take about 100 times as long)."""
     if len(hashes) < 2:
         return []
     signs = _as_signs(hashes)
     bits = signs.shape[1]
     least_dot = bits - 2 * max_distance
     out: list[tuple[int, int, int]] = []
-    for start in range(0, len(signs), CHUNK):
-        dots = signs[start:start + CHUNK] @ signs[start:].T  # only columns from `start` on: i < j below
-        rows, cols = np.nonzero(dots >= least_dot - 0.5)
-        for r, c in zip(rows.tolist(), cols.tolist()):
+    block = max(8, min(CHUNK, BLOCK_FLOATS // len(signs)))  # a block of dot products stays near 128 MB
+    for start in range(0, len(signs), block):
+        dots = signs[start:start + block] @ signs[start:].T  # only columns from `start` on: i < j below
+        near_r, near_c = np.nonzero(dots >= least_dot - 0.5)
+        for r, c in zip(near_r.tolist(), near_c.tolist()):
             if r < c:
                 out.append((start + r, start + c, int(round((bits - dots[r, c]) / 2))))
     return out
