@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.config import GROUP_BY, GROUP_SOURCE_WORDS
-from engine.dicom_windows import WINDOW_TITLES, WINDOWS
+from engine.dicom_windows import CT_PRESETS, WINDOW_TITLES, WINDOWS
 
 from .events import EventGroup
 
@@ -220,6 +220,17 @@ class DataModel:
             " Each group stays on one side of the split."
         return (f"{g.get('count', 0)} groups ({by}); {ipg.get('min', 0)}–{ipg.get('max', 0)} images per group "
                 f"(typically {ipg.get('median', 0)}); groups per class: {per_class}.{leak}")
+
+    def window_note(self) -> str:
+        """Said under the window choice when a CT preset meets files that are not (all) CT."""
+        if self.window not in CT_PRESETS or not self.dicom:
+            return ""
+        mods = dict(self.dicom.get("modalities") or {})
+        other = {m: n for m, n in mods.items() if m != "CT"}
+        if not other:
+            return ""
+        listed = ", ".join(f"{m} {n}" for m, n in other.items())
+        return (f"CT presets apply to CT files only: the others ({listed}) keep their own window.")
 
     def group_preview(self, limit: int = 6) -> list[str]:
         """The largest groups, one line each: salted id, size, classes, split (never a patient's key)."""

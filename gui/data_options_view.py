@@ -66,6 +66,9 @@ class DataOptionsBox(QWidget):
         self.window_combo.activated.connect(lambda i: self.model.set_window(self.window_combo.itemData(i)))
         wrow.addWidget(self.window_combo, 1)
         lay.addWidget(self.window_row)
+        self.window_note = hint("")
+        lay.addWidget(self.window_note)
+        self.model.events.window_changed.connect(self.refresh)
         self.refresh()
 
     def refresh(self) -> None:
@@ -82,6 +85,9 @@ class DataOptionsBox(QWidget):
         self.preview_label.setVisible(bool(preview))
         self.window_row.setVisible(bool(m.dicom))
         self.window_combo.setCurrentIndex(max(0, self.window_combo.findData(m.window)))
+        note = m.window_note()
+        self.window_note.setText(note)
+        self.window_note.setVisible(bool(note))
 
     def _on_group_choice(self, index: int) -> None:
         key = self.group_combo.itemData(index)

@@ -50,6 +50,11 @@ def test_dicom_tree_on_the_data_page(qtbot, env, monkeypatch):  # noqa: F811
     qtbot.waitUntil(lambda: w.data.preview_window == "full", timeout=10000)
     asked = [m for m in fake.sent if isinstance(m, P.RenderImages)]
     assert [m.window for m in asked][-1] == "full" and len(asked[-1].paths) == 12
+    assert not box.window_note.isVisible()
+    box.window_combo.activated.emit(box.window_combo.findData("lung"))
+    assert box.window_note.isVisible() and "CT presets apply to CT files only: the others (OT 18)" in \
+        box.window_note.text()
+    box.window_combo.activated.emit(box.window_combo.findData("full"))
     after = _cell_images(page)
     assert any(after[p] != before[p] for p in before)  # the file's window and the full range differ
 
