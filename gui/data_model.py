@@ -204,6 +204,11 @@ class DataModel:
         g = (self.report or {}).get("groups")
         return g if isinstance(g, dict) else {}
 
+    @property
+    def groups_named(self) -> bool:
+        """Whether a source (CSV, pattern, PatientID) named any group, beyond copies kept together."""
+        return any(k != "file" for k in (self.groups.get("sources") or {}))
+
     def groups_text(self) -> str:
         """How many groups the scan found, from what, and how they spread over classes."""
         g = self.groups

@@ -81,7 +81,8 @@ class DataOptionsBox(QWidget):
         self.csv_button.setText(f"CSV: {m.groups_file.rsplit('/', 1)[-1]}" if m.groups_file else "Choose CSV…")
         self.groups_label.setText(m.groups_text())
         preview = m.group_preview()
-        self.preview_label.setText("Largest groups: " + "; ".join(preview) if preview else "")
+        title = "Largest groups: " if m.groups_named else "Copies kept together: "
+        self.preview_label.setText(title + "; ".join(preview) if preview else "")
         self.preview_label.setVisible(bool(preview))
         self.window_row.setVisible(bool(m.dicom))
         self.window_combo.setCurrentIndex(max(0, self.window_combo.findData(m.window)))
