@@ -145,6 +145,13 @@ def _walk(args, work: Path) -> int:
     wait(lambda: w.thumbnails.idle, "thumbnails")
     w.go(DATA)
     shot("01-data")
+    if not args.text:  # the demo's one pair of near-identical sneakers, side by side
+        from gui.pairs_view import PairsView
+        from gui.widgets import Collapsible
+
+        for box in w.data_page.findChildren(Collapsible):
+            box.set_expanded(isinstance(box.content, PairsView))
+        shot("15-data-near-pairs")
 
     backbone = "minilm_l6" if args.text and args.backbone == "efficientnet_lite0" else args.backbone
     w.go(MODEL)
