@@ -83,11 +83,13 @@ class ResultsModel:
             and ("accuracy" in v or "confusion_matrix" in v))
 
     def split_title(self, split: str) -> str:
-        """The split's name; after a refit, validation was scored on the model selected before it."""
+        """The split's name and how many examples its figures rest on (a figure on a handful of
+        examples is mostly luck); after a refit, validation was scored on the model selected before it."""
         refit = self.metrics.get("refit") if isinstance(self.metrics.get("refit"), dict) else None
-        if split == "val" and refit:
-            return "Validation set (model before the final refit)"
-        return SPLIT_TITLES.get(split, split)
+        title = "Validation set (model before the final refit)" if split == "val" and refit else \
+            SPLIT_TITLES.get(split, split)
+        n = (self.metrics.get(split) or {}).get("n") if isinstance(self.metrics.get(split), dict) else None
+        return f"{title} · {n:,} example{'s' if n != 1 else ''}" if isinstance(n, int) else title
 
     def _m(self) -> dict:
         return self.metrics.get(self.split or "", {}) if self.split else {}

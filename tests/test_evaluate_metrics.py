@@ -104,3 +104,18 @@ def test_reports_render_every_metric():
     md = markdown_score(s)
     assert md.count("| cat |") == 1 and "| Macro F1 |" in md
     assert format_score(None, "Test") == "Test: no examples."
+
+
+def test_rates_get_wilson_intervals_that_do_not_collapse_when_every_example_is_right():
+    from engine.evaluate.metrics import score, wilson
+
+    # the case: "test accuracy 1.000" on 4 texts; a percentile bootstrap says 100-100 %
+    four = score([0, 1, 0, 1], np.array([[0.9, 0.1], [0.2, 0.8], [0.7, 0.3], [0.1, 0.9]]), ["a", "b"])
+    lo, hi = four["ci95"]["accuracy"]
+    assert four["accuracy"] == 1.0 and abs(lo - 0.5101) < 1e-3 and hi == 1.0
+    assert abs(four["ci95"]["sensitivity"][0] - 0.3424) < 1e-3  # 2 of 2 positives
+    assert "balanced_accuracy" not in four["ci95"]  # its resampling interval collapsed: none is given
+    # textbook values (Newcombe 1998, Table I): 81/263 -> 0.2553-0.3662; 0/10 -> 0-0.2775
+    assert np.allclose(wilson(81, 263), [0.2553, 0.3662], atol=1e-4)
+    assert np.allclose(wilson(0, 10), [0.0, 0.2775], atol=1e-4)
+    assert wilson(0, 0) is None

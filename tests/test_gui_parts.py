@@ -218,6 +218,10 @@ def test_results_model_tolerates_missing_keys_and_reads_engine_format(tmp_path):
                                                                                  ["/x.png", 0, "h"]]}))
     r.set_result(str(run), metrics)
     assert r.splits() == ["test"] and r.split == "test"
+    assert r.split_title("test") == "Test set"  # the engine gave no count: none is made up
+    metrics["test"]["n"] = 10
+    r.set_result(str(run), metrics)
+    assert r.split_title("test") == "Test set · 10 examples"  # what the figures rest on
     assert r.headline()[0] == ("Accuracy", "90.0% (80.0–95.0)")
     assert ("Sensitivity", "100.0%") in r.headline()
     rows = r.per_class()

@@ -12,6 +12,7 @@ from engine import protocol, server
 from engine.errors import Cancelled, NanLossError
 
 WAIT_S = 10.0
+MESSAGE_WAIT_S = 60.0  # an upper bound only: a loaded 2-core machine can take over 10 s to scan and resolve
 
 
 class Capture:
@@ -43,8 +44,8 @@ class Capture:
             return next((m for m in self._decoded() if isinstance(m, cls) and pred(m)), None)
 
         with self._cond:
-            msg = self._cond.wait_for(found, WAIT_S)
-        assert msg is not None, f"no {cls.__name__} within {WAIT_S} s; got {[m.TYPE for m in self.messages]}"
+            msg = self._cond.wait_for(found, MESSAGE_WAIT_S)
+        assert msg is not None, f"no {cls.__name__} within {MESSAGE_WAIT_S} s; got {[m.TYPE for m in self.messages]}"
         return msg
 
     def _decoded(self):

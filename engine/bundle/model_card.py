@@ -282,7 +282,8 @@ def render_model_card(manifest: dict, training: dict, metrics: dict, classes: li
     if recipe:
         lines.append(f"- Recipe{' of the fine-tune' if 'linear probe**' in selection else ''}: {recipe}")
     lines += _settings_section(training)
-    lines += ["", "## Results", "", "Intervals are 95% bootstrap confidence intervals (1000 resamples of the split).", ""]
+    lines += ["", "## Results", "", "Intervals are 95% intervals: Wilson score intervals for rates (accuracy, sensitivity, "
+              "specificity, PPV, NPV), 1000 bootstrap resamples of the split for the other scores.", ""]
     lines += [f"### Test split ({test.get('n', 0)} {_noun(modality, test.get('n'))})", "", markdown_score(test), ""]
     if test.get("n"):
         lines += ["Confusion matrix of the test split (rows: the true class, columns: the prediction):", "",

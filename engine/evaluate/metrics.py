@@ -1,9 +1,12 @@
-"""Scores for a set of predictions, with bootstrap 95% intervals.
+"""Scores for a set of predictions, with 95% intervals.
 
-Point estimates come from scikit-learn. Intervals resample the examples 1000 times
-(seeded) and recompute the same quantities from each resample's confusion matrix,
+Point estimates come from scikit-learn. Rates (accuracy, sensitivity, specificity, PPV,
+NPV) get the Wilson score interval of their own count: a percentile bootstrap collapses to
+a point when every example is right ("100 % (100-100)" on 4 texts), while Wilson gives
+51-100 %. Composite scores (balanced accuracy, macro F1, ROC AUC) resample the examples
+1000 times (seeded) and recompute the quantity from each resample's confusion matrix,
 which is cheap with numpy; a resample where a quantity is undefined (say, no positive
-examples) is left out of that quantity's interval.
+examples) is left out, and an interval that collapses to a point is not given at all.
 """
 from __future__ import annotations
 
@@ -30,6 +33,30 @@ def _interval(samples: np.ndarray) -> list | None:
         return None
     lo, hi = np.percentile(s, [2.5, 97.5])
     return [float(lo), float(hi)]
+
+
+Z95 = 1.959963984540054
+
+
+def wilson(successes: float, n: float, z: float = Z95) -> list | None:
+    """The Wilson score interval of a proportion successes / n (None when n is 0)."""
+    if n <= 0:
+        return None
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return [max(0.0, centre - half), min(1.0, centre + half)]
+
+
+def _rate_intervals(cm: np.ndarray) -> dict[str, list | None]:
+    """Wilson intervals of accuracy and, for two classes, the four rates at class 1 positive."""
+    cm = np.asarray(cm, dtype=np.float64)
+    out = {"accuracy": wilson(float(np.trace(cm)), float(cm.sum()))}
+    if cm.shape == (2, 2):
+        tn, fp, fn, tp = cm[0, 0], cm[0, 1], cm[1, 0], cm[1, 1]
+        out.update(sensitivity=wilson(tp, tp + fn), specificity=wilson(tn, tn + fp), ppv=wilson(tp, tp + fp),
+                   npv=wilson(tn, tn + fn))
+    return out
 
 
 def _div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -145,6 +172,9 @@ def score(y_true, probs, classes: list[str], paths: list[str] | None = None,
         binary["roc_auc"] = _num(skm.roc_auc_score(y, p[:, 1])) if both else None
         out["binary"] = {"positive_class": classes[1], "negative_class": classes[0], **binary}
         pos_scores = p[:, 1] if both else None
-    out["ci95"] = bootstrap(y, pred, c, pos_scores, n_boot=n_boot, seed=seed)
-    out["bootstrap"] = {"resamples": n_boot, "seed": seed, "level": 0.95}
+    ci = {k: v for k, v in bootstrap(y, pred, c, pos_scores, n_boot=n_boot, seed=seed).items()
+          if v is not None and v[1] > v[0]}  # a collapsed resampling interval says nothing
+    out["ci95"] = {**ci, **_rate_intervals(np.asarray(out["confusion_matrix"]))}
+    out["bootstrap"] = {"resamples": n_boot, "seed": seed, "level": 0.95,
+                        "rates": "Wilson score interval (accuracy, sensitivity, specificity, PPV, NPV)"}
     return out
