@@ -56,5 +56,17 @@ class DataOptions:
         if paths:
             self.session.request(P.RenderImages(paths=paths, size=PREVIEW_SIZE, window=d.window), self._on_images)
 
+    def draw(self, path: str, size: int, done) -> None:
+        """ThumbnailLoader's fallback: one file Qt could not read, drawn by the engine (DICOM) in the
+        window chosen for the run; done(png bytes) or done(None) when the engine cannot either."""
+        import base64
+
+        def drawn(reply) -> None:
+            items = list(getattr(reply, "items", []) or [])
+            done(base64.b64decode(items[0]["png"]) if items and items[0].get("png") else None)
+
+        self.session.request(P.RenderImages(paths=[path], size=size, window=self.data.window), drawn,
+                             lambda err: done(None))
+
     def _on_images(self, reply) -> None:
         self.data.set_previews(list(getattr(reply, "items", []) or []), str(getattr(reply, "window", "file")))

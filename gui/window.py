@@ -106,6 +106,7 @@ class MainWindow(QMainWindow):
 
         self.session = Session(client, m, self.train_page.settings, self.runs_root, self)
         self.data_options = DataOptions(self.session, self.data)  # grouping rescans; DICOM previews
+        self.thumbnails.fallback = self.data_options.draw  # DICOM thumbnails on every page, drawn by the engine
         self.session.notify.connect(self.notify)
         self.message.actionTriggered.connect(self._on_message_action)
         self._connect_pages()

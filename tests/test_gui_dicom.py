@@ -158,3 +158,23 @@ def test_a_refused_grouping_goes_back_to_the_one_that_worked(qtbot, env, monkeyp
     assert [m.grouping["group_by"] for m in fake.sent if isinstance(m, P.InspectData)] == ["auto", "csv", "auto"]
     assert w.data.groups["count"] == 6
     assert "could not be read" in w.message.label.text() and "grouped as before" in w.message.label.text()
+
+
+def test_every_page_s_thumbnails_draw_dicom_through_the_engine(qtbot, env, monkeypatch):  # noqa: F811
+    from tests.dicom_files import grey, save
+
+    import numpy as np
+
+    monkeypatch.setattr("tests.test_gui_workflow.FakeEngine", DicomEngine)
+    w, fake = open_window(qtbot)
+    dcm = save(grey(np.arange(64, dtype=np.uint16).reshape(8, 8)), env / "scan" / "IM0001")
+    broken = env / "broken.png"
+    broken.write_bytes(b"\x89PNG not really")
+    got = {}
+    w.thumbnails.loaded.connect(lambda path, size, pix: got.__setitem__(path, pix))
+    w.thumbnails.request(str(dcm), 48)  # as the Results and Try pages ask
+    w.thumbnails.request(str(broken), 48)
+    qtbot.waitUntil(lambda: len(got) == 2 and w.thumbnails.idle, timeout=10000)
+    assert not got[str(dcm)].isNull() and got[str(dcm)].width() == 48
+    assert got[str(broken)].isNull()  # neither Qt nor the engine can read it: still "unreadable"
+    assert [m.paths for m in fake.sent if isinstance(m, P.RenderImages)] == [[str(dcm)], [str(broken)]]
