@@ -189,3 +189,22 @@ def test_the_report_counts_multi_frame_files_and_names_the_frame_policy(tmp_path
     assert rep["image"]["dicom"]["multi_frame_files"] == 2
     finding = {f["code"]: f for f in rep["findings"]}["dicom_multi_frame"]
     assert "middle frame" in finding["message"] and finding["severity"] == "info"
+
+
+def test_a_dicomdir_is_read_as_the_exports_index(tmp_path):
+    src = PYDICOM_FILES / "dicomdirtests"
+    root = tmp_path / "export"
+    for cls in ("a", "b"):
+        for i in range(2):
+            save(grey(np.random.default_rng(10 * len(cls) + i).integers(0, 255, (8, 8)).astype(np.uint8),
+                      patient_id=f"{cls}{i}"), root / cls / f"IM{i}")
+    shutil.copy(src / "DICOMDIR", root / "DICOMDIR")  # at the top, as exports put it; lists 31 images
+    shutil.copy(src / "DICOMDIR", root / "a" / "DICOMDIR")  # and one inside a class folder, files beside it
+    shutil.copytree(src / "77654033", root / "a" / "77654033")
+    present = sum(1 for p in (root / "a" / "77654033").rglob("*") if p.is_file())
+    rep = scan(root).report.to_dict()
+    index = {i["path"]: i["reason"] for i in rep["ignored"] if i["code"] == "dicomdir"}
+    assert "lists 31 images, 31 of them missing" in index[str(root / "DICOMDIR")]
+    assert f"lists 31 images, {31 - present} of them missing" in index[str(root / "a" / "DICOMDIR")]
+    assert "lists 31 images" in {f["code"]: f for f in rep["findings"]}["dicomdir"]["message"]
+    assert {c["name"] for c in rep["classes"]} == {"a", "b"}

@@ -275,3 +275,23 @@ def _facts(ds) -> dict:
     return {"frames": frame_count(ds), "modality": str(ds.get("Modality", "") or ""),
              "photometric": str(ds.get("PhotometricInterpretation", "") or ""), "transfer_syntax": _syntax(ds),
              "patient": str(ds.get("PatientID", "") or "").strip() or None}
+
+
+def describe_dicomdir(path) -> str:
+    """A DICOMDIR read as the export's index: how many images it lists and how many of those
+    files are missing beside it (an incomplete copy), never a patient's name or ID."""
+    import pydicom
+
+    folder = os.path.dirname(os.fspath(path))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            records = pydicom.dcmread(path, force=True).get("DirectoryRecordSequence") or []
+            listed = [os.path.join(folder, *[str(p) for p in (r.get("ReferencedFileID") or [])])
+                      for r in records if str(r.get("DirectoryRecordType", "")).upper() == "IMAGE"]
+    except Exception as exc:  # noqa: BLE001 - an unreadable index is only noted
+        return f"a DICOMDIR index that could not be read ({type(exc).__name__}); the images are read from their own files"
+    missing = sum(not os.path.isfile(p) for p in listed)
+    gone = f", {missing} of them missing from this folder (an incomplete copy?)" if missing else ""
+    return (f"a DICOMDIR, the export's index (it lists {len(listed)} image{'s' if len(listed) != 1 else ''}{gone}); "
+            "the images are read from their own files")

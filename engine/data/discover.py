@@ -17,7 +17,7 @@ import os
 from dataclasses import dataclass, field
 
 from ..errors import Cancelled, DataError
-from .dicom import DICOM_EXTS, sniff_dicom
+from .dicom import DICOM_EXTS, describe_dicomdir, sniff_dicom
 from .images import IMAGE_EXTS
 from .tabular import TABLE_EXTS
 from .text import TEXT_EXTS
@@ -91,6 +91,9 @@ def _loops_back(path: str, root: str) -> bool:
 
 
 def _stray(out: RootScan, e: os.DirEntry, where: str) -> None:
+    if e.name.upper() == "DICOMDIR":  # a PACS export's index usually sits at its top
+        out.ignored.append({"path": e.path, "reason": describe_dicomdir(e.path), "code": "dicomdir"})
+        return
     if os.path.splitext(e.name)[1].lower() in TABLE_EXTS:
         reason = f"a table beside the {where} is not read; pass the file itself to use its rows"
     else:
@@ -119,8 +122,7 @@ def _walk_class(out: RootScan, folder: str, class_name: str, split: str | None, 
                 out.ignored.append(_hidden(path, False))
                 continue
             if name.upper() == "DICOMDIR":
-                out.ignored.append({"path": path, "reason": "a DICOMDIR (the export's index; its images are read "
-                                    "from their own files)", "code": "dicomdir"})
+                out.ignored.append({"path": path, "reason": describe_dicomdir(path), "code": "dicomdir"})
                 continue
             kind = kind_of(name)
             if kind is None and sniff_dicom(path):  # DICOM by content: PACS exports often have no extension

@@ -206,8 +206,10 @@ def add_findings(rep: HealthReport, deduped: Deduped, modality: str, undecodable
                 ign["unsupported_files"])
     if ign["dicomdir"]:
         n = len(ign["dicomdir"])
+        reasons = "; ".join(i["reason"] for i in rep.ignored if i.get("code") == "dicomdir")[:600]
         rep.add("info", "dicomdir", f"{_s(n, 'DICOMDIR index file')} {_were(n)} read as the export's index, not as "
-                "an image; the images are read from their own files.", "Nothing to do.", ign["dicomdir"])
+                f"an image: {reasons}.", "Nothing to do, unless the index lists files that are missing: then copy "
+                "the export again.", ign["dicomdir"])
     if ign["other_modality"]:
         other = "text" if modality == "image" else "image"
         rep.add("warning", "other_modality", f"{_s(len(ign['other_modality']), other + ' file')} in this "
