@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.config import GROUP_BY, GROUP_SOURCE_WORDS
-from engine.dicom_windows import CT_PRESETS, WINDOW_TITLES, WINDOWS
+from engine.dicom_windows import CT_PRESETS, WINDOW_TITLES, WINDOWS, preset_applies
 
 from .events import EventGroup
 
@@ -231,7 +231,7 @@ class DataModel:
         if self.window not in CT_PRESETS or not self.dicom:
             return ""
         mods = dict(self.dicom.get("modalities") or {})
-        other = {m: n for m, n in mods.items() if m != "CT"}
+        other = {m: n for m, n in mods.items() if not preset_applies(self.window, m)}
         if not other:
             return ""
         listed = ", ".join(f"{m} {n}" for m, n in other.items())

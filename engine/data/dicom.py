@@ -30,7 +30,7 @@ import numpy as np
 from PIL import Image
 
 # >>> package imports (a bundle's predict.py already holds images.py's names)
-from ..dicom_windows import CT_PRESETS, WINDOWS
+from ..dicom_windows import CT_PRESETS, WINDOWS, preset_applies
 from .images import IMAGE_EXTS, MAX_IMAGE_PIXELS, ImageProblem, load_image
 # <<< package imports
 
@@ -190,7 +190,7 @@ def _grey_unit(stored: np.ndarray, ds, window: str) -> np.ndarray:
     values = apply_modality_lut(stored, ds)
     has_lut = bool(ds.get("VOILUTSequence"))
     has_window = ds.get("WindowCenter") is not None and ds.get("WindowWidth") is not None
-    if window in CT_PRESETS and str(ds.get("Modality", "")).upper() == "CT":
+    if preset_applies(window, ds.get("Modality", "")):
         out, lo, hi = _windowed(values, _window_dataset(ds, *CT_PRESETS[window]))
     elif window != "full" and has_lut:
         out, lo, hi = _voi_lut(values, ds)
