@@ -10,8 +10,6 @@ import os
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
 
-from .data_model import IMAGE_EXTS
-
 MAX_PAIRS = 12
 
 
@@ -36,10 +34,10 @@ class PairsView(QWidget):
                 png = (previews or {}).get(path)
                 if png is not None:
                     self._set_png(cell, png)
-                elif thumbnails is not None and os.path.splitext(path)[1].lower() in IMAGE_EXTS:
-                    thumbnails.request(path, size)
+                elif thumbnails is not None:
+                    thumbnails.request(path, size)  # DICOM: the loader's fallback has the engine draw it
                 else:
-                    cell.setText(os.path.basename(path))  # DICOM outside the samples: named only
+                    cell.setText(os.path.basename(path))
             names = QLabel(" ↔ ".join(os.path.basename(p) for p in pair))
             names.setToolTip("\n".join(pair))
             grid.addWidget(names, row, 2)

@@ -5,6 +5,8 @@ photos stays cheap; results come back as QImage (thread-safe) through a queued s
 """
 from __future__ import annotations
 
+import os
+
 from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal
 from PySide6.QtGui import QImage, QImageReader, QPixmap
 
@@ -27,6 +29,17 @@ class _Job(QRunnable):
             reader.setScaledSize(QSize(max(1, round(src.width() * scale)), max(1, round(src.height() * scale))))
         image = reader.read()  # null QImage when unreadable
         self.relay.done.emit(self.path, self.size, image)
+
+
+def _qt_reads(path: str) -> bool:
+    """Whether the file's extension is one of Qt's image formats (DICOM has .dcm or none)."""
+    global _QT_FORMATS
+    if _QT_FORMATS is None:
+        _QT_FORMATS = {bytes(f).decode("ascii", "replace").lower() for f in QImageReader.supportedImageFormats()}
+    return os.path.splitext(path)[1].lower().lstrip(".") in _QT_FORMATS
+
+
+_QT_FORMATS: set[str] | None = None
 
 
 def _from_png(png: bytes | None, size: int) -> QImage:
@@ -60,6 +73,9 @@ class ThumbnailLoader(QObject):
         if key in self.pending:
             return
         self.pending.add(key)
+        if self.fallback is not None and not _qt_reads(path):  # a DICOM file: straight to the fallback
+            self._on_done(path, size, QImage())
+            return
         self.pool.start(_Job(self._relay, path, size))
 
     def _on_done(self, path: str, size: int, image: QImage, asked: bool = False) -> None:
