@@ -84,7 +84,7 @@ def main() -> None:
              f"Measured {time.strftime('%Y-%m-%d')} by `benchmarks/bench_near_duplicates.py` on this machine "
              f"({cpu} CPU cores, shared with other work), each row a fresh process. 28x28 grey PNGs in 10 class "
              "folders; 256-bit pHash (imagehash, hash_size 16) of each grey thumbnail, pairs within "
-             "32 bits (engine/data/neardupes.py).", "",
+             "32 bits whose mean colours agree within 16 levels (engine/data/neardupes.py).", "",
              "| scan | seconds | pairwise comparison (s) | near pairs |", "|---|---:|---:|---:|"]
     for name, r in rows.items():
         lines.append(f"| {name} | {r['scan_s']:.1f} | {r.get('pairs_s', 0):.1f} | {r['near_pairs']} |")

@@ -33,11 +33,29 @@ def test_pairs_match_imagehash_distances():
     hashes = [perceptual_hash(picture(s)) for s in range(4)] + [perceptual_hash(picture(0).resize((50, 50)))]
     import imagehash
 
-    pairs = near_pairs(hashes, max_distance=256)
+    bits = [h.split(":")[0] for h in hashes]  # the pHash alone, without the mean colour
+    pairs = near_pairs(bits, max_distance=256)
     assert len(pairs) == 10
     for i, j, d in pairs:
-        assert d == imagehash.hex_to_hash(hashes[i]) - imagehash.hex_to_hash(hashes[j])
+        assert d == imagehash.hex_to_hash(bits[i]) - imagehash.hex_to_hash(bits[j])
     assert [(i, j) for i, j, _ in near_pairs(hashes)] == [(0, 4)]  # only the resized copy is near
+
+
+def test_plain_images_and_colour_only_changes_are_not_near_duplicates(tmp_path):
+    # every one-colour image has the same pHash: the solid red and the solid blue must not pair
+    assert perceptual_hash(Image.new("RGB", (40, 40), (230, 20, 20))) == ""
+    root = tmp_path / "d"
+    for cls, colour in (("red", (230, 20, 20)), ("blue", (20, 20, 230))):
+        (root / cls).mkdir(parents=True)
+        for i in range(3):
+            Image.new("RGB", (32, 32), tuple(max(0, c - 10 * i) for c in colour)).save(root / cls / f"{i}.png")
+    assert scan(root).report.duplicates["near"] == []
+    # one shape in two colours: the grey hashes agree, the colours do not
+    g = np.asarray(picture(3).convert("L"), dtype=np.float64)
+    red = np.stack([g, 0.3 * g, 0.3 * g], axis=-1).astype(np.uint8)  # the same shape, tinted red ...
+    blue = red[..., ::-1].copy()  # ... and tinted blue
+    a, b = perceptual_hash(Image.fromarray(red)), perceptual_hash(Image.fromarray(blue))
+    assert near_pairs([a.split(":")[0], b.split(":")[0]], max_distance=64) and not near_pairs([a, b])
 
 
 def test_a_resized_jpeg_under_another_label_is_a_conflict_kept_in_one_split(tmp_path):

@@ -114,7 +114,7 @@ def test_a_dicom_tree_trains_from_the_window_with_the_real_engine(qtbot, tmp_pat
         assert w.session.start_training()
     assert w.run.stopped == "completed", w.train_page.log.toPlainText()
     assert w.stack.currentIndex() == RESULTS
-    run = next((tmp_path / "runs").iterdir())
+    run = next(p for p in (tmp_path / "runs").iterdir() if (p / "model.json").is_file())  # not .feature-cache
     assert json.loads((run / "model.json").read_text())["preprocess"]["dicom_window"] == "full"
     splits = json.loads((run / "splits.json").read_text())
     where: dict = {}

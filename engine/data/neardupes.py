@@ -4,11 +4,14 @@ Why: an exact-hash check misses a JPEG saved again or a scan exported twice at a
 size; such a pair under two labels is a label conflict, and split apart it is a leak.
 Each image's grey thumbnail (the 8-bit image the model would see, DICOM windowed, then
 grey) gets imagehash's 256-bit pHash (hash_size 16). Two images are near-identical when
-their hashes differ in at most MAX_DISTANCE bits. Measured on Fashion-MNIST (28-px
+their hashes differ in at most MAX_DISTANCE bits and their mean colours by at most
+COLOUR_TOLERANCE (grey hides colour: a red and a blue version of one shape are not
+copies). Plain images (one colour, blank scans) are never compared: every plain image
+has the same pHash, so all of them would be "near-identical". Measured on Fashion-MNIST (28-px
 grey images, the hard case: little detail): JPEG re-saves (quality 75), 2x
 enlargements and reductions to 20 px of 300 images stayed within 28 bits (95 % within
-22), while of the 50 million pairs among 10,000 different images 50 come within 32 bits
-(benchmarks/NEAR_DUPLICATES.md), hence 32. Photo-like pictures: copies within 16 bits,
+22), while of the 50 million pairs among 10,000 different images 50 come within 32 bits,
+44 once mean colours must agree too (benchmarks/NEAR_DUPLICATES.md), hence 32. Photo-like pictures: copies within 16 bits,
 different pictures 100 or more apart.
 
 Hashes are cached by content hash (sha256 of the file) in the user's data folder, so a
@@ -22,33 +25,56 @@ from ..atomic import read_json, write_json
 
 HASH_SIZE = 16  # imagehash's side: 16 -> 256-bit hashes
 MAX_DISTANCE = 32  # bits (of 256)
-CACHE_FORMAT = f"phash{HASH_SIZE}-grey-v1"
+COLOUR_TOLERANCE = 16  # of 255: the largest difference of mean red, green or blue within a pair
+FLAT_STD = 3.0  # grey levels: a thumbnail plainer than this has no structure to compare
+SIDE = 32  # the thumbnail the plainness and the mean colour are read from
+CACHE_FORMAT = f"phash{HASH_SIZE}-grey-colour-v2"
 CACHE_LIMIT = 500_000  # entries kept (about 70 MB of JSON at most)
 CHUNK = 1024  # rows of hashes compared at once (fewer for very many images: BLOCK_FLOATS)
 BLOCK_FLOATS = 32 << 20
 
 
 def perceptual_hash(image) -> str:
-    """The pHash (hex) of a PIL image's grey version."""
-    import imagehash
+    """'<pHash of the grey image>:<mean colour>' (hex), or "" for a plain image.
 
-    return str(imagehash.phash(image.convert("L"), hash_size=HASH_SIZE))
+    A plain image (one colour, a blank scan) has no structure: every such image gets the
+    same pHash, so it is never compared (exact copies are still found by content hash).
+    The mean colour keeps two pictures that differ only in colour (which grey hides) apart."""
+    import imagehash
+    from PIL import Image
+
+    small = np.asarray(image.convert("RGB").resize((SIDE, SIDE), Image.Resampling.BILINEAR), dtype=np.float64)
+    grey = small @ np.array([0.299, 0.587, 0.114])
+    if grey.std() < FLAT_STD:
+        return ""
+    colour = bytes(np.clip(small.reshape(-1, 3).mean(axis=0) + 0.5, 0, 255).astype(np.uint8)).hex()
+    return f"{imagehash.phash(image.convert('L'), hash_size=HASH_SIZE)}:{colour}"
 
 
 def _as_signs(hashes: list[str]) -> np.ndarray:
     """(n, bits) float32 of +1/-1: the dot product of two rows is bits - 2 * their Hamming distance."""
-    raw = np.frombuffer(b"".join(bytes.fromhex(h) for h in hashes), dtype=np.uint8).reshape(len(hashes), -1)
-    return np.unpackbits(raw, axis=1).astype(np.float32) * 2.0 - 1.0
+    raw = np.frombuffer(b"".join(bytes.fromhex(h.split(":")[0]) for h in hashes), dtype=np.uint8)
+    return np.unpackbits(raw.reshape(len(hashes), -1), axis=1).astype(np.float32) * 2.0 - 1.0
+
+
+def _colours(hashes: list[str]) -> np.ndarray:
+    """(n, 3) mean colours; a hash without one (as in tests of the bits alone) matches any colour."""
+    out = np.full((len(hashes), 3), -1, dtype=np.int32)
+    for i, h in enumerate(hashes):
+        if ":" in h:
+            out[i] = list(bytes.fromhex(h.split(":")[1]))
+    return out
 
 
 def near_pairs(hashes: list[str], max_distance: int = MAX_DISTANCE) -> list[tuple[int, int, int]]:
-    """(i, j, distance) for every i < j whose hashes differ in at most max_distance bits.
+    """(i, j, distance) for every i < j whose hashes differ in at most max_distance bits (and
+    whose mean colours, when given, differ by at most COLOUR_TOLERANCE).
 
     All pairs, as one matrix product per block of rows (BLAS: 10,000 hashes in about a second
     here; the work grows with the square of the count, so 100,000 take about 100 times as long)."""
     if len(hashes) < 2:
         return []
-    signs = _as_signs(hashes)
+    signs, colours = _as_signs(hashes), _colours(hashes)
     bits = signs.shape[1]
     least_dot = bits - 2 * max_distance
     out: list[tuple[int, int, int]] = []
@@ -57,9 +83,14 @@ def near_pairs(hashes: list[str], max_distance: int = MAX_DISTANCE) -> list[tupl
         dots = signs[start:start + block] @ signs[start:].T  # only columns from `start` on: i < j below
         near_r, near_c = np.nonzero(dots >= least_dot - 0.5)
         for r, c in zip(near_r.tolist(), near_c.tolist()):
-            if r < c:
-                out.append((start + r, start + c, int(round((bits - dots[r, c]) / 2))))
+            i, j = start + r, start + c
+            if r < c and _same_colour(colours[i], colours[j]):
+                out.append((i, j, int(round((bits - dots[r, c]) / 2))))
     return out
+
+
+def _same_colour(a: np.ndarray, b: np.ndarray) -> bool:
+    return bool(a[0] < 0 or b[0] < 0 or np.abs(a - b).max() <= COLOUR_TOLERANCE)
 
 
 class HashCache:

@@ -174,7 +174,7 @@ def _scan(paths, rep: HealthReport, val_fraction, test_fraction, seed, text_colu
     cache = HashCache() if modality == "image" else None
     checked = check_all(candidates, reporter, cancel, known=cache.known if cache else None)
     if cache is not None:
-        cache.update({ch.sha256: ch.phash for ch in checked if ch.phash and ch.sha256})
+        cache.update({ch.sha256: ch.phash for ch in checked if ch.phash is not None and ch.sha256})
         cache.save()
     grouping = grouping or {}
     keys = group_keys([(ch.cand.path, ch.patient) for ch in checked if not ch.problem], rep.roots, **grouping)
