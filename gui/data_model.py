@@ -59,6 +59,7 @@ TITLES = {  # headings by the engine's finding codes; unknown codes get a cleane
     "near_duplicates": "Near-identical images in a class",
     "near_duplicates_across_classes": "Near-identical images under two labels",
     "near_duplicates_across_splits": "Near-identical images in training and testing",
+    "look_alike_clusters": "Many pictures that look alike",
 }
 GROUP_CHOICES = {"auto": "Automatic (CSV, pattern, else DICOM patient)", "none": "None (each file on its own)",
                  "patient": "Patient (DICOM PatientID)", "pattern": "File-name pattern", "csv": "CSV file (path,group)"}

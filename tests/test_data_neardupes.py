@@ -120,3 +120,22 @@ def test_small_blocks_find_the_same_pairs(monkeypatch):
     whole = near_pairs(hashes)
     monkeypatch.setattr(neardupes, "BLOCK_FLOATS", 300 * 10)  # blocks of 8 rows
     assert near_pairs(hashes) == whole and [(i, j) for i, j, _ in whole] == [(5, 300), (299, 301)]
+
+
+def test_a_chain_of_look_alikes_larger_than_copies_is_reported_not_joined(tmp_path):
+    from engine.data.neardupes import cluster_limit
+
+    base = np.asarray(picture(7), dtype=np.int16)
+    rng = np.random.default_rng(1)
+    root = tmp_path / "d"
+    for cls in ("a", "b"):
+        (root / cls).mkdir(parents=True)
+        for i in range(8):  # 16 slight variants of one picture: each is near its neighbours
+            noisy = np.clip(base + rng.integers(-6, 7, base.shape), 0, 255).astype(np.uint8)
+            Image.fromarray(noisy).save(root / cls / f"{i}.png")
+    assert cluster_limit(16) == 10
+    ds = scan(root)
+    assert len(ds.report.duplicates["near"]) > 15
+    assert {f.code for f in ds.report.findings} >= {"look_alike_clusters", "near_duplicates_across_classes"}
+    assert all(e.group is None for e in ds.items)  # not joined: the split still has val and test
+    assert {e.split for e in ds.items} == {"train", "val", "test"}

@@ -35,6 +35,7 @@ class Deduped:
     dropped_within: int = 0
     dropped_conflicts: int = 0
     near: list[tuple] = field(default_factory=list)  # (Item, Item, distance): neardupes.py, kept and reported
+    look_alike_clusters: list[int] = field(default_factory=list)  # sizes of clusters too large to join
 
 
 def dedupe(items: list[Item]) -> Deduped:

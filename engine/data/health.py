@@ -124,8 +124,15 @@ def _plural_fill(template: str, n: int) -> str:
                            rows="row" if one else "rows", are="is" if one else "are", have="has" if one else "have")
 
 
-def _near_findings(rep: HealthReport, near: list[tuple]) -> None:
-    """Near-identical pairs: across classes a label conflict, across given splits a leak, else info."""
+def _near_findings(rep: HealthReport, near: list[tuple], clusters: list[int] = ()) -> None:
+    """Near-identical pairs: across classes a label conflict, across given splits a leak, else info;
+    chains of look-alikes too large to be copies of one picture are named, not joined."""
+    if clusters:
+        rep.add("warning", "look_alike_clusters", f"{_s(sum(clusters), 'image')} form {_s(len(clusters), 'chain')} "
+                f"of look-alike pictures (largest {clusters[0]}): too many to be copies of one picture, so they were "
+                "not kept together for the split; the near-identical pairs are listed.",
+                "Images of one kind can look alike; if they are copies, remove them, and if several come from "
+                "one patient, group them by patient (PatientID, a file-name pattern or a CSV).")
     across = [(a, b) for a, b, _ in near if a.class_name != b.class_name]
     leaks = [(a, b) for a, b, _ in near if a.given_split and b.given_split and a.given_split != b.given_split]
     same = [(a, b) for a, b, _ in near if a.class_name == b.class_name]
@@ -245,7 +252,7 @@ def add_findings(rep: HealthReport, deduped: Deduped, modality: str, undecodable
                 f"{'holds' if dicom['multi_frame_files'] == 1 else 'hold'} several frames: {FRAME_POLICY}.",
                 "To learn from every frame, export the frames as separate images (one folder per patient).")
     _group_findings(rep)
-    _near_findings(rep, deduped.near)
+    _near_findings(rep, deduped.near, deduped.look_alike_clusters)
     counts = {c["name"]: c["count"] for c in rep.classes}
     if rep.imbalance_ratio and rep.imbalance_ratio >= IMBALANCE_WARN:
         big, small = max(counts, key=counts.get), min(counts, key=counts.get)

@@ -29,6 +29,7 @@ COLOUR_TOLERANCE = 16  # of 255: the largest difference of mean red, green or bl
 FLAT_STD = 3.0  # grey levels: a thumbnail plainer than this has no structure to compare
 SIDE = 32  # the thumbnail the plainness and the mean colour are read from
 CACHE_FORMAT = f"phash{HASH_SIZE}-grey-colour-v2"
+CLUSTER_MIN, CLUSTER_SHARE = 10, 0.02  # a joined cluster holds at most max(10, 2 % of the images)
 CACHE_LIMIT = 500_000  # entries kept (about 70 MB of JSON at most)
 CHUNK = 1024  # rows of hashes compared at once (fewer for very many images: BLOCK_FLOATS)
 BLOCK_FLOATS = 32 << 20
@@ -129,12 +130,17 @@ class HashCache:
             pass  # a cache that cannot be written only costs time next scan
 
 
-def join_near_duplicates(items: list, phash_of: dict[str, str]) -> tuple[list, list[tuple]]:
-    """(items with near-identical images' groups joined into one, [(item a, item b, distance)]).
+def join_near_duplicates(items: list, phash_of: dict[str, str]) -> tuple[list, list[tuple], list[int]]:
+    """(items with near-identical images' groups joined into one, [(item a, item b, distance)],
+    [sizes of look-alike clusters too large to join]).
 
     Joined groups (a patient's, or a lone file's) take one key, so the split keeps them
-    together; exact copies (one sha256) are dedupe.py's and are not listed here."""
+    together; exact copies (one sha256) are dedupe.py's and are not listed here. Joining is
+    transitive, so images that merely look alike (one view of one body part, say) could
+    chain into a cluster holding much of the data and leave nothing to test on: a cluster
+    of more than cluster_limit(n) images is reported, not joined."""
     import dataclasses
+    from collections import Counter
 
     from .splits import group_id
 
@@ -153,10 +159,18 @@ def join_near_duplicates(items: list, phash_of: dict[str, str]) -> tuple[list, l
         if ra != rb:
             parent[max(ra, rb, key=repr)] = min(ra, rb, key=repr)
     if not parent:
-        return items, pairs
+        return items, pairs, []
     joined = {g for g in parent} | {root(g) for g in parent}
+    size = Counter(root(group_id(i)) for i in items if group_id(i) in joined)
+    too_big = {r for r, n in size.items() if n > cluster_limit(len(items))}
     out = []
     for i in items:
         g = group_id(i)
-        out.append(dataclasses.replace(i, group=f"near:{root(g)!r}") if g in joined else i)
-    return out, pairs
+        keep = g not in joined or root(g) in too_big
+        out.append(i if keep else dataclasses.replace(i, group=f"near:{root(g)!r}"))
+    return out, pairs, sorted((size[r] for r in too_big), reverse=True)
+
+
+def cluster_limit(n_items: int) -> int:
+    """The most images one chain of look-alikes may join: copies of one picture are few."""
+    return max(CLUSTER_MIN, int(CLUSTER_SHARE * n_items))

@@ -195,7 +195,8 @@ def _scan(paths, rep: HealthReport, val_fraction, test_fraction, seed, text_colu
             text_facts[row_path] = (len(text), n_bad)
     deduped = dedupe(items)
     if modality == "image":
-        deduped.kept, deduped.near = join_near_duplicates(deduped.kept, {ch.cand.path: ch.phash for ch in checked})
+        deduped.kept, deduped.near, deduped.look_alike_clusters = join_near_duplicates(
+            deduped.kept, {ch.cand.path: ch.phash for ch in checked})
     classes = sorted(where)
     salt = new_salt()
     examples = assign_splits(deduped.kept, classes, val_fraction, test_fraction, seed, salt)
