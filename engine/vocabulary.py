@@ -46,6 +46,7 @@ class ErrorKind(StrEnum):
     PROTOCOL = "protocol"
     BUSY = "busy"
     ENGINE_STOPPED = "engine_stopped"  # made by the app when the engine process is gone
+    TIMEOUT = "timeout"  # made by the app when a request waited longer than it allowed (gui/requests.py)
 
 
 class ByeReason(StrEnum):

@@ -14,6 +14,7 @@ ERROR_TITLES = {
     "protocol": "The engine sent something unexpected",
     "busy": "The engine is busy",
     "engine_stopped": "The engine stopped",
+    "timeout": "No answer in time",
 }
 ERROR_ADVICE = {
     "out_of_memory": "Try a smaller batch size or input size, or freeze more stages.",

@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FIELDS = {  # message class -> {field: vocabulary}
     "Status": {"phase": P.Phase}, "Progress": {"phase": P.ProgressPhase}, "Error": {"kind": P.ErrorKind},
     "Bye": {"reason": P.ByeReason}, "Log": {"level": P.LogLevel}, "Checkpoint": {"kind": P.CheckpointKind},
+    "Announce": {"phase": P.Phase},  # engine/train/callbacks.py: a callback that sends a Status
 }
 
 

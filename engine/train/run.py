@@ -348,7 +348,7 @@ class _Phase:
 
             self.blend = WeightBlend(cfg.finetune_blend, last)
             out.append(self.blend)
-        out.append(Announce("training" if self.select else "refitting", lambda loop, st: (
+        out.append(Announce(phase="training" if self.select else "refitting", detail=lambda loop, st: (
             f"{loop.stop_epoch} epoch{'s' if loop.stop_epoch != 1 else ''}, batch {st.batch_size}"
             + _crops(cfg, meta["modality"]))))
         out.append(BnFreeze(spec, k, cfg.freeze_bn_stats))
