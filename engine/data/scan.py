@@ -17,12 +17,12 @@ from ..config import ConfigError
 from ..errors import DataError
 from .check import check_all
 from .dedupe import Item, dedupe
+from .dicom import DICOM_EXTS
 from .discover import RootScan, kind_of, walk_root
 from .groups import group_keys, new_salt
-from .neardupes import HashCache, join_near_duplicates
 from .health import add_findings, class_table, group_summary, image_summary, text_summary
-from .dicom import DICOM_EXTS
 from .images import IMAGE_EXTS
+from .neardupes import HashCache, join_near_duplicates
 from .splits import assign_splits
 from .tabular import TABLE_EXTS, TableRows, read_table
 from .types import Dataset, HealthReport
