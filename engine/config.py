@@ -11,6 +11,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from .dicom_windows import WINDOWS as DICOM_WINDOWS
+
 CONFIG_SCHEMA_VERSION = 1
 
 AUGMENT_PRESETS = ("none", "light", "standard")
@@ -20,6 +22,12 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 MONITORS = ("val_accuracy", "val_loss", "val_macro_f1", "val_balanced_accuracy")
 # how long a refit trains: "best" = the epoch that won on validation, "trained" = as long as the first run
 REFIT_EPOCHS = ("best", "trained")
+# which examples belong together (engine/data/groups.py): "auto" = the groups CSV, else the
+# file-name pattern, else (DICOM) the PatientID, for each example in that order
+GROUP_BY = ("auto", "none", "patient", "pattern", "csv")
+# how the report names where a group came from ("file": no source named it, its own group)
+GROUP_SOURCE_WORDS = {"csv": "the groups CSV", "pattern": "the file-name pattern", "patient": "the DICOM PatientID",
+                      "file": "their own file (no group found)"}
 
 
 def smaller_training_crop(cfg: dict) -> int | None:
@@ -50,6 +58,10 @@ class RunConfig:
     label_column: str | None = None  # CSV/TSV only; None = detect
     val_fraction: float = 0.15
     test_fraction: float = 0.15
+    dicom_window: str = "file"  # how DICOM values become 8-bit pixels (engine/dicom_windows.py)
+    group_by: str = "auto"  # GROUP_BY: one patient (or object) stays on one side of the split
+    groups_file: str | None = None  # a CSV of path,group rows
+    group_pattern: str | None = None  # a regular expression with (?P<group>...), on the path under the data root
     # what to start from
     backbone: str = "auto"  # registry id, or "auto" (pick from the data's modality)
     weights: str | None = None  # a weights file / HF folder the user names
@@ -105,6 +117,10 @@ class RunConfig:
             cfg.data = [cfg.data]
         return cfg
 
+    def grouping(self) -> dict[str, Any]:
+        """The scan's grouping arguments."""
+        return {"group_by": self.group_by, "groups_file": self.groups_file, "group_pattern": self.group_pattern}
+
     def replace(self, **changes: Any) -> "RunConfig":
         return dataclasses.replace(self, **changes)
 
@@ -130,6 +146,21 @@ class RunConfig:
             raise ConfigError(f"Label smoothing must be between 0 and 1, not {self.label_smoothing!r}.")
         if self.budget not in BUDGETS:
             raise ConfigError(f"The time budget must be one of {', '.join(BUDGETS)}, not {self.budget!r}.")
+        if self.dicom_window not in DICOM_WINDOWS:
+            raise ConfigError(f"The DICOM window must be one of {', '.join(DICOM_WINDOWS)}, not {self.dicom_window!r}.")
+        if self.group_by not in GROUP_BY:
+            raise ConfigError(f"Group images by one of {', '.join(GROUP_BY)}, not {self.group_by!r}.")
+        if self.group_pattern:
+            import re
+
+            try:
+                named = "group" in re.compile(self.group_pattern).groupindex
+            except re.error as exc:
+                raise ConfigError(f"The group pattern {self.group_pattern!r} is not a valid regular expression "
+                                  f"({exc}).") from None
+            if not named:
+                raise ConfigError(f"The group pattern {self.group_pattern!r} needs a named part (?P<group>...), "
+                                  "e.g. (?P<group>patient_\\d+).")
         if self.augment not in AUGMENT_PRESETS:
             raise ConfigError(f"Augmentation must be one of {', '.join(AUGMENT_PRESETS)}, not {self.augment!r}.")
         if self.device not in DEVICES and not self.device.startswith("cuda:"):

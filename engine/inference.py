@@ -29,13 +29,15 @@ def text_input_names(model, tokenizer_input_names: Iterable[str] | None = None) 
 
 
 def _extensions(modality: str):
+    """(extensions, sniff) of the files a folder of inputs is searched for."""
     if modality == "image":
+        from .data.dicom import DICOM_EXTS, sniff_dicom
         from .data.images import IMAGE_EXTS
 
-        return IMAGE_EXTS
+        return IMAGE_EXTS | DICOM_EXTS, sniff_dicom
     from .data.text import TEXT_EXTS
 
-    return TEXT_EXTS
+    return TEXT_EXTS, None
 
 
 class Predictor:
@@ -94,9 +96,11 @@ class Predictor:
     def _prepare(self, item: Any):
         """An Example or a path -> pixel array (image) or the text string (text)."""
         if self.modality == "image":
-            from .data.images import load_image
+            from .data.dicom import load_any_image
 
-            return pre.preprocess_image(load_image(str(getattr(item, "path", item))), self.preprocess)
+            window = str(self.preprocess.get("dicom_window") or "file")
+            return pre.preprocess_image(load_any_image(str(getattr(item, "path", item)), window=window),
+                                        self.preprocess)
         from .data.text import read_text
 
         return read_text(item)
@@ -178,7 +182,7 @@ class Predictor:
         Probabilities are temperature-scaled and the decision follows the model's rule (a binary
         model's threshold on its positive class: then also positive_probability and threshold).
         """
-        files, problems = pre.collect_inputs([str(p) for p in paths], _extensions(self.modality))
+        files, problems = pre.collect_inputs([str(p) for p in paths], *_extensions(self.modality))
         probs, errors = self.predict_detailed(files, reporter, cancel)
         out: list[dict] = []
         for i, path in enumerate(files):

@@ -167,6 +167,15 @@ class Predictions(Message):
     request_seq: int | None = None
 
 
+@message("images")
+class Images(Message):
+    """Example images the engine drew for the GUI: files Qt cannot read (DICOM), in a chosen window."""
+
+    items: list = field(default_factory=list)  # [{"path", "png": base64 PNG, "width", "height"} | {"path", "error"}]
+    window: str = "file"
+    request_seq: int | None = None
+
+
 @message("saved")
 class Saved(Message):
     path: str = ""
@@ -223,6 +232,16 @@ class DescribeBackbone(Message):
 @message("inspect_data")
 class InspectData(Message):
     paths: list = field(default_factory=list)
+    grouping: dict = field(default_factory=dict)  # RunConfig.grouping(): group_by, groups_file, group_pattern
+
+
+@message("render_images")
+class RenderImages(Message):
+    """Draw these example files as small PNGs (DICOM through `window`, engine/dicom_windows.py)."""
+
+    paths: list = field(default_factory=list)
+    size: int = 128  # longest side in pixels
+    window: str = "file"
 
 
 @message("predict")

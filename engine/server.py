@@ -300,7 +300,16 @@ class Server:
                 raise DataError(f"{full} does not exist; check the path for typos or choose the folder again.")
         from .data import health_report
 
-        return protocol.DataReport(report=health_report(paths, reporter=self.send, cancel=self._request_cancel))
+        grouping = {k: msg.grouping[k] for k in ("group_by", "groups_file", "group_pattern") if k in msg.grouping}
+        return protocol.DataReport(report=health_report(paths, reporter=self.send, cancel=self._request_cancel,
+                                                        **grouping))
+
+    def render_images(self, msg: protocol.RenderImages) -> protocol.Images:
+        """Small PNGs of example files as the model would see them (engine.data.previews)."""
+        from .data.previews import render_previews
+
+        return protocol.Images(items=render_previews(list(msg.paths), int(msg.size), str(msg.window)),
+                               window=str(msg.window))
 
     def resolve_config(self, msg: protocol.ResolveConfig) -> protocol.ResolvedConfig:
         """The auto recipe applied to this config and data, as a start would (engine.recipe)."""
@@ -341,6 +350,7 @@ REQUESTS = {
     protocol.ListBackbones: Server.list_backbones,
     protocol.DescribeBackbone: Server.describe_backbone,
     protocol.InspectData: Server.inspect_data,
+    protocol.RenderImages: Server.render_images,
     protocol.ResolveConfig: Server.resolve_config,
     protocol.Predict: Server.predict,
     protocol.SaveBundle: Server.save_bundle,

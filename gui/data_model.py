@@ -10,6 +10,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine.config import GROUP_BY, GROUP_SOURCE_WORDS
+from engine.dicom_windows import CT_PRESETS, WINDOW_TITLES, WINDOWS, preset_applies
+
 from .events import EventGroup
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
@@ -46,7 +49,21 @@ TITLES = {  # headings by the engine's finding codes; unknown codes get a cleane
     "no_val_split": "No validation examples",
     "no_test_split": "No separate test split",
     "undecodable_text": "Texts with broken characters",
+    "dicom_not_image": "DICOM objects without an image",
+    "dicom_undecodable": "DICOM files that could not be decoded",
+    "dicomdir": "DICOMDIR index files",
+    "dicom_multi_frame": "Multi-frame DICOM files",
+    "groups": "Images grouped by patient or object",
+    "groups_span_classes": "Groups with images in several classes",
+    "group_leak_across_splits": "The same patient in training and testing",
+    "near_duplicates": "Near-identical images in a class",
+    "near_duplicates_across_classes": "Near-identical images under two labels",
+    "near_duplicates_across_splits": "Near-identical images in training and testing",
+    "look_alike_clusters": "Many pictures that look alike",
 }
+GROUP_CHOICES = {"auto": "Automatic (CSV, pattern, else DICOM patient)", "none": "None (each file on its own)",
+                 "patient": "Patient (DICOM PatientID)", "pattern": "File-name pattern", "csv": "CSV file (path,group)"}
+assert set(GROUP_CHOICES) == set(GROUP_BY) and set(WINDOW_TITLES) == set(WINDOWS)
 
 
 @dataclass(frozen=True)
@@ -63,6 +80,7 @@ class Finding:
     message: str  # what it means
     advice: str  # what to do
     paths: tuple = ()  # files it is about, if the report names them
+    code: str = ""  # the engine's finding code (near-duplicate pairs are shown side by side)
 
 
 def usable_drop_paths(paths: list[str]) -> list[str]:
@@ -81,8 +99,14 @@ class DataModel:
     """Emits `changed` after every transition and `scan_progress(done, total)` while the engine reads."""
 
     def __init__(self) -> None:
-        self.events = EventGroup(changed=(), scan_progress=("done", "total"))
+        self.events = EventGroup(changed=(), scan_progress=("done", "total"), grouping_changed=(),
+                                 window_changed=(), previews_changed=())
         self.paths: list[str] = []
+        # how the data is read (RunConfig fields): groups need a new scan, a window only new previews
+        self.group_by, self.group_pattern, self.groups_file = "auto", "", ""
+        self.window = "file"
+        self.previews: dict[str, bytes] = {}  # path -> PNG the engine drew (DICOM: Qt cannot decode it)
+        self.preview_window = "file"  # the window `previews` were drawn in
         self.report: dict | None = None
         self.scanning = False
         self.error: str | None = None  # plain sentence when the scan failed
@@ -103,6 +127,7 @@ class DataModel:
 
     def set_report(self, report: dict) -> None:
         self.report = report if isinstance(report, dict) else {}
+        self.previews = {}
         self.scanning = False
         self.error = None
         self.refit = None  # until the engine's recipe has seen this report
@@ -112,6 +137,43 @@ class DataModel:
         self.scanning = False
         self.error = message
         self.events.changed.emit()
+
+    def set_grouping(self, group_by: str, pattern: str = "", groups_file: str = "") -> None:
+        """A new way to group examples (GROUP_BY); the page then asks for a new scan."""
+        if group_by not in GROUP_CHOICES:
+            raise ValueError(f"unknown grouping {group_by!r}")
+        new = (group_by, pattern.strip(), groups_file.strip())
+        if new != (self.group_by, self.group_pattern, self.groups_file):
+            self.group_by, self.group_pattern, self.groups_file = new
+            self.events.grouping_changed.emit()
+
+    def set_window(self, window: str) -> None:
+        if window not in WINDOW_TITLES:
+            raise ValueError(f"unknown DICOM window {window!r}")
+        if window != self.window:
+            self.window = window
+            self.events.window_changed.emit()
+
+    def set_previews(self, items: list, window: str) -> None:
+        """PNG previews from the engine's `images` reply (base64 in JSON)."""
+        import base64
+
+        if window != self.window:
+            return  # drawn for a window the person has already left
+        self.preview_window = window
+        for item in items or []:
+            if isinstance(item, dict) and item.get("png"):
+                self.previews[str(item.get("path"))] = base64.b64decode(item["png"])
+        self.events.previews_changed.emit()
+
+    def grouping(self) -> dict:
+        """The scan's grouping (protocol InspectData.grouping; RunConfig fields)."""
+        return {"group_by": self.group_by, "group_pattern": self.group_pattern or None,
+                "groups_file": self.groups_file or None}
+
+    def run_options(self) -> dict:
+        """The RunConfig fields this page decides: grouping and the DICOM window."""
+        return {**self.grouping(), "dicom_window": self.window}
 
     def set_refit(self, refit: bool | None) -> None:
         """What the engine's recipe says about refitting on train + validation (the health text names it)."""
@@ -130,6 +192,59 @@ class DataModel:
         for c in (self.report or {}).get("classes") or []:
             if isinstance(c, dict) and "name" in c:
                 out.append(ClassInfo(str(c["name"]), int(c.get("count") or 0), dict(c.get("splits") or {})))
+        return out
+
+    @property
+    def dicom(self) -> dict:
+        """The report's DICOM summary ({} for data without DICOM files)."""
+        image = (self.report or {}).get("image")
+        return dict(image.get("dicom") or {}) if isinstance(image, dict) else {}
+
+    @property
+    def groups(self) -> dict:
+        g = (self.report or {}).get("groups")
+        return g if isinstance(g, dict) else {}
+
+    @property
+    def groups_named(self) -> bool:
+        """Whether a source (CSV, pattern, PatientID) named any group, beyond copies kept together."""
+        return any(k != "file" for k in (self.groups.get("sources") or {}))
+
+    def groups_text(self) -> str:
+        """How many groups the scan found, from what, and how they spread over classes."""
+        g = self.groups
+        if not g:
+            return ""
+        named = {k: n for k, n in (g.get("sources") or {}).items() if k != "file"}
+        if not named:
+            return ("No groups found: each file is its own group (exact and near-identical copies are still kept "
+                    "together).")
+        by = ", ".join(f"{n} image{'s' if n != 1 else ''} by {GROUP_SOURCE_WORDS.get(k, k)}" for k, n in named.items())
+        ipg = g.get("images_per_group") or {}
+        per_class = ", ".join(f"{c} {n}" for c, n in (g.get("per_class") or {}).items())
+        leak = f" {g['leaks']} group(s) sit in two of your split folders." if g.get("leaks") else \
+            " Each group stays on one side of the split."
+        return (f"{g.get('count', 0)} groups ({by}); {ipg.get('min', 0)}–{ipg.get('max', 0)} images per group "
+                f"(typically {ipg.get('median', 0)}); groups per class: {per_class}.{leak}")
+
+    def window_note(self) -> str:
+        """Said under the window choice when a CT preset meets files that are not (all) CT."""
+        if self.window not in CT_PRESETS or not self.dicom:
+            return ""
+        mods = dict(self.dicom.get("modalities") or {})
+        other = {m: n for m, n in mods.items() if not preset_applies(self.window, m)}
+        if not other:
+            return ""
+        listed = ", ".join(f"{m} {n}" for m, n in other.items())
+        return (f"CT presets apply to CT files only: the others ({listed}) keep their own window.")
+
+    def group_preview(self, limit: int = 6) -> list[str]:
+        """The largest groups, one line each: salted id, size, classes, split (never a patient's key)."""
+        out = []
+        for p in (self.groups.get("preview") or [])[:limit]:
+            if isinstance(p, dict):
+                out.append(f"{str(p.get('group', ''))[:9]}…  {p.get('images', 0)} images, "
+                           f"{', '.join(p.get('classes') or [])} → {', '.join(p.get('splits') or [])}")
         return out
 
     @property
@@ -165,7 +280,7 @@ class DataModel:
             title = f.get("title") or TITLES.get(code) or code.replace("_", " ").capitalize() or "Note"
             paths = tuple(f.get("paths") or ())
             found.append(Finding(str(f.get("severity", "info")), title, str(f.get("message", "")),
-                                 str(f.get("advice", "")), paths))
+                                 str(f.get("advice", "")), paths, code))
         named = {p for f in found for p in f.paths}
         covered = {str(f.get("code", "")) for f in raw} & {"corrupt", "skipped", "unreadable"}
         missing = [s.get("path", "") for s in self.skipped if s.get("path") not in named]
@@ -214,6 +329,12 @@ class DataModel:
             spread = "" if w.get("min") == w.get("max") and h.get("min") == h.get("max") else \
                 f" (from {w.get('min')}×{h.get('min')} to {w.get('max')}×{h.get('max')})"
             out.append(f"Images are typically {size}{spread}{', ' + mode_text if mode_text else ''}.")
+        dicom = self.dicom
+        if dicom:
+            mods = ", ".join(f"{m} {n}" for m, n in (dicom.get("modalities") or {}).items())
+            frames = f"; {dicom['multi_frame_files']} multi-frame ({dicom.get('frame_policy')})" \
+                if dicom.get("multi_frame_files") else ""
+            out.append(f"{dicom.get('files', 0)} DICOM files ({mods}){frames}.")
         txt = r.get("text") if isinstance(r.get("text"), dict) else {}
         length = txt.get("length") if isinstance(txt.get("length"), dict) else {}
         if length.get("median"):

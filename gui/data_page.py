@@ -1,6 +1,7 @@
 """Step 1, Data: drop folders, see classes, samples and the health report."""
 from __future__ import annotations
 
+import os
 from html import escape
 
 from PySide6.QtCore import Qt, Signal
@@ -8,7 +9,9 @@ from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (QFrame, QGridLayout, QHBoxLayout, QLabel, QListWidget, QMenu, QProgressBar,
                                QPushButton, QScrollArea, QStackedWidget, QToolButton, QVBoxLayout, QWidget)
 
-from .data_model import DataModel, Finding, read_snippet
+from .data_model import IMAGE_EXTS, DataModel, Finding, read_snippet
+from .data_options_view import DataOptionsBox
+from .pairs_view import PairsView
 from .widgets import LEVEL_COLORS, BarChart, Collapsible, DropZone, heading, hint
 
 MAX_CLASS_ROWS = 24
@@ -29,7 +32,7 @@ def _fit(text: str, fm, width: int, lines: int) -> str:
 
 
 class FindingCard(QFrame):
-    def __init__(self, f: Finding, parent=None):
+    def __init__(self, f: Finding, parent=None, thumbnails=None, previews: dict | None = None):
         super().__init__(parent)
         color = LEVEL_COLORS.get(f.severity, LEVEL_COLORS["info"])
         self.setObjectName("finding")
@@ -51,7 +54,11 @@ class FindingCard(QFrame):
             adv.setWordWrap(True)
             adv.setTextFormat(Qt.TextFormat.RichText)
             lay.addWidget(adv)
-        if f.paths:
+        if f.paths and f.code.startswith("near_duplicates"):
+            pairs = PairsView(list(f.paths), thumbnails, previews, size=self.fontMetrics().height() * 4)
+            n = len(f.paths) // 2
+            lay.addWidget(Collapsible(f"Show {n} pair{'s' if n != 1 else ''}", pairs))
+        elif f.paths:
             lst = QListWidget()
             lst.addItems([str(p) for p in f.paths[:200]])
             lst.setMaximumHeight(lst.fontMetrics().height() * 6)
@@ -138,6 +145,8 @@ class DataPage(QWidget):
         self.left.addWidget(heading("Classes", 1.1))
         self.chart = BarChart()
         self.left.addWidget(self.chart)
+        self.options = DataOptionsBox(model)  # group images by; DICOM window
+        self.left.addWidget(self.options)
         right.addWidget(heading("Health check", 1.1))
         self.findings_box = QVBoxLayout()
         right.addLayout(self.findings_box)
@@ -163,6 +172,7 @@ class DataPage(QWidget):
         outer.addLayout(bottom)
         thumbnails.loaded.connect(self._on_thumbnail)
         model.events.changed.connect(self.refresh)
+        model.events.previews_changed.connect(self._show_previews)
         model.events.scan_progress.connect(self.set_scan_progress)
         self.refresh()
 
@@ -183,6 +193,7 @@ class DataPage(QWidget):
             return
         self.stack.setCurrentIndex(1)
         self.chart.set_items([(c.name, c.count) for c in m.classes])
+        self.options.refresh()
         self._clear(self.findings_box)
         findings = m.findings(include_fatal=False)  # the fatal one has its own box above
         if not findings and not m.fatal:
@@ -190,10 +201,11 @@ class DataPage(QWidget):
             ok.setWordWrap(True)
             self.findings_box.addWidget(ok)
         for f in findings:
-            self.findings_box.addWidget(FindingCard(f))
+            self.findings_box.addWidget(FindingCard(f, thumbnails=self.thumbnails, previews=m.previews))
         for line in m.details():
             self.findings_box.addWidget(hint(line))
         self._show_samples()
+        self._show_previews()
 
     def set_scan_progress(self, done: int, total: int) -> None:
         if total > 0:
@@ -249,7 +261,8 @@ class DataPage(QWidget):
                     cell.setAlignment(Qt.AlignmentFlag.AlignCenter)
                     cell.setFrameShape(QFrame.Shape.StyledPanel)
                     self.thumb_labels.setdefault(path, []).append(cell)
-                    self.thumbnails.request(path, self.thumb_size)
+                    if os.path.splitext(path)[1].lower() in IMAGE_EXTS:  # others (DICOM): the engine draws them
+                        self.thumbnails.request(path, self.thumb_size)
                 strip.addWidget(cell)
             if not samples[name]:
                 strip.addWidget(hint("(no example files to show)"))
@@ -261,10 +274,25 @@ class DataPage(QWidget):
         self.samples_grid.setColumnStretch(1, 1)
 
     def _on_thumbnail(self, path: str, size: int, pix: QPixmap) -> None:
+        if pix.isNull() and (path in self.model.previews or self.model.dicom):
+            self._show_previews()  # Qt cannot read DICOM: the engine draws it (data_options.py)
+            return
         for cell in self.thumb_labels.get(path, []):
             if pix.isNull():
                 cell.setText("unreadable")
             else:
+                cell.setPixmap(pix)
+
+    def _show_previews(self) -> None:
+        """Thumbnails the engine drew (DICOM, in the chosen window), in place of Qt's."""
+        for path, cells in self.thumb_labels.items():
+            png = self.model.previews.get(path)
+            pix = QPixmap()
+            if png is None or not pix.loadFromData(png, "PNG"):
+                continue
+            pix = pix.scaled(self.thumb_size, self.thumb_size, Qt.AspectRatioMode.KeepAspectRatio,
+                             Qt.TransformationMode.SmoothTransformation)
+            for cell in cells:
                 cell.setPixmap(pix)
 
     @staticmethod

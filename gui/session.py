@@ -160,7 +160,8 @@ class Session(QObject):
     # ---------------------------------------------------------------- data
     def load_data(self, paths: list[str]) -> None:
         self.m.data.begin_scan(paths)
-        self.request(P.InspectData(paths=list(paths)), self._on_report, self._on_report_error, busy="scan")
+        self.request(P.InspectData(paths=list(paths), grouping=self.m.data.grouping()), self._on_report,
+                     self._on_report_error, busy="scan")
 
     def _on_report(self, reply) -> None:
         data = self.m.data
@@ -214,7 +215,7 @@ class Session(QObject):
         """The config a start would send now (raises ValueError/ConfigError with a plain sentence)."""
         m = self.m
         return build_config(m.data.paths, m.backbones.selected, m.backbones.freeze, self.train_settings(),
-                            self.runs_root)
+                            self.runs_root, data_options=m.data.run_options())
 
     # ---------------------------------------------------------------- training
     def start_training(self, resume_from: str | None = None) -> bool:

@@ -5,7 +5,9 @@ photos stays cheap; results come back as QImage (thread-safe) through a queued s
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QRunnable, QSize, QThreadPool, Signal
+import os
+
+from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal
 from PySide6.QtGui import QImage, QImageReader, QPixmap
 
 
@@ -29,6 +31,25 @@ class _Job(QRunnable):
         self.relay.done.emit(self.path, self.size, image)
 
 
+def _qt_reads(path: str) -> bool:
+    """Whether the file's extension is one of Qt's image formats (DICOM has .dcm or none)."""
+    global _QT_FORMATS
+    if _QT_FORMATS is None:
+        _QT_FORMATS = {bytes(f).decode("ascii", "replace").lower() for f in QImageReader.supportedImageFormats()}
+    return os.path.splitext(path)[1].lower().lstrip(".") in _QT_FORMATS
+
+
+_QT_FORMATS: set[str] | None = None
+
+
+def _from_png(png: bytes | None, size: int) -> QImage:
+    """A drawn PNG fitted to `size` like the reader's own images (small ones grow to be seen)."""
+    image = QImage()
+    if png and image.loadFromData(png, "PNG"):
+        image = image.scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+    return image
+
+
 class ThumbnailLoader(QObject):
     """`request(path, size)`; `loaded(path, size, QPixmap)` arrives later (null pixmap if unreadable)."""
 
@@ -39,6 +60,8 @@ class ThumbnailLoader(QObject):
         self.pool = pool or QThreadPool.globalInstance()
         self.cache: dict[tuple[str, int], QPixmap] = {}
         self.pending: set[tuple[str, int]] = set()
+        # fallback(path, size, done(png bytes | None)): draws what Qt cannot read (DICOM: the engine does)
+        self.fallback = None
         self._relay = _Relay()
         self._relay.done.connect(self._on_done)
 
@@ -50,9 +73,15 @@ class ThumbnailLoader(QObject):
         if key in self.pending:
             return
         self.pending.add(key)
+        if self.fallback is not None and not _qt_reads(path):  # a DICOM file: straight to the fallback
+            self._on_done(path, size, QImage())
+            return
         self.pool.start(_Job(self._relay, path, size))
 
-    def _on_done(self, path: str, size: int, image: QImage) -> None:
+    def _on_done(self, path: str, size: int, image: QImage, asked: bool = False) -> None:
+        if image.isNull() and self.fallback is not None and not asked:
+            self.fallback(path, size, lambda png: self._on_done(path, size, _from_png(png, size), asked=True))
+            return  # still pending until the fallback answers
         self.pending.discard((path, size))
         pix = QPixmap.fromImage(image) if not image.isNull() else QPixmap()
         self.cache[(path, size)] = pix

@@ -77,8 +77,10 @@ BUSY_PHASES = ("loading_model", "evaluating", "saving", "scanning")  # no counta
 
 
 def build_config(data: list[str], backbone: str, freeze: int | None, s: TrainSettings,
-                 runs_root: str, weights: str | None = None) -> dict:
-    """A RunConfig dict; raises ConfigError with one sentence if a setting cannot work."""
+                 runs_root: str, weights: str | None = None, data_options: dict | None = None) -> dict:
+    """A RunConfig dict; raises ConfigError with one sentence if a setting cannot work.
+
+    `data_options`: the Data page's grouping and DICOM window (DataModel.run_options())."""
     cfg = RunConfig(
         data=list(data), backbone=backbone, weights=weights, freeze=freeze,
         epochs=s.epochs, budget=s.budget, lr=s.lr, batch_size=s.batch_size, augment=s.augment,
@@ -86,7 +88,7 @@ def build_config(data: list[str], backbone: str, freeze: int | None, s: TrainSet
         device=s.device, gpus=s.gpus, weight_decay=s.weight_decay, label_smoothing=s.label_smoothing,
         class_weighted=s.class_weighted, input_size=s.input_size,
         val_fraction=s.val_fraction, test_fraction=s.test_fraction, seed=s.seed,
-        feature_cache=s.feature_cache, runs_root=str(runs_root))
+        feature_cache=s.feature_cache, runs_root=str(runs_root), **(data_options or {}))
     cfg.validate()
     return cfg.to_dict()
 

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QListWidget, QL
 
 from .backbone_model import BackboneModel, native_input_size
 from .data_model import usable_drop_paths
+from .data_options import DataOptions
 from .data_page import DataPage
 from .model_page import ModelPage
 from .clinical_controller import ClinicalController
@@ -110,6 +111,8 @@ class MainWindow(QMainWindow):
 
         self.session = Session(client, m, self.train_page.settings, self.runs_root, self)
         self.clinical_controller = ClinicalController(self.session, m.clinical, m.results)
+        self.data_options = DataOptions(self.session, self.data)  # grouping rescans; DICOM previews
+        self.thumbnails.fallback = self.data_options.draw  # DICOM thumbnails on every page, drawn by the engine
         self.session.notify.connect(self.notify)
         self.history = HistoryUi(self)  # runs, bundles, recent models; a folder to a table; the LR finder
         self.message.actionTriggered.connect(self._on_message_action)

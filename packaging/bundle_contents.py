@@ -49,6 +49,8 @@ METADATA_PACKAGES = (
     "torch", "torchvision", "transformers", "timm", "tokenizers", "safetensors", "onnx", "onnxruntime",
     "onnxscript", "numpy", "pillow", "scikit-learn", "scipy", "huggingface_hub", "pydicom", "filelock",
     "packaging", "regex", "requests", "tqdm", "pyyaml",
+    # pydicom finds its pylibjpeg decoders through these packages' entry points
+    "pylibjpeg", "pylibjpeg-libjpeg", "pylibjpeg-openjpeg", "pylibjpeg-rle",
 )
 # Packages that read their own Python source at run time: keep their .py files too.
 # onnxscript parses its torch op library with `inspect.getsource` when exporting to ONNX;

@@ -80,9 +80,10 @@ def test_save_and_load_round_trip(tmp_path):
     (run / "data_report.json").write_text(json.dumps(ds.report.to_dict()))
     saved = json.loads((run / "splits.json").read_text())
     assert saved["classes"] == ["a", "b"] and saved["modality"] == "text"
-    assert all(len(row) == 3 for name in ("train", "val", "test") for row in saved[name])
+    # [path, label, sha256, group]: no group found here, so each example is its own (null)
+    assert all(len(row) == 4 and row[3] is None for name in ("train", "val", "test") for row in saved[name])
     back = load_splits(run)
-    assert back.items == ds.items  # Example is a frozen dataclass: path, label, split, sha256, text
+    assert back.items == ds.items  # Example is a frozen dataclass: path, label, split, sha256, text, group
     assert back.classes == ds.classes and back.modality == ds.modality and back.roots == ds.roots
     assert back.report.to_dict()["classes"] == ds.report.to_dict()["classes"]
     assert Counter(e.split for e in back.items) == Counter(e.split for e in ds.items)

@@ -361,3 +361,38 @@ def test_a_line_that_breaks_the_decoder_gets_an_error_reply_and_the_engine_goes_
     assert [e.kind for e in srv.out.of(protocol.Error)] == ["protocol"]
     with pytest.raises(protocol.ProtocolError):
         protocol.decode(raw)
+
+
+def test_inspect_data_groups_by_pattern_and_render_images_draws_dicom_in_a_window(srv, tmp_path):
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from tests.dicom_files import grey, save
+
+    for c, cls in enumerate(("a", "b")):
+        for p in range(3):
+            for i in range(2):
+                save(grey(np.random.default_rng(100 * c + 10 * p + i).integers(0, 3000, (8, 8)).astype(np.int16),
+                          modality="CT", RescaleSlope=1, RescaleIntercept=-1024, patient_id=f"{cls}{p}"),
+                     tmp_path / "d" / cls / f"pt{p}_{i}.dcm")
+    srv.handle_line(line(protocol.InspectData(paths=[str(tmp_path / "d")],
+                                              grouping={"group_by": "pattern", "group_pattern": r"(?P<group>pt\d)_"}),
+                         seq=23))
+    groups = srv.out.wait_for(protocol.DataReport).report["groups"]
+    # the pattern names pt0..pt2 in both class folders: 3 groups, each spanning both classes
+    assert groups["sources"] == {"pattern": 12} and groups["count"] == 3 and groups["spanning_classes"] == 3
+    one = str(tmp_path / "d" / "a" / "pt0_0.dcm")
+    pictures = {}
+    for n, window in enumerate(("file", "bone")):
+        srv.handle_line(line(protocol.RenderImages(paths=[one, str(tmp_path / "nowhere.dcm")], size=32, window=window),
+                             seq=30 + n))
+        reply = srv.out.wait_for(protocol.Images, lambda m, n=n: m.request_seq == 30 + n)
+        good, bad = reply.items
+        assert "error" in bad and good["width"] == 8
+        pictures[window] = np.asarray(Image.open(io.BytesIO(base64.b64decode(good["png"]))))
+    assert pictures["file"].shape == (8, 8, 3) and (pictures["file"] != pictures["bone"]).any()
+    srv.handle_line(line(protocol.RenderImages(paths=[one], window="sunset"), seq=40))
+    assert srv.out.wait_for(protocol.Error).kind == "config"

@@ -6,7 +6,10 @@ what a person sees on a small laptop screen. Each shot is QWidget.grab() of the 
 The model library is shown importing a ResNet-18 .pth made here from a random init
 (a subprocess builds it, so this process stays torch-free like the app); the data folder,
 library, settings and runs all live in a temporary folder.
-Usage: python tools/screenshots.py [--out DIR] [--backbone ID] [--epochs N] [--text]
+With --dicom, only the Data page on a DICOM tree (made here from pydicom's own CT test
+files: several patients per class, files without extension): the file's window, then the
+CT lung preset, with the groups found.
+Usage: python tools/screenshots.py [--out DIR] [--backbone ID] [--epochs N] [--text | --dicom]
 """
 from __future__ import annotations
 
@@ -42,12 +45,40 @@ def ensure_display() -> subprocess.Popen | None:
     return proc
 
 
+def dicom_tree(root: Path) -> Path:
+    """Two classes of CT slices from pydicom's test files, 3 patients each, 2-3 slices a patient
+    (flipped and shifted copies), no file extension; no real patient data (new IDs)."""
+    import numpy as np
+    import pydicom
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    files = Path(pydicom.data.__file__).parent / "test_files"
+    sources = [pydicom.dcmread(files / n) for n in ("693_J2KI.dcm", "J2K_pixelrep_mismatch.dcm", "CT_small.dcm")]
+    for c, cls in enumerate(("follow_up", "routine")):
+        for p in range(3):
+            src = sources[(c + p) % len(sources)]
+            for i in range(2 + (p % 2)):
+                ds = src.copy()
+                arr = src.pixel_array
+                arr = np.roll(arr[:, ::-1] if (i + c) % 2 else arr, 7 * i + 3 * p, axis=0)
+                ds.file_meta = src.file_meta.copy()
+                ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+                ds.set_pixel_data(np.ascontiguousarray(arr), src.PhotometricInterpretation, int(src.BitsStored))
+                ds.PatientID, ds.PatientName = f"DEMO-{c}{p}", f"Demo^Patient{c}{p}"
+                ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+                out = root / cls / f"study{c}{p}" / f"IM{i:04d}"
+                out.parent.mkdir(parents=True, exist_ok=True)
+                ds.save_as(out, enforce_file_format=True)
+    return root
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
     ap.add_argument("--backbone", default="efficientnet_lite0")
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--text", action="store_true", help="use the text demo (MiniLM) instead of images")
+    ap.add_argument("--dicom", action="store_true", help="only the Data page on a DICOM tree (13-, 14-*.png)")
     args = ap.parse_args(argv)
     xvfb = ensure_display()
     work = Path(tempfile.mkdtemp(prefix="ts-shots-"))
@@ -92,6 +123,20 @@ def _walk(args, work: Path) -> int:
         w.grab().save(str(path))
         print(f"wrote {path}")
 
+    if args.dicom:
+        wait(lambda: bool(w.backbones.specs), "the engine's backbone list", 180)
+        w.load_data([str(dicom_tree(work / "pacs"))])
+        wait(lambda: w.data.report is not None, "the DICOM data report")
+        wait(lambda: len(w.data.previews) >= 8, "the engine's DICOM thumbnails", 120)
+        w.go(DATA)
+        shot("13-data-dicom")
+        box = w.data_page.options
+        box.window_combo.activated.emit(box.window_combo.findData("lung"))
+        wait(lambda: w.data.preview_window == "lung", "the thumbnails in the lung window", 600)
+        shot("14-data-dicom-lung")
+        w.close()
+        return 0
+
     kind = "text" if args.text else "images"
     demo = ROOT / "resources" / "demo" / kind
     wait(lambda: bool(w.backbones.specs), "the engine's backbone list", 180)
@@ -100,6 +145,13 @@ def _walk(args, work: Path) -> int:
     wait(lambda: w.thumbnails.idle, "thumbnails")
     w.go(DATA)
     shot("01-data")
+    if not args.text:  # the demo's one pair of near-identical sneakers, side by side
+        from gui.pairs_view import PairsView
+        from gui.widgets import Collapsible
+
+        for box in w.data_page.findChildren(Collapsible):
+            box.set_expanded(isinstance(box.content, PairsView))
+        shot("15-data-near-pairs")
 
     backbone = "minilm_l6" if args.text and args.backbone == "efficientnet_lite0" else args.backbone
     w.go(MODEL)

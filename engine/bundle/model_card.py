@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..config import smaller_training_crop
+from ..config import GROUP_SOURCE_WORDS, smaller_training_crop
 from ..evaluate.report import markdown_confusion, markdown_score, prob, with_ci
 from .clinical_card import markdown_audits, markdown_clinical, readme_decision
 
@@ -194,6 +194,7 @@ def _data_section(training: dict, counts: list[dict], modality: str) -> list[str
               "| Class | Train | Validation | Test | Total |", "|---|---|---|---|---|"]
     lines += [f"| {r['name']} | {r['train']} | {r['val']} | {r['test']} | {r['train'] + r['val'] + r['test']} |"
               for r in counts]
+    lines += _dicom_and_groups(report, training.get("config") or {})
     findings = [f for f in report.get("findings") or [] if isinstance(f, dict) and f.get("severity") != "info"]
     skipped = report.get("skipped") or []
     lines += ["", "### Data health", ""]
@@ -204,6 +205,26 @@ def _data_section(training: dict, counts: list[dict], modality: str) -> list[str
         lines.append(f"- **{str(f.get('severity', 'note')).capitalize()}:** {f.get('message', '')}{advice}")
     if skipped:
         lines.append(f"- {len(skipped)} file(s) could not be read and were left out.")
+    return lines
+
+
+def _dicom_and_groups(report: dict, config: dict) -> list[str]:
+    """How DICOM files were read and how examples were kept together (counts only, never a key)."""
+    lines = []
+    dicom = (report.get("image") or {}).get("dicom") or {}
+    if dicom:
+        mods = ", ".join(f"{m} {n}" for m, n in (dicom.get("modalities") or {}).items())
+        lines += ["", f"{dicom.get('files', 0)} of the images are DICOM files ({mods}), read through their "
+                  f"modality LUT (rescale) and the '{config.get('dicom_window', 'file')}' window "
+                  "(preprocess.json `dicom_window`; predict.py reads new files the same way); "
+                  f"{dicom.get('frame_policy', '')}."]
+    groups = report.get("groups") or {}
+    named = {k: n for k, n in (groups.get("sources") or {}).items() if k != "file"}
+    if named:
+        by = ", ".join(f"{n} by {GROUP_SOURCE_WORDS.get(k, k)}" for k, n in named.items())
+        kept = (f"{groups['leaks']} group(s) sit in two of the given split folders (see Data health)"
+                if groups.get("leaks") else "no group (one patient or object) is in two of train, validation and test")
+        lines += ["", f"Images were split by group, not one by one: {groups.get('count', 0)} groups ({by}); {kept}."]
     return lines
 
 
@@ -314,6 +335,11 @@ def render_readme(manifest: dict, rule: dict | None = None) -> str:
              "python predict.py FILE_OR_FOLDER [...] [--top-k 3] [--csv predictions.csv]"]
     if modality == "text":
         lines.append('python predict.py --text "a sentence to classify"')
+    else:
+        lines += ["```", "", "DICOM inputs (`.dcm`, or files from a PACS export with no extension) also need pydicom "
+                  "and pylibjpeg with its decoders (JPEG, JPEG-LS, JPEG 2000, RLE); predict.py reads them with the "
+                  "window this model was trained with (`dicom_window` in preprocess.json):", "", "```",
+                  "pip install pydicom pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg pylibjpeg-rle"]
     lines += ["```", "", "## With Transfer Studio", "", "```",
               "transfer-studio predict --model THIS_FOLDER FILE_OR_FOLDER [...]",
               "transfer-studio evaluate --model THIS_FOLDER --data LABELED_FOLDER", "```", "",
@@ -325,7 +351,7 @@ def render_readme(manifest: dict, rule: dict | None = None) -> str:
         lines += ["import json, " + bb["source"], "from safetensors.torch import load_file",
                   'classes = json.load(open("labels.json"))["classes"]', f"model = {build}",
                   'model.load_state_dict(load_file("model.safetensors"))', "model.eval()",
-                  "# inputs as preprocess.json describes; predict.py's load_image() and",
+                  "# inputs as preprocess.json describes; predict.py's load_any_image() and",
                   "# preprocess_image() make exactly the array the model was trained on"]
     else:
         lines += ["from transformers import AutoModelForSequenceClassification, AutoTokenizer",

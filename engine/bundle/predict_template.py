@@ -3,6 +3,8 @@
 
 Needs Python 3.9+ with onnxruntime and numpy, plus Pillow for an image model or
 tokenizers for a text model:  pip install onnxruntime numpy pillow tokenizers
+DICOM inputs (.dcm, or PACS files with no extension) also need pydicom and pylibjpeg
+with its plugins:  pip install pydicom pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg pylibjpeg-rle
 
     python predict.py photo.jpg more_photos/          # a table of the top 3 classes
     python predict.py notes/ --top-k 1 --csv preds.csv
@@ -16,7 +18,8 @@ model's threshold on its positive class), as in Transfer Studio.
 from __future__ import annotations
 
 # >>> decoding
-from engine.data.images import IMAGE_EXTS, load_image  # noqa: F401 - image bundles: that module's text
+from engine.data.images import IMAGE_EXTS, load_image  # noqa: F401 - image bundles: that module's text,
+from engine.data.dicom import DICOM_EXTS, load_any_image, sniff_dicom  # noqa: F401 - then dicom_windows.py and dicom.py
 from engine.data.text import TEXT_EXTS, clean_text, read_text  # noqa: F401 - text bundles: that module's text
 # <<< decoding
 # >>> preprocessing
@@ -123,11 +126,14 @@ def main(argv=None) -> int:
     import onnxruntime
 
     session = onnxruntime.InferenceSession(os.path.join(HERE, "model.onnx"), providers=["CPUExecutionProvider"])
-    files, problems = collect_inputs(args.inputs, IMAGE_EXTS if modality == "image" else TEXT_EXTS)
+    if modality == "image":
+        files, problems = collect_inputs(args.inputs, IMAGE_EXTS | DICOM_EXTS, sniff_dicom)
+    else:
+        files, problems = collect_inputs(args.inputs, TEXT_EXTS)
     items = [("file", f) for f in files] + [("text", t) for t in args.text]
     if modality == "image":
         def prepare(item):
-            return preprocess_image(load_image(item[1]), pp)
+            return preprocess_image(load_any_image(item[1], window=pp.get("dicom_window", "file")), pp)
 
         def to_arrays(batch):
             return {"pixel_values": np.stack(batch)}

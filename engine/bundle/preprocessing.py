@@ -109,8 +109,9 @@ def top_k(probs: np.ndarray, classes: list[str], k: int) -> list[list]:
     return [[classes[int(i)], float(probs[int(i)])] for i in order]
 
 
-def collect_inputs(paths: list[str], extensions) -> tuple[list[str], list[dict]]:
-    """Expand folders (recursively, sorted) into files with one of `extensions`.
+def collect_inputs(paths: list[str], extensions, sniff=None) -> tuple[list[str], list[dict]]:
+    """Expand folders (recursively, sorted) into files with one of `extensions` (or, with
+    `sniff`, any other file it accepts: DICOM files from a PACS often have no extension).
 
     Returns (files, problems) where problems are [{"path", "error"}] for names that do
     not exist or folders with nothing usable. Files named directly are kept whatever
@@ -126,7 +127,8 @@ def collect_inputs(paths: list[str], extensions) -> tuple[list[str], list[dict]]
             for root, dirs, names in os.walk(p):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 found.extend(os.path.join(root, n) for n in names
-                             if not n.startswith(".") and n.lower().endswith(exts))
+                             if not n.startswith(".") and n.upper() != "DICOMDIR"
+                             and (n.lower().endswith(exts) or (sniff is not None and sniff(os.path.join(root, n)))))
             if not found:
                 problems.append({"path": p, "error": "no files of a readable kind in this folder"})
             files.extend(sorted(found))

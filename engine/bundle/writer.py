@@ -44,7 +44,8 @@ def _versions() -> dict:
 # Source files (relative to the engine package) that predict.py is assembled from at run
 # time: a frozen build (PyInstaller) must ship them as data files at these paths.
 PREDICT_SOURCES = ("bundle/predict_template.py", "bundle/preprocessing.py", "bundle/decision.py", "data/images.py",
-                   "data/text.py")
+                   "dicom_windows.py", "data/dicom.py", "data/text.py")
+IMAGE_DECODERS = ("data/images.py", "dicom_windows.py", "data/dicom.py")  # in this order: each uses the ones before
 ENGINE_DIR = Path(__file__).resolve().parents[1]
 
 
@@ -58,13 +59,15 @@ def _source(rel: str) -> str:
 
 def _embedded(rel: str) -> str:
     source = _source(rel).replace("from __future__ import annotations\n", "", 1)
+    if "# >>> package imports" in source:  # names the modules pasted before this one already define
+        source = _replace_block(source, "package imports", "")
     label = f"engine/{rel}"
     return (f"# ---- {label} from Transfer Studio {__version__}, copied verbatim ----\n"
             + source.rstrip() + f"\n# ---- end of {label} ----\n")
 
 
 def _replace_block(template: str, name: str, text: str) -> str:
-    start, end = f"# >>> {name}\n", f"# <<< {name}\n"
+    start, end = f"# >>> {name}", f"# <<< {name}\n"
     i, j = template.index(start), template.index(end) + len(end)
     return template[:i] + text + template[j:]
 
@@ -72,12 +75,14 @@ def _replace_block(template: str, name: str, text: str) -> str:
 def predict_script(modality: str) -> str:
     """predict.py: the template with the app's own decoding and preprocessing modules pasted in.
 
-    Images are decoded by engine/data/images.py and texts read by engine/data/text.py,
-    exactly as in training; engine/bundle/preprocessing.py makes the arrays. All three
-    need only the standard library, numpy and Pillow (images) or tokenizers (text).
+    Images are decoded by engine/data/images.py (and DICOM files by engine/data/dicom.py
+    with engine/dicom_windows.py) and texts read by engine/data/text.py, exactly as in
+    training; engine/bundle/preprocessing.py makes the arrays. They need only the standard
+    library, numpy and Pillow (images; pydicom + pylibjpeg for DICOM inputs) or tokenizers (text).
     """
     template = _source("bundle/predict_template.py")
-    template = _replace_block(template, "decoding", _embedded("data/images.py" if modality == "image" else "data/text.py"))
+    decoders = IMAGE_DECODERS if modality == "image" else ("data/text.py",)
+    template = _replace_block(template, "decoding", "".join(_embedded(rel) for rel in decoders))
     template = _replace_block(template, "decision", _embedded("bundle/decision.py"))
     return _replace_block(template, "preprocessing", _embedded("bundle/preprocessing.py"))
 
@@ -237,7 +242,9 @@ def _preprocess_json(predictor) -> dict:
     if predictor.modality == "image":
         return {"modality": "image", **pp, "resize_shorter_side_to": pre.resize_size(pp),
                 "input_name": "pixel_values", "layout": "NCHW float32, RGB",
-                "steps": ["decode to 8-bit RGB (EXIF orientation applied, transparency on white)",
+                "steps": ["decode to 8-bit RGB (EXIF orientation applied, transparency on white; DICOM: "
+                          f"modality LUT, then the '{pp.get('dicom_window', 'file')}' window, MONOCHROME1 "
+                          "inverted, the middle frame of a multi-frame file)",
                           f"resize the shorter side to {pre.resize_size(pp)} px ({pp['interpolation']})",
                           f"centre-crop {pp['input_size']}x{pp['input_size']}",
                           "divide by 255, subtract mean, divide by std (per channel)"],

@@ -15,6 +15,9 @@ def add_arguments(p) -> None:
     p.add_argument("--val-fraction", type=float, default=0.15, help="share of each class held out for validation")
     p.add_argument("--test-fraction", type=float, default=0.15, help="share of each class held out for testing")
     p.add_argument("--seed", type=int, default=0, help="seed of the split")
+    from .train import add_group_arguments
+
+    add_group_arguments(p)
 
 
 class _Progress:
@@ -42,7 +45,8 @@ def run(args) -> int:
     progress = _Progress()
     try:
         ds = scan(args.paths, val_fraction=args.val_fraction, test_fraction=args.test_fraction, seed=args.seed,
-                  text_column=args.text_column, label_column=args.label_column, reporter=progress)
+                  text_column=args.text_column, label_column=args.label_column, reporter=progress,
+                  group_by=args.group_by, groups_file=args.groups, group_pattern=args.group_pattern)
     except DataError as exc:
         progress.done()
         if args.json and getattr(exc, "report", None):

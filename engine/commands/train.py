@@ -7,7 +7,7 @@ import sys
 import threading
 import time
 
-from ..config import AUGMENT_PRESETS, BUDGETS, REFIT_EPOCHS, RunConfig
+from ..config import AUGMENT_PRESETS, BUDGETS, DICOM_WINDOWS, GROUP_BY, REFIT_EPOCHS, RunConfig
 
 
 def add_arguments(p, with_output: bool = True) -> None:
@@ -64,6 +64,10 @@ def add_arguments(p, with_output: bool = True) -> None:
                                                "the fine-tune began from (1 = off)"))
     p.add_argument("--compare-probe", action=argparse.BooleanOptionalAction, default=None,
                    help=auto("compare_probe"))
+    p.add_argument("--dicom-window", choices=DICOM_WINDOWS, default="file",
+                   help="how DICOM values become pixels: the file's own window (default), the full range, or a "
+                        "CT preset (CT files only)")
+    add_group_arguments(p)
     p.add_argument("--val-fraction", type=float, default=0.15)
     p.add_argument("--test-fraction", type=float, default=0.15)
     p.add_argument("--text-column")
@@ -78,6 +82,18 @@ def add_arguments(p, with_output: bool = True) -> None:
     p.add_argument("--json", action="store_true", help="print every event (or, for recipe, the settings) as JSON")
 
 
+def add_group_arguments(p) -> None:
+    """--groups / --group-pattern / --group-by: one patient stays on one side of the split."""
+    p.add_argument("--groups", metavar="FILE", help="a CSV of path,group rows: files of one group (one patient) "
+                                                    "stay on one side of the split")
+    p.add_argument("--group-pattern", metavar="REGEX",
+                   help="a regular expression with (?P<group>...) naming each file's group in its path under the "
+                        "data folder, e.g. '(?P<group>patient_\\d+)/'")
+    p.add_argument("--group-by", choices=GROUP_BY, default="auto",
+                   help="auto (default): the CSV, else the pattern, else a DICOM file's PatientID; none: each "
+                        "file its own group")
+
+
 def config_from_args(a) -> RunConfig:
     if getattr(a, "config", None):  # a replayed run, or the app's config for a multi-process run
         return config_from_file(a.config, a)
@@ -89,6 +105,7 @@ def config_from_args(a) -> RunConfig:
         label_smoothing=a.label_smoothing,
         class_weighted=a.class_weighted, early_stopping_patience=a.patience or None, monitor=a.monitor,
         val_fraction=a.val_fraction, test_fraction=a.test_fraction, text_column=a.text_column,
+        dicom_window=a.dicom_window, group_by=a.group_by, groups_file=a.groups, group_pattern=a.group_pattern,
         label_column=a.label_column, feature_cache=not a.no_feature_cache, device=a.device,
         refit=a.refit, refit_soup=a.refit_soup, refit_epochs=a.refit_epochs,
         finetune_blend=a.finetune_blend, compare_probe=a.compare_probe, head_warmup=a.head_warmup,

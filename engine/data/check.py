@@ -15,12 +15,15 @@ from dataclasses import dataclass
 from .. import protocol
 from ..errors import Cancelled
 from .discover import Candidate
-from .images import ImageProblem, verify_image
+from .dicom import DICOM_EXTS, looks_like_dicom, verify_dicom
+from .images import IMAGE_EXTS, ImageProblem, load_image, verify_image
+from .neardupes import perceptual_hash
 from .text import TextTooLarge, read_head, text_of_head
 
 WHOLE_FILE_LIMIT = 32 << 20  # files up to this size are read once and decoded from memory
 CHUNK = 1 << 20
 PROGRESS_INTERVAL_S = 0.2  # ~5 progress messages a second at most
+PHASH_SIDE = 64  # JPEGs decode at a reduced scale down to this side for the perceptual hash
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,9 @@ class Checked:
     chars: int = 0
     replaced: int = 0  # undecodable bytes replaced (text)
     cut: bool = False  # a text longer than any model reads: only its first READ_BYTES are used
+    dicom: dict | None = None  # DICOM files: frames, modality, photometric, transfer_syntax
+    phash: str | None = None  # images: perceptual hash of the grey thumbnail (neardupes.py)
+    patient: str | None = None  # DICOM PatientID: in memory only, to group examples (never written)
 
 
 def default_workers() -> int:
@@ -69,8 +75,22 @@ def _check_text(c: Candidate) -> Checked:
     return Checked(c, sha256=sha, chars=len(text), replaced=replaced, cut=cut)
 
 
-def check_file(c: Candidate) -> Checked:
-    """Hash and decode one file; any failure becomes a short `problem` string."""
+def _phash(image_or_source, sha: str, known: dict | None) -> str | None:
+    """The cached perceptual hash, else one from a small decode (None if that fails: still usable)."""
+    if known is not None and sha in known:
+        return known[sha]
+    try:
+        image = image_or_source if hasattr(image_or_source, "convert") else \
+            load_image(image_or_source, min_side=PHASH_SIDE)
+        return perceptual_hash(image)
+    except Exception:  # noqa: BLE001 - verified already; a thumbnail failure only skips near-duplicates
+        return None
+
+
+def check_file(c: Candidate, known: dict | None = None) -> Checked:
+    """Hash and decode one file; any failure becomes a short `problem` string.
+
+    `known`: perceptual hashes by sha256 from earlier scans (neardupes.HashCache)."""
     if c.size == 0:
         return Checked(c, problem="empty file (0 bytes)", code="zero_byte")
     if c.kind == "text":
@@ -86,6 +106,9 @@ def check_file(c: Candidate) -> Checked:
             sha, source = _hash_file(c.path), c.path
     except OSError as exc:
         return Checked(c, problem=f"unreadable ({exc.strerror or exc})", code="unreadable")
+    ext = os.path.splitext(c.path)[1].lower()
+    if ext in DICOM_EXTS or (ext not in IMAGE_EXTS and _dicom_head(source)):
+        return _check_dicom(c, sha, source, known)
     try:
         w, h, mode = verify_image(source)
     except ImageProblem as exc:
@@ -93,13 +116,33 @@ def check_file(c: Candidate) -> Checked:
     except Exception as exc:  # noqa: BLE001 - a decoder bug must not end the scan
         return Checked(c, sha256=sha, problem=f"unreadable ({type(exc).__name__}: {exc})"[:200],
                        code="unreadable")
-    return Checked(c, sha256=sha, width=w, height=h, mode=mode)
+    return Checked(c, sha256=sha, width=w, height=h, mode=mode, phash=_phash(source, sha, known))
 
 
-def safe_check(c: Candidate) -> Checked:
+def _dicom_head(source) -> bool:
+    if isinstance(source, (bytes, bytearray)):
+        return looks_like_dicom(bytes(source[:132]))
+    with open(source, "rb") as f:
+        return looks_like_dicom(f.read(132))
+
+
+def _check_dicom(c: Candidate, sha: str, source, known: dict | None = None) -> Checked:
+    """Decode a DICOM file's pixels (its own window) and keep the facts the report and grouping use."""
+    try:
+        image, facts = verify_dicom(source)
+    except ImageProblem as exc:
+        return Checked(c, sha256=sha, problem=str(exc), code=exc.code)
+    except Exception as exc:  # noqa: BLE001 - a pydicom message may quote a tag's value: name the kind only
+        return Checked(c, sha256=sha, problem=f"unreadable DICOM file ({type(exc).__name__})", code="unreadable")
+    patient = facts.pop("patient")
+    return Checked(c, sha256=sha, width=image.width, height=image.height, mode=f"DICOM {facts['photometric']}",
+                   dicom=facts, patient=patient, phash=_phash(image, sha, known))
+
+
+def safe_check(c: Candidate, known: dict | None = None) -> Checked:
     """check_file that turns even an unexpected error into a skipped file, never a dead scan."""
     try:
-        return check_file(c)
+        return check_file(c, known)
     except Exception as exc:  # noqa: BLE001
         return Checked(c, problem=f"unreadable ({type(exc).__name__}: {exc})"[:200], code="unreadable")
 
@@ -113,8 +156,11 @@ def _progress(reporter, done: int, total: int, t0: float) -> None:
                                phase="scan"))
 
 
-def check_all(cands: list[Candidate], reporter=None, cancel=None, workers: int | None = None) -> list[Checked]:
-    """Check every candidate (results in input order), reporting progress and honouring cancel."""
+def check_all(cands: list[Candidate], reporter=None, cancel=None, workers: int | None = None,
+              known: dict | None = None) -> list[Checked]:
+    """Check every candidate (results in input order), reporting progress and honouring cancel.
+
+    `known`: perceptual hashes by sha256 from earlier scans, so cached files skip that work."""
     total = len(cands)
     results: list[Checked | None] = [None] * total
     t0 = last = time.monotonic()
@@ -129,7 +175,7 @@ def check_all(cands: list[Candidate], reporter=None, cancel=None, workers: int |
         it = iter(enumerate(cands))
         pending = {}
         for i, c in it:
-            pending[pool.submit(safe_check, c)] = i
+            pending[pool.submit(safe_check, c, known)] = i
             if len(pending) >= window:
                 break
         while pending:
@@ -141,7 +187,7 @@ def check_all(cands: list[Candidate], reporter=None, cancel=None, workers: int |
                 done += 1
                 nxt = next(it, None)
                 if nxt is not None:
-                    pending[pool.submit(safe_check, nxt[1])] = nxt[0]
+                    pending[pool.submit(safe_check, nxt[1], known)] = nxt[0]
             now = time.monotonic()
             if reporter is not None and (now - last >= PROGRESS_INTERVAL_S or done == total):
                 last = now

@@ -23,6 +23,7 @@ class Item:
     given_split: str | None
     sha256: str
     text: str | None = None
+    group: str | None = None  # groups.py key (in memory only; may name a patient); None = its own group
 
 
 @dataclass
@@ -33,6 +34,8 @@ class Deduped:
     across_splits: list[list[str]] = field(default_factory=list)
     dropped_within: int = 0
     dropped_conflicts: int = 0
+    near: list[tuple] = field(default_factory=list)  # (Item, Item, distance): neardupes.py, kept and reported
+    look_alike_clusters: list[int] = field(default_factory=list)  # sizes of clusters too large to join
 
 
 def dedupe(items: list[Item]) -> Deduped:

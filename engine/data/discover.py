@@ -5,6 +5,8 @@ Layouts: `root/<class>/...` or pre-split `root/{train,val,test}/<class>/...` (al
 folder belong to that class. Hidden and system clutter (dotfiles, `.DS_Store`,
 `Thumbs.db`, `__MACOSX`, `.ipynb_checkpoints`) is skipped without descending into it;
 stray files beside the class folders and files of other types are ignored and listed.
+DICOM files count as images by extension or by content (the 'DICM' marker), and a
+DICOMDIR is the export's index, listed as such, not an example.
 A class folder that is a link is followed unless it leads back to a folder holding the data
 (a loop: every file would be read twice, or forever); links to folders inside a class
 folder are not followed. Both are listed, never silent.
@@ -15,6 +17,7 @@ import os
 from dataclasses import dataclass, field
 
 from ..errors import Cancelled, DataError
+from .dicom import DICOM_EXTS, describe_dicomdir, sniff_dicom
 from .images import IMAGE_EXTS
 from .tabular import TABLE_EXTS
 from .text import TEXT_EXTS
@@ -49,7 +52,7 @@ def is_hidden(name: str) -> bool:
 
 def kind_of(name: str) -> str | None:
     ext = os.path.splitext(name)[1].lower()
-    if ext in IMAGE_EXTS:
+    if ext in IMAGE_EXTS or ext in DICOM_EXTS:
         return "image"
     if ext in TEXT_EXTS:
         return "text"
@@ -88,6 +91,9 @@ def _loops_back(path: str, root: str) -> bool:
 
 
 def _stray(out: RootScan, e: os.DirEntry, where: str) -> None:
+    if e.name.upper() == "DICOMDIR":  # a PACS export's index usually sits at its top
+        out.ignored.append({"path": e.path, "reason": describe_dicomdir(e.path), "code": "dicomdir"})
+        return
     if os.path.splitext(e.name)[1].lower() in TABLE_EXTS:
         reason = f"a table beside the {where} is not read; pass the file itself to use its rows"
     else:
@@ -115,7 +121,12 @@ def _walk_class(out: RootScan, folder: str, class_name: str, split: str | None, 
             if is_hidden(name):
                 out.ignored.append(_hidden(path, False))
                 continue
+            if name.upper() == "DICOMDIR":
+                out.ignored.append({"path": path, "reason": describe_dicomdir(path), "code": "dicomdir"})
+                continue
             kind = kind_of(name)
+            if kind is None and sniff_dicom(path):  # DICOM by content: PACS exports often have no extension
+                kind = "image"
             if kind is None:
                 ext = os.path.splitext(name)[1].lower()
                 why = f"unsupported file type ({ext})" if ext else "no file extension, so its type is unknown"

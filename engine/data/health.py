@@ -9,6 +9,8 @@ import statistics
 from collections import Counter, defaultdict
 
 from .check import Checked
+from .dicom import FRAME_POLICY
+from .groups import SOURCE_WORDS
 from .dedupe import Deduped
 from .types import SPLITS, Example, HealthReport
 
@@ -43,8 +45,35 @@ def class_table(classes: list[str], examples: list[Example]) -> list[dict]:
 def image_summary(checked: list[Checked], used: set[str]) -> dict:
     """Sizes and modes of the images that will be used (after duplicates are dropped)."""
     ok = [c for c in checked if c.problem is None and c.cand.kind == "image" and c.cand.path in used]
-    return {"count": len(ok), "width": _stats([c.width for c in ok]), "height": _stats([c.height for c in ok]),
-            "modes": dict(sorted(Counter(c.mode for c in ok).items()))}
+    out = {"count": len(ok), "width": _stats([c.width for c in ok]), "height": _stats([c.height for c in ok]),
+           "modes": dict(sorted(Counter(c.mode for c in ok).items()))}
+    dicom = [c.dicom for c in ok if c.dicom]
+    if dicom:  # plain facts only: nothing here identifies a patient
+        out["dicom"] = {"files": len(dicom), "multi_frame_files": sum(d["frames"] > 1 for d in dicom),
+                        "frame_policy": FRAME_POLICY,
+                        "modalities": dict(sorted(Counter(d["modality"] or "unknown" for d in dicom).items())),
+                        "transfer_syntaxes": dict(sorted(Counter(d["transfer_syntax"] for d in dicom).items()))}
+    return out
+
+
+def group_summary(examples: list[Example], classes: list[str], keys: dict, group_by: str) -> dict:
+    """Groups per class, images per group, groups spanning classes or splits, and a preview of
+    the largest. Groups are named by their salted hash only: a key may identify a patient."""
+    members: dict = defaultdict(list)
+    for e in examples:
+        members[e.group or ("file", e.label, e.sha256)].append(e)
+    sizes = [len(m) for m in members.values()]
+    leaks = [sorted(e.path for e in m) for m in members.values() if len({e.split for e in m}) > 1]
+    sources = Counter(keys[e.path][0] if e.path in keys else "file" for e in examples)
+    largest = sorted((m for g, m in members.items() if isinstance(g, str)), key=lambda m: (-len(m), m[0].path))
+    return {"by": group_by, "count": len(members), "sources": dict(sorted(sources.items())),
+            "per_class": {c: sum(any(e.label == i for e in m) for m in members.values()) for i, c in enumerate(classes)},
+            "images_per_group": _stats(sizes),
+            "spanning_classes": sum(len({e.label for e in m}) > 1 for m in members.values()),
+            "across_splits": leaks[:50], "leaks": len(leaks),
+            "preview": [{"group": m[0].group, "images": len(m),
+                         "classes": sorted({classes[e.label] for e in m}), "splits": sorted({e.split for e in m}),
+                         "examples": sorted(e.path for e in m)[:3]} for m in largest[:12]]}
 
 
 def text_summary(lengths: list[int], replaced: list[tuple[str, int]]) -> dict:
@@ -66,6 +95,12 @@ _SKIP_ADVICE = {
                   "Check what these files really are; rename or delete them."),
     "unreadable": ("{n} {files} could not be read and will be left out.",
                    "Open them in an image viewer or text editor; replace or delete the broken ones."),
+    "dicom_not_image": ("{n} DICOM {files} {have} no image (a report, a structure set, a presentation state, a "
+                        "DICOMDIR...) and will be left out.",
+                        "Nothing to do: a PACS export holds such objects beside the images."),
+    "dicom_undecodable": ("{n} DICOM {files} could not be decoded and will be left out; each is listed with its "
+                          "transfer syntax.",
+                          "Export them again uncompressed (or with another compression) from the PACS or viewer."),
     "empty_text": ("{n} {texts} {are} empty and will be left out.",
                    "Delete the empty files (or rows), or fill them with their text."),
     "no_label": ("{n} table {rows} {have} no label and will be left out.",
@@ -87,6 +122,58 @@ def _plural_fill(template: str, n: int) -> str:
     one = n == 1
     return template.format(n=n, files="file" if one else "files", texts="text" if one else "texts",
                            rows="row" if one else "rows", are="is" if one else "are", have="has" if one else "have")
+
+
+def _near_findings(rep: HealthReport, near: list[tuple], clusters: list[int] = ()) -> None:
+    """Near-identical pairs: across classes a label conflict, across given splits a leak, else info;
+    chains of look-alikes too large to be copies of one picture are named, not joined."""
+    if clusters:
+        rep.add("warning", "look_alike_clusters", f"{_s(sum(clusters), 'image')} form {_s(len(clusters), 'chain')} "
+                f"of look-alike pictures (largest {clusters[0]}): too many to be copies of one picture, so they were "
+                "not kept together for the split; the near-identical pairs are listed.",
+                "Images of one kind can look alike; if they are copies, remove them, and if several come from "
+                "one patient, group them by patient (PatientID, a file-name pattern or a CSV).")
+    across = [(a, b) for a, b, _ in near if a.class_name != b.class_name]
+    leaks = [(a, b) for a, b, _ in near if a.given_split and b.given_split and a.given_split != b.given_split]
+    same = [(a, b) for a, b, _ in near if a.class_name == b.class_name]
+    if same:
+        rep.add("info", "near_duplicates", f"{_s(len(same), 'pair')} of near-identical images (re-saved, resized or "
+                "re-exported copies) in the same class; each pair stays on one side of the split.",
+                "Look at the pairs; delete the extra copies if they are the same picture.",
+                [p for a, b in same for p in (a.path, b.path)])
+    if across:
+        rep.add("warning", "near_duplicates_across_classes", f"{_s(len(across), 'pair')} of near-identical images "
+                "carry different labels (a label conflict): the model is taught two answers for one picture.",
+                "Look at each pair and fix the label that is wrong (or delete one copy).",
+                [p for a, b in across for p in (a.path, b.path)])
+    if leaks:
+        rep.add("warning", "near_duplicates_across_splits", f"{_s(len(leaks), 'pair')} of near-identical images sit "
+                "in different train/val/test folders, so scores on them will look better than they are.",
+                "Move one of each pair so both copies are in the same split folder (or delete one).",
+                [p for a, b in leaks for p in (a.path, b.path)])
+
+
+def _group_findings(rep: HealthReport) -> None:
+    g = rep.groups
+    if not g:
+        return
+    named = {k: n for k, n in g["sources"].items() if k != "file"}
+    if named:
+        by = "; ".join(f"{n} by {SOURCE_WORDS[k]}" for k, n in named.items())
+        ipg = g["images_per_group"]
+        rep.add("info", "groups", f"{_s(g['count'], 'group')} of examples ({by}); {ipg['min']}-{ipg['max']} images "
+                f"per group (median {ipg['median']}). Each group stays on one side of the split.",
+                "Check the groups preview: one group should be one patient (or one object).")
+    if g["spanning_classes"]:
+        rep.add("info", "groups_span_classes", f"{_s(g['spanning_classes'], 'group')} {'has' if g['spanning_classes'] == 1 else 'have'} "
+                "examples in more than one class; each stays whole, in the split of the class most of its "
+                "examples have.", "Nothing to do when one patient really has images of several classes.")
+    if g["leaks"]:
+        rep.add("warning", "group_leak_across_splits",
+                f"{_s(g['leaks'], 'group')} (the same patient or object) {'appears' if g['leaks'] == 1 else 'appear'} "
+                "in more than one of your train/val/test folders, so scores on them will look better than they are.",
+                "Move each group's files into one split folder (or remove the split folders and let the app split "
+                "by group).", [p for paths in g["across_splits"] for p in paths])
 
 
 def add_findings(rep: HealthReport, deduped: Deduped, modality: str, undecodable: list[str],
@@ -124,6 +211,12 @@ def add_findings(rep: HealthReport, deduped: Deduped, modality: str, undecodable
                 f"{_were(len(ign['unsupported_files']))} ignored.",
                 "Convert them to PNG/JPEG (images) or UTF-8 .txt (text) if they should be used.",
                 ign["unsupported_files"])
+    if ign["dicomdir"]:
+        n = len(ign["dicomdir"])
+        reasons = "; ".join(i["reason"] for i in rep.ignored if i.get("code") == "dicomdir")[:600]
+        rep.add("info", "dicomdir", f"{_s(n, 'DICOMDIR index file')} {_were(n)} read as the export's index, not as "
+                f"an image: {reasons}.", "Nothing to do, unless the index lists files that are missing: then copy "
+                "the export again.", ign["dicomdir"])
     if ign["other_modality"]:
         other = "text" if modality == "image" else "image"
         rep.add("warning", "other_modality", f"{_s(len(ign['other_modality']), other + ' file')} in this "
@@ -153,6 +246,13 @@ def add_findings(rep: HealthReport, deduped: Deduped, modality: str, undecodable
                 "Delete the copies from the val/test folders (or from train) so no example is in two splits.",
                 [p for g in deduped.across_splits for p in g])
 
+    dicom = (rep.image or {}).get("dicom") or {}
+    if dicom.get("multi_frame_files"):
+        rep.add("info", "dicom_multi_frame", f"{_s(dicom['multi_frame_files'], 'DICOM file')} "
+                f"{'holds' if dicom['multi_frame_files'] == 1 else 'hold'} several frames: {FRAME_POLICY}.",
+                "To learn from every frame, export the frames as separate images (one folder per patient).")
+    _group_findings(rep)
+    _near_findings(rep, deduped.near, deduped.look_alike_clusters)
     counts = {c["name"]: c["count"] for c in rep.classes}
     if rep.imbalance_ratio and rep.imbalance_ratio >= IMBALANCE_WARN:
         big, small = max(counts, key=counts.get), min(counts, key=counts.get)

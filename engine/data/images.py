@@ -138,14 +138,14 @@ def to_rgb(im: Image.Image) -> Image.Image:
     return im.convert("RGB")  # L, 1, P, CMYK, YCbCr, LAB, HSV
 
 
-def load_image(path: str | os.PathLike, min_side: int | None = None) -> Image.Image:
-    """The image at `path` as an upright 8-bit RGB PIL image (first frame).
+def load_image(path: str | os.PathLike | bytes, min_side: int | None = None) -> Image.Image:
+    """The image at `path` (or in the bytes given) as an upright 8-bit RGB PIL image (first frame).
 
     `min_side` (optional) lets a JPEG decode at a reduced scale that still keeps both
     sides at least that large — much cheaper for big photos shown to a small network.
     Raises ImageProblem (with a short reason) for a file that cannot be used.
     """
-    src = _open(os.fspath(path))
+    src = _open(io.BytesIO(path) if isinstance(path, (bytes, bytearray)) else os.fspath(path))
     try:
         if min_side and src.format == "JPEG":
             w, h = src.size

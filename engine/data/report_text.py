@@ -50,6 +50,16 @@ def format_report(report: dict) -> str:
         modes = ", ".join(f"{m} {n}" for m, n in (img.get("modes") or {}).items())
         lines += ["", f"Images: {img['count']} readable; width {_range(img.get('width'))}, "
                   f"height {_range(img.get('height'))}; modes: {modes}"]
+    dicom = (img or {}).get("dicom")
+    if dicom:
+        syntaxes = ", ".join(f"{s} {n}" for s, n in dicom.get("transfer_syntaxes", {}).items())
+        lines.append(f"DICOM: {dicom['files']} files ({', '.join(f'{m} {n}' for m, n in dicom['modalities'].items())}); "
+                     f"{dicom['multi_frame_files']} multi-frame ({dicom['frame_policy']}); transfer syntaxes: {syntaxes}")
+    groups = report.get("groups")
+    if groups and any(k != "file" for k in groups.get("sources", {})):
+        by = ", ".join(f"{n} by {k}" for k, n in groups["sources"].items())
+        lines.append(f"Groups: {groups['count']} ({by}); images per group {_range(groups.get('images_per_group'))}; "
+                     f"per class: {', '.join(f'{c} {n}' for c, n in groups.get('per_class', {}).items())}")
     if txt and txt.get("files"):
         lines += ["", f"Texts: {txt['files']} readable; length {_range(txt.get('length'))} characters; "
                   f"{txt.get('undecodable_files', 0)} with non-UTF-8 bytes ({txt.get('replaced_chars', 0)} replaced)"]

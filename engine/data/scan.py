@@ -1,7 +1,8 @@
 """`scan`: from folders and tables to a split, checked Dataset with its health report.
 
 Order of work: list files (cheap) -> refuse layouts that cannot work -> open every file
-once in a thread pool (hash + decode) -> drop duplicates by policy -> split -> report.
+once in a thread pool (hash + decode) -> group keys (groups.py) -> drop duplicates by
+policy -> join near-identical images' groups (neardupes.py) -> split by group -> report.
 Problems with single files are listed and skipped; problems with the whole data set
 raise DataError with one sentence, and the partial report rides on the exception
 (`exc.report`) so a caller can still show what was found.
@@ -16,9 +17,12 @@ from ..config import ConfigError
 from ..errors import DataError
 from .check import check_all
 from .dedupe import Item, dedupe
+from .dicom import DICOM_EXTS
 from .discover import RootScan, kind_of, walk_root
-from .health import add_findings, class_table, image_summary, text_summary
+from .groups import group_keys, new_salt
+from .health import add_findings, class_table, group_summary, image_summary, text_summary
 from .images import IMAGE_EXTS
+from .neardupes import HashCache, join_near_duplicates
 from .splits import assign_splits
 from .tabular import TABLE_EXTS, TableRows, read_table
 from .types import Dataset, HealthReport
@@ -126,7 +130,7 @@ def _fatal_layout(where: dict[str, list[str]], rep: HealthReport, modality: str 
         raise DataError(f"{root} has only one class ({only}); a classifier needs at least two, so add "
                         "examples of at least one more class.")
     if modality is None:
-        exts = ", ".join(sorted(IMAGE_EXTS | {".txt"}))
+        exts = ", ".join(sorted(IMAGE_EXTS | DICOM_EXTS | {".txt"}))
         raise DataError(f"The class folders in {root} hold no image or text files; add examples ({exts}) "
                         "to each class folder.")
 
@@ -154,7 +158,7 @@ def _fatal_counts(rep: HealthReport, where: dict[str, list[str]], n_candidates: 
 
 
 def _scan(paths, rep: HealthReport, val_fraction, test_fraction, seed, text_column, label_column,
-          reporter, cancel, for_scoring=False) -> Dataset:
+          reporter, cancel, for_scoring=False, grouping: dict | None = None) -> Dataset:
     trees, tables = _open_roots(paths, rep, text_column, label_column, cancel)
     rep.presplit = any(t.presplit for t in trees)
     modality = _modality(trees, tables, rep)
@@ -167,7 +171,13 @@ def _scan(paths, rep: HealthReport, val_fraction, test_fraction, seed, text_colu
     where = _class_folders(trees, tables)
     _fatal_layout(where, rep, modality, trees, for_scoring)
     candidates = [c for t in trees for c in t.candidates]
-    checked = check_all(candidates, reporter, cancel)
+    cache = HashCache() if modality == "image" else None
+    checked = check_all(candidates, reporter, cancel, known=cache.known if cache else None)
+    if cache is not None:
+        cache.update({ch.sha256: ch.phash for ch in checked if ch.phash is not None and ch.sha256})
+        cache.save()
+    grouping = grouping or {}
+    keys = group_keys([(ch.cand.path, ch.patient) for ch in checked if not ch.problem], rep.roots, **grouping)
     items: list[Item] = []
     text_facts: dict[str, tuple[int, int]] = {}  # path -> (characters, replaced characters)
     cut = {ch.cand.path for ch in checked if ch.cut} | {p for tab in tables for p in tab.cut}
@@ -175,7 +185,8 @@ def _scan(paths, rep: HealthReport, val_fraction, test_fraction, seed, text_colu
         if ch.problem:
             rep.skipped.append({"path": ch.cand.path, "reason": ch.problem, "code": ch.code})
             continue
-        items.append(Item(ch.cand.path, ch.cand.class_name, ch.cand.given_split, ch.sha256))
+        items.append(Item(ch.cand.path, ch.cand.class_name, ch.cand.given_split, ch.sha256,
+                          group=keys[ch.cand.path][1] if ch.cand.path in keys else None))
         if modality == "text":
             text_facts[ch.cand.path] = (ch.chars, ch.replaced)
     for tab in tables:
@@ -183,13 +194,18 @@ def _scan(paths, rep: HealthReport, val_fraction, test_fraction, seed, text_colu
             items.append(Item(row_path, label, None, hashlib.sha256(text.encode("utf-8")).hexdigest(), text))
             text_facts[row_path] = (len(text), n_bad)
     deduped = dedupe(items)
+    if modality == "image":
+        deduped.kept, deduped.near, deduped.look_alike_clusters = join_near_duplicates(
+            deduped.kept, {ch.cand.path: ch.phash for ch in checked})
     classes = sorted(where)
-    examples = assign_splits(deduped.kept, classes, val_fraction, test_fraction, seed)
+    salt = new_salt()
+    examples = assign_splits(deduped.kept, classes, val_fraction, test_fraction, seed, salt)
     rep.classes = class_table(classes, examples)
     counts = [c["count"] for c in rep.classes]
     rep.imbalance_ratio = round(max(counts) / min(counts), 2) if counts and min(counts) > 0 else None
     rep.duplicates = {"within_class": deduped.within_class, "across_classes": deduped.across_classes,
-                      "across_splits": deduped.across_splits}
+                      "across_splits": deduped.across_splits,
+                      "near": [[a.path, b.path] for a, b, _ in deduped.near]}
     used = {e.path for e in examples}  # summaries describe what will be used, after duplicates
     undecodable: list[str] = []
     cut_used: list[str] = []
@@ -201,16 +217,21 @@ def _scan(paths, rep: HealthReport, val_fraction, test_fraction, seed, text_colu
         undecodable = [p for p, _, r in facts if r > 0]
         cut_used = [p for p, _, _ in facts if p in cut]
         rep.text["cut_texts"] = len(cut_used)
+    rep.groups = group_summary(examples, classes, keys, grouping.get("group_by", "auto"))
     add_findings(rep, deduped, modality, undecodable, cut_used)
     _fatal_counts(rep, where, len(candidates) + sum(len(t.rows) for t in tables), for_scoring)
     return Dataset(modality=modality, classes=classes, items=examples, report=rep, presplit=rep.presplit,
-                   roots=list(rep.roots))
+                   roots=list(rep.roots), group_salt=salt)
 
 
 def scan(paths, *, val_fraction: float = 0.15, test_fraction: float = 0.15, seed: int = 0,
          text_column: str | None = None, label_column: str | None = None, reporter=None,
-         cancel=None, for_scoring: bool = False) -> Dataset:
+         cancel=None, for_scoring: bool = False, group_by: str = "auto", groups_file: str | None = None,
+         group_pattern: str | None = None) -> Dataset:
     """Check and split labeled data from folders and/or tables (see module docstring).
+
+    group_by / groups_file / group_pattern: which examples belong together (groups.py);
+    a group never spans two splits that this scan assigns.
 
     Raises DataError (one sentence; `.report` holds the partial report dict) when the data
     as a whole cannot be trained on, and errors.Cancelled when `cancel` is set. With
@@ -222,8 +243,9 @@ def scan(paths, *, val_fraction: float = 0.15, test_fraction: float = 0.15, seed
     t0 = time.monotonic()
     rep = HealthReport()
     try:
+        grouping = {"group_by": group_by, "groups_file": groups_file, "group_pattern": group_pattern}
         return _scan(paths, rep, val_fraction, test_fraction, seed, text_column, label_column, reporter, cancel,
-                     for_scoring)
+                     for_scoring, grouping)
     except DataError as exc:
         rep.seconds = time.monotonic() - t0
         rep.fatal = exc.message

@@ -20,6 +20,7 @@ class Example:
     split: str  # train|val|test
     sha256: str
     text: str | None = None  # CSV rows carry their text; .txt files are read with read_text
+    group: str | None = None  # salted hash of the example's group key (groups.py); None = its own group
 
 
 @dataclass(frozen=True)
@@ -45,9 +46,10 @@ class HealthReport:
     skipped: list[dict] = field(default_factory=list)  # {path, reason}: unusable files, left out
     ignored: list[dict] = field(default_factory=list)  # {path, reason}: not data (hidden, stray, other type)
     duplicates: dict = field(default_factory=lambda: {"within_class": [], "across_classes": [],
-                                                      "across_splits": []})
+                                                      "across_splits": [], "near": []})
     image: dict | None = None  # {count, width{min,median,max}, height{...}, modes{mode: n}}
     text: dict | None = None  # {files, undecodable_files, replaced_chars, length{min,median,max}, cut_texts}
+    groups: dict | None = None  # health.group_summary: counts only, never a group's key
     findings: list[Finding] = field(default_factory=list)
     fatal: str | None = None
     seconds: float = 0.0
@@ -65,7 +67,7 @@ class HealthReport:
             "examples": sum(c.get("count", 0) for c in self.classes),
             "imbalance_ratio": self.imbalance_ratio,
             "skipped": self.skipped[:limit], "ignored": self.ignored[:limit], "duplicates": dups,
-            "image": self.image, "text": self.text,
+            "image": self.image, "text": self.text, "groups": self.groups,
             "findings": [f.to_dict() for f in sorted(self.findings, key=lambda f: order.get(f.severity, 3))],
             "fatal": self.fatal,
             "totals": {"skipped": len(self.skipped), "ignored": len(self.ignored),
@@ -93,6 +95,7 @@ class Dataset:
     report: HealthReport
     presplit: bool = False
     roots: list[str] = field(default_factory=list)
+    group_salt: str | None = None  # the salt of Example.group (kept in the run's splits.json, never in a bundle)
 
     def split(self, name: str) -> list[Example]:
         if name not in SPLITS:

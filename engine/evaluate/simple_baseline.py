@@ -28,12 +28,13 @@ def _spread(items: list, limit: int) -> list:
 
 
 def _image_features(items) -> tuple[np.ndarray, list[int]]:
-    from ..data.images import ImageProblem, load_image
+    from ..data.dicom import load_any_image
+    from ..data.images import ImageProblem
 
     rows, kept = [], []
     for i, e in enumerate(items):
         try:
-            im = load_image(e.path, min_side=THUMBNAIL).convert("L").resize((THUMBNAIL, THUMBNAIL))
+            im = load_any_image(e.path, min_side=THUMBNAIL).convert("L").resize((THUMBNAIL, THUMBNAIL))
         except (ImageProblem, OSError):
             continue  # already listed by the health check / evaluation
         rows.append(np.asarray(im, dtype=np.float32).ravel() / 255.0)

@@ -74,6 +74,7 @@ class CachedImages(Dataset):
         self.examples = list(examples)
         self.size, self.interp, self.mean, self.std = g.size, g.interp, g.mean, g.std
         self.evaluation = v2.Compose(g.eval_steps())
+        self.window = str((preprocess or {}).get("dicom_window") or "file")  # DICOM -> 8 bits (dicom_windows.py)
         self.augmenting = bool(train and augment != "none")
         self.crop = int(train_size or self.size)  # augmented crops may be smaller than evaluation's
         self.side = train_side(self.crop) if self.augmenting else None
@@ -86,16 +87,16 @@ class CachedImages(Dataset):
 
     # ------------------------------------------------------------------ decoding
     def _decode(self, index: int) -> torch.Tensor:
-        from ..data.images import load_image
+        from ..data.dicom import load_any_image
 
         path = self.examples[index].path
         if self.augmenting:
-            x = F.pil_to_tensor(load_image(path, self.side))
+            x = F.pil_to_tensor(load_any_image(path, self.side, self.window))
             h, w = x.shape[-2:]
             if min(h, w) > self.side:
                 x = F.resize(x, self.side, interpolation=self.interp, antialias=True)
             return x.contiguous()
-        return self.evaluation(F.pil_to_tensor(load_image(path))).contiguous()
+        return self.evaluation(F.pil_to_tensor(load_any_image(path, None, self.window))).contiguous()
 
     def base(self, index: int):
         """The decoded (and resized) uint8 image, or None when the file cannot be used."""

@@ -37,7 +37,7 @@ def scan_and_pick(config: RunConfig, report, cancel):
     report.status("scanning", "Checking the data")
     dataset = scan(config.data, val_fraction=config.val_fraction, test_fraction=config.test_fraction,
                    seed=config.seed, text_column=config.text_column, label_column=config.label_column,
-                   reporter=report, cancel=cancel)
+                   reporter=report, cancel=cancel, **config.grouping())
     if spec is None:
         spec = get_spec(choose_backbone(dataset.modality))
     check_compatible(spec, dataset, config.freeze)
