@@ -34,6 +34,11 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def command_module(name: str) -> str:
+    """The module that runs a command ("lr-find" -> engine.commands.lr_find)."""
+    return f"engine.commands.{name.replace('-', '_')}"
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = _parser()
@@ -43,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     name = argv[0]
-    module = importlib.import_module(f"engine.commands.{name.replace('-', '_')}")
+    module = importlib.import_module(command_module(name))
     sub = argparse.ArgumentParser(prog=f"transfer-studio {name}", description=COMMANDS[name])
     module.add_arguments(sub)
     args = sub.parse_args(argv[1:])
