@@ -30,13 +30,17 @@ def list_files(folder: str) -> list[str]:
 def predict_folder(predictor, folder: str, *, top_k: int, send: Callable[[protocol.JobProgress], None],
                    cancel=None, extensions=None) -> protocol.FolderPredicted:
     """Predict every file under `folder`; rows go to `send` in JobProgress messages as they are ready."""
-    from .bundle import preprocessing as pre
     from .inference import _extensions
 
     folder = os.path.abspath(os.path.expanduser(folder))
     if not os.path.isdir(folder):
         raise DataError(f"{folder} is not a folder; choose a folder of files to predict.")
-    exts = tuple(e.lower() for e in (extensions or _extensions(predictor.modality)))
+    exts, sniff = (extensions, None) if extensions else _extensions(predictor.modality)
+    exts = tuple(e.lower() for e in exts)
+
+    def reads(p: str) -> bool:  # by extension, or by content (a DICOM file from a PACS export has none)
+        return p.lower().endswith(exts) or (sniff is not None and sniff(p))
+
     files = list_files(folder)
     total, done, unreadable = len(files), 0, 0
     k = max(1, min(int(top_k), len(predictor.classes)))
@@ -47,14 +51,14 @@ def predict_folder(predictor, folder: str, *, top_k: int, send: Callable[[protoc
             cancelled = True
             break
         chunk = files[start:start + CHUNK]
-        readable = [p for p in chunk if p.lower().endswith(exts)]
+        readable = [p for p in chunk if reads(p)]
+        kept = set(readable)
         rows: dict[str, dict] = {p: {"path": p, "error": f"not a kind of file this {predictor.modality} model reads"}
-                                 for p in chunk if not p.lower().endswith(exts)}
+                                 for p in chunk if p not in kept}
         if readable:
             probs, errors = predictor.predict_detailed(readable)
             for i, p in enumerate(readable):
-                rows[p] = {"path": p, "error": errors[i]} if i in errors else \
-                    {"path": p, "top": pre.top_k(probs[i], predictor.classes, k)}
+                rows[p] = {"path": p, "error": errors[i]} if i in errors else predictor.row(p, probs[i], k)
         items = [rows[p] for p in chunk]
         unreadable += sum(1 for r in items if "error" in r)
         done += len(chunk)

@@ -34,6 +34,11 @@ class FakePredictor:
         errors = {i: "could not read it (broken)" for i, p in enumerate(items) if "broken" in p}
         return probs, errors
 
+    def row(self, path, probs, top_k):  # engine.inference.Predictor.row, without a decision rule
+        order = np.argsort(-probs)[:top_k]
+        return {"path": path, "decision": self.classes[order[0]],
+                "top": [[self.classes[i], float(probs[i])] for i in order]}
+
 
 @pytest.fixture
 def srv():

@@ -135,8 +135,8 @@ def config_from_file(path: str, a) -> RunConfig:
 class ConsolePrinter:
     """Human-readable progress on stderr-free stdout: one line per epoch, a live step line."""
 
-    def __init__(self, as_json: bool, stream=sys.stdout):
-        self.as_json, self.out = as_json, stream
+    def __init__(self, as_json: bool, stream=None):
+        self.as_json, self.out = as_json, stream or sys.stdout  # looked up now: sys.stdout may have been replaced
         self._last_line = 0.0
         self._seq = 0
 
