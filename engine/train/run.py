@@ -340,7 +340,8 @@ class _Phase:
             if self.select and cfg.compare_probe:
                 from .probe_contender import PrepareContender
 
-                self.preparing = PrepareContender(warmup, self.run_dir, spec, len(meta["classes"]), cfg.seed)
+                self.preparing = PrepareContender(warmup, self.run_dir, spec, len(meta["classes"]), cfg.seed,
+                                                  bool(cfg.class_weighted))
                 out.append(self.preparing)
         if self.blend_wanted():
             from .weight_blend import WeightBlend
