@@ -75,14 +75,14 @@ class RunConfig:
     weight_decay: float = 0.01
     warmup_fraction: float = 0.1
     label_smoothing: float = 0.0
-    class_weighted: bool = False
+    class_weighted: bool | None = None  # weight the loss by inverse class frequency; None = auto
     augment: str = "light"
     input_size: int | None = None  # image side in pixels; None = auto from the data
     train_input_size: int | None = None  # side of the random training crops (the model still runs at
     #   input_size); None = auto: input_size, or 7/8 of it where the CPU budget caps the epochs
     max_length: int | None = None  # text tokens; None = auto from the data
     early_stopping_patience: int | None = 3  # epochs without improvement (from half-way down the lr); None = off
-    monitor: str = "val_accuracy"
+    monitor: str | None = None  # what selects the epoch and the model kept; None = auto
     feature_cache: bool = True  # frozen prefix runs once per example
     head_warmup: bool | None = None  # fit the head on frozen features before fine-tuning (LP-FT); None = auto
     freeze_bn_stats: bool | None = None  # BatchNorm keeps its pretrained statistics; None = auto
@@ -167,7 +167,7 @@ class RunConfig:
             raise ConfigError(f"Device must be one of {', '.join(DEVICES)} (or cuda:N), not {self.device!r}.")
         if not isinstance(self.gpus, int) or self.gpus < 1:
             raise ConfigError(f"The number of GPUs must be a whole number of at least 1, not {self.gpus!r}.")
-        if self.monitor not in MONITORS:
+        if self.monitor is not None and self.monitor not in MONITORS:
             raise ConfigError(f"Early stopping can watch {', '.join(MONITORS)}, not {self.monitor!r}.")
         for name, label in (("input_size", "Input size"), ("train_input_size", "Training crop size")):
             v = getattr(self, name)

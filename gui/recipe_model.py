@@ -13,7 +13,8 @@ from .events import EventGroup
 # how each setting is called on screen, in the recipe's order
 TITLES = {
     "freeze": "Frozen stages", "input_size": "Input size", "max_length": "Text length", "batch_size": "Batch size",
-    "train_input_size": "Training crops", "epochs": "Epochs", "head_warmup": "Fit the head first",
+    "train_input_size": "Training crops", "epochs": "Epochs", "class_weighted": "Weight rare classes",
+    "monitor": "Model chosen on", "head_warmup": "Fit the head first",
     "compare_probe": "Compare with a linear probe", "finetune_blend": "Blend with the start",
     "freeze_bn_stats": "Keep BatchNorm statistics", "refit": "Train again on train + validation",
     "refit_soup": "Refits averaged", "refit_epochs": "Refit length", "lr": "Learning rate",
@@ -36,6 +37,8 @@ def _shown(name: str, value) -> str:
         return "yes" if value else "no"
     if name == "finetune_blend":
         return "off" if value is None or float(value) >= 1 else f"{float(value):.0%} fine-tune"
+    if name == "monitor":
+        return str(value).removeprefix("val_").replace("_", " ")
     if isinstance(value, float):
         return f"{value:g}"
     return f"{value}{UNITS.get(name, '')}"

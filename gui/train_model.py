@@ -44,7 +44,7 @@ class TrainSettings:
     # advanced
     weight_decay: float = 0.01
     label_smoothing: float = 0.0
-    class_weighted: bool = False
+    class_weighted: bool | None = None  # None: Auto (the recipe weights imbalanced classes)
     input_size: int | None = None
     val_fraction: float = 0.15
     test_fraction: float = 0.15
@@ -72,7 +72,8 @@ class TrainSettings:
         return base
 
 
-_AUTO_TYPES = {"epochs": int, "lr": float, "batch_size": int, "input_size": int}  # None = Auto
+_AUTO_TYPES = {"epochs": int, "lr": float, "batch_size": int, "input_size": int,  # None = Auto
+               "class_weighted": bool}
 BUSY_PHASES = ("loading_model", "evaluating", "saving", "scanning")  # no countable progress: a busy bar
 
 

@@ -109,9 +109,13 @@ class TrainPage(QWidget):
         self.smoothing = QDoubleSpinBox(decimals=2, maximum=0.5, singleStep=0.05)
         self.smoothing.setToolTip("Makes the model less over-confident; 0.1 is a common choice.")
         af.addRow("Label smoothing", self.smoothing)
-        self.class_weighted = QCheckBox("Weight rare classes more")
-        self.class_weighted.setToolTip("Helps when some classes have far fewer examples.")
-        af.addRow(self.class_weighted)
+        self.class_weighted = QComboBox()
+        for text, value in (("Auto", None), ("Weighted", True), ("Not weighted", False)):
+            self.class_weighted.addItem(text, value)
+        self.class_weighted.setToolTip("Weighted: each class counts by the inverse of its frequency, so a rare class "
+                                       "is not ignored. Auto weights them when the largest class has 3 times the "
+                                       "smallest's examples, and then also picks the model on balanced accuracy.")
+        af.addRow("Rare classes", self.class_weighted)
         self.input_size = _auto_spin(1024, "Image side in pixels fed to the model; Auto adapts to your images.")
         self.input_size.setSuffix(" px")
         af.addRow("Input size", self.input_size)
@@ -215,7 +219,8 @@ class TrainPage(QWidget):
         self.lr.currentTextChanged.connect(self.settingsChanged)
         for w in (self.augment, self.device, self.budget):
             w.currentIndexChanged.connect(self.settingsChanged)
-        for w in (self.early, self.class_weighted, self.feature_cache):
+        self.class_weighted.currentIndexChanged.connect(self.settingsChanged)
+        for w in (self.early, self.feature_cache):
             w.toggled.connect(self.settingsChanged)
         ev = run.events
         ev.started.connect(self._on_started)
@@ -242,7 +247,7 @@ class TrainPage(QWidget):
         self.device.setCurrentIndex(max(0, i))
         self.weight_decay.setValue(s.weight_decay)
         self.smoothing.setValue(s.label_smoothing)
-        self.class_weighted.setChecked(s.class_weighted)
+        self.class_weighted.setCurrentIndex(max(0, self.class_weighted.findData(s.class_weighted)))
         self.input_size.setValue(s.input_size or 0)
         self.val_fraction.setValue(s.val_fraction)
         self.test_fraction.setValue(s.test_fraction)
@@ -264,7 +269,7 @@ class TrainPage(QWidget):
             augment=self.augment.currentData(), early_stopping=self.early.isChecked(),
             patience=self.patience.value(), **self._device_choice(),
             weight_decay=self.weight_decay.value(), label_smoothing=self.smoothing.value(),
-            class_weighted=self.class_weighted.isChecked(), input_size=self.input_size.value() or None,
+            class_weighted=self.class_weighted.currentData(), input_size=self.input_size.value() or None,
             val_fraction=self.val_fraction.value(), test_fraction=self.test_fraction.value(),
             seed=self.seed.value(), feature_cache=self.feature_cache.isChecked())
 

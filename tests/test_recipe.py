@@ -135,3 +135,43 @@ def test_the_time_budget_halves_the_schedule_or_lifts_the_cpu_cap():
         resolve(RunConfig(), txt, _FakeDataset("text", per_class=425), "cpu").epochs
     with pytest.raises(ConfigError, match="time budget"):
         RunConfig(data=["x"], budget="forever").validate()
+
+
+class _Labeled:
+    def __init__(self, label: int):
+        self.label = label
+
+
+@pytest.mark.parametrize("counts, on", [((200, 20), True), ((60, 20), True), ((59, 20), False), ((40, 40), False)])
+def test_imbalanced_classes_are_weighted_and_the_model_is_chosen_on_balanced_accuracy(counts, on):
+    ds = _FakeDataset("text", per_class=1, classes=len(counts))
+    train = [_Labeled(c) for c, n in enumerate(counts) for _ in range(n)]
+    ds.split = lambda name: train if name == "train" else list(range(8))
+    facts = Facts.of_dataset(ds, _spec("text"), "cpu")
+    assert facts.class_ratio == max(counts) / min(counts)
+    cfg, settings = resolve_recipe(RunConfig(data=["x"]), facts)
+    assert cfg.class_weighted is on
+    assert cfg.monitor == ("val_balanced_accuracy" if on else "val_accuracy")
+    why = {s.name: s.reason for s in settings}
+    assert f"{facts.class_ratio:.1f} x" in why["class_weighted"]
+    # the person's choice stands either way
+    cfg, _ = resolve_recipe(RunConfig(data=["x"], class_weighted=not on, monitor="val_loss"), facts)
+    assert cfg.class_weighted is (not on) and cfg.monitor == "val_loss"
+
+
+def test_a_balanced_probe_weights_the_rare_class():
+    import numpy as np
+
+    from engine.train.probe_contender import fit
+
+    rng = np.random.default_rng(0)
+    # 200 vs 20, overlapping: an unweighted probe leans to the large class
+    x = np.vstack([rng.normal(0, 1, (200, 5)), rng.normal(0.8, 1, (20, 5))])
+    y = np.array([0] * 200 + [1] * 20)
+    plain, balanced = fit(x, y, 2, seed=0), fit(x, y, 2, seed=0, balanced=True)
+
+    def rare_recall(probe):
+        pred = (x @ probe["weight"].T + probe["bias"]).argmax(1)
+        return float((pred[y == 1] == 1).mean())
+
+    assert rare_recall(balanced) > rare_recall(plain) + 0.2

@@ -7,7 +7,7 @@ import sys
 import threading
 import time
 
-from ..config import AUGMENT_PRESETS, BUDGETS, DICOM_WINDOWS, GROUP_BY, REFIT_EPOCHS, RunConfig
+from ..config import AUGMENT_PRESETS, BUDGETS, DICOM_WINDOWS, GROUP_BY, MONITORS, REFIT_EPOCHS, RunConfig
 
 
 def add_arguments(p, with_output: bool = True) -> None:
@@ -43,11 +43,12 @@ def add_arguments(p, with_output: bool = True) -> None:
                    help=auto("train_input_size", "side of the random training crops"))
     p.add_argument("--max-length", type=int, help=auto("max_length", "text tokens"))
     p.add_argument("--label-smoothing", type=float, default=0.0)
-    p.add_argument("--class-weighted", action="store_true", help="weight the loss by inverse class frequency")
+    p.add_argument("--class-weighted", action=argparse.BooleanOptionalAction, default=None,
+                   help=auto("class_weighted"))
     p.add_argument("--patience", type=int, default=3,
                    help="early-stopping patience in epochs (0 = off); a run stops no earlier than halfway "
                         "down the learning-rate schedule")
-    p.add_argument("--monitor", default="val_accuracy")
+    p.add_argument("--monitor", default=None, choices=MONITORS, help=auto("monitor"))
     p.add_argument("--head-warmup", action=argparse.BooleanOptionalAction, default=None,
                    help=auto("head_warmup"))
     p.add_argument("--freeze-bn-stats", action=argparse.BooleanOptionalAction, default=None,

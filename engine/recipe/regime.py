@@ -9,6 +9,7 @@ Standard library only: the GUI's process may import it.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from dataclasses import asdict, dataclass
 
 # On a CPU, a fine-tune on data where one epoch is a sizeable share of this budget (at least
@@ -45,6 +46,8 @@ def _median(section: dict | None, *keys: str) -> list[float]:
     return out
 
 
+IMBALANCE = 3.0  # class_ratio from which the rare classes are weighted and selection is balanced
+
 @dataclass(frozen=True)
 class Facts:
     """Plain values about the data, the backbone and the machine; nothing here is a choice."""
@@ -66,6 +69,7 @@ class Facts:
     fixed_input_size: bool
     cores: int
     n_test: int = 0
+    class_ratio: float = 1.0  # training examples of the largest class / of the smallest
 
     @property
     def per_class(self) -> float:
@@ -73,7 +77,7 @@ class Facts:
 
     @classmethod
     def gather(cls, report: dict, spec, device: str, n_train: int, n_val: int, n_classes: int,
-               modality: str, cores: int | None = None, n_test: int = 0) -> "Facts":
+               modality: str, cores: int | None = None, n_test: int = 0, class_ratio: float = 1.0) -> "Facts":
         """From a health report (sizes of the images / texts), a registry entry and split sizes."""
         img = report.get("image") or report.get("images") or {}
         sides = _median(img, "width", "height")
@@ -89,14 +93,18 @@ class Facts:
                    min_size=int(getattr(spec, "min_input_size", 32) or 32),
                    max_length=int(pre.get("max_length", 128)),
                    fixed_input_size=bool(getattr(spec, "fixed_input_size", False)),
-                   cores=int(cores if cores is not None else (os.cpu_count() or 1)), n_test=int(n_test))
+                   cores=int(cores if cores is not None else (os.cpu_count() or 1)), n_test=int(n_test),
+                   class_ratio=float(class_ratio))
 
     @classmethod
     def of_dataset(cls, dataset, spec, device: str) -> "Facts":
         """From a scanned dataset (engine.data.scan) and a registry entry."""
+        counts = Counter(getattr(e, "label", None) for e in dataset.split("train"))
+        counts.pop(None, None)
+        ratio = max(counts.values()) / min(counts.values()) if counts else 1.0
         return cls.gather(dataset.report.to_dict(), spec, device, n_train=len(dataset.split("train")),
                           n_val=len(dataset.split("val")), n_classes=len(dataset.classes),
-                          modality=dataset.modality, n_test=len(dataset.split("test")))
+                          modality=dataset.modality, n_test=len(dataset.split("test")), class_ratio=ratio)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -115,6 +123,11 @@ class Regime:
     @property
     def modality(self) -> str:
         return self.facts.modality
+
+    @property
+    def imbalanced(self) -> bool:
+        """The largest class has at least IMBALANCE times the smallest's training examples."""
+        return self.facts.class_ratio >= IMBALANCE
 
     @property
     def gpu(self) -> bool:

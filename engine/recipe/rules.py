@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .regime import BUDGET_SCALE, Facts, Regime, budget
+from .regime import BUDGET_SCALE, IMBALANCE, Facts, Regime, budget
 
 # the refit applies below this many training examples per class
 REFIT_BELOW_PER_CLASS = 40
@@ -105,6 +105,19 @@ def choose_epochs(r: Regime, c: Chosen) -> tuple[int, str]:
             why = (f"a {r.budget} CPU budget of about {total} {r.modality} passes in all ({n} to train on); "
                    "early stopping may end it sooner")
     return int(epochs), why
+
+
+def choose_class_weighted(r: Regime, c: Chosen) -> tuple[bool, str]:
+    ratio = f"the largest class has {r.facts.class_ratio:.1f} x the smallest's examples"
+    if r.imbalanced:
+        return True, f"{ratio}: each class counts by the inverse of its frequency in the loss and the probe"
+    return False, f"off: {ratio} (on from {IMBALANCE:g} x)"
+
+
+def choose_monitor(r: Regime, c: Chosen) -> tuple[str, str]:
+    if r.imbalanced:
+        return "val_balanced_accuracy", "imbalanced classes: the epoch and the model kept are chosen on balanced accuracy"
+    return "val_accuracy", "the epoch and the model kept are chosen on validation accuracy"
 
 
 def choose_head_warmup(r: Regime, c: Chosen) -> tuple[bool, str]:
@@ -207,6 +220,12 @@ RULES: tuple[Rule, ...] = (
          "all of these (quick) or lifts the CPU cap (thorough)",
          "Fashion-MNIST 200/class: 6 epochs 89.1 % in 365 CPU s, 3 (the budget) 86.6 % in 169 s; Fortunes 50/topic "
          "capped at 6 epochs 73.8 % in 176 s vs 73.9 % in 233 s."),
+    Rule("class_weighted", choose_class_weighted, f"from {IMBALANCE:g} x between the largest and the smallest "
+         "class: the loss and the linear probe weight each class by the inverse of its frequency",
+         "Imbalanced suite rows (1:10, balanced test; benchmarks/SUITE_ACCURACY.md)."),
+    Rule("monitor", choose_monitor, f"from {IMBALANCE:g} x between classes: early stopping, the best epoch and "
+         "the probe-or-fine-tune choice use balanced accuracy; otherwise accuracy",
+         "Imbalanced suite rows (1:10, balanced test; benchmarks/SUITE_ACCURACY.md)."),
     Rule("head_warmup", choose_head_warmup, "fit the new head on frozen features first (LP-FT), unless only the "
          "head trains", "Kumar et al., ICLR 2022: a random head distorts pretrained features in the first steps."),
     Rule("compare_probe", choose_compare_probe, "a logistic regression on the frozen features competes with the "

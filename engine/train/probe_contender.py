@@ -69,7 +69,7 @@ def _cv_folds(y: np.ndarray, seed: int):
     return StratifiedKFold(n_splits=k, shuffle=True, random_state=seed) if k >= 2 else None
 
 
-def fit(x: np.ndarray, y: np.ndarray, n_classes: int, seed: int) -> dict:
+def fit(x: np.ndarray, y: np.ndarray, n_classes: int, seed: int, balanced: bool = False) -> dict:
     """Logistic regression with C chosen by cross-validation, folded into one linear layer.
 
     Returns {"weight" (classes x features), "bias", "C", "cv_accuracy"}; classes absent from
@@ -87,14 +87,16 @@ def fit(x: np.ndarray, y: np.ndarray, n_classes: int, seed: int) -> dict:
     rng = np.random.default_rng(seed)
     idx = rng.permutation(len(y))[:CV_MAX_EXAMPLES] if len(y) > CV_MAX_EXAMPLES else np.arange(len(y))
     folds = _cv_folds(y[idx], seed)
+    # imbalanced classes (the recipe's class_weighted): weighted by inverse frequency, C chosen on balanced accuracy
+    weight, scoring = ("balanced", "balanced_accuracy") if balanced else (None, "accuracy")
     best_c, best_score = 1.0, None
     if folds is not None:
         for c in C_GRID:
-            clf = LogisticRegression(C=c, max_iter=2000)
-            score = float(cross_val_score(clf, z[idx], y[idx], cv=folds).mean())
+            clf = LogisticRegression(C=c, max_iter=2000, class_weight=weight)
+            score = float(cross_val_score(clf, z[idx], y[idx], cv=folds, scoring=scoring).mean())
             if best_score is None or score > best_score + 1e-9:
                 best_c, best_score = c, score
-    clf = LogisticRegression(C=best_c, max_iter=3000).fit(z, y)
+    clf = LogisticRegression(C=best_c, max_iter=3000, class_weight=weight).fit(z, y)
     coef, intercept = clf.coef_, clf.intercept_
     if len(clf.classes_) == 2:  # scikit-learn keeps one row for two classes: logits (-f/2, +f/2)
         coef, intercept = np.vstack([-coef[0] / 2, coef[0] / 2]), np.array([-intercept[0] / 2, intercept[0] / 2])
@@ -134,12 +136,13 @@ def probe_tensors(base: dict, names: tuple[str, str], probe: dict) -> dict:
 class Contender:
     """Fitted once the head warm-up has the frozen features; decides after the fine-tune."""
 
-    def __init__(self, run_dir: Path, model, spec, names, feats: dict, seed: int, report):
+    def __init__(self, run_dir: Path, model, spec, names, feats: dict, seed: int, report, balanced: bool = False):
         self.run_dir, self.model, self.spec, self.names = Path(run_dir), model, spec, names
-        self.feats, self.seed, self.report = feats, seed, report
+        self.feats, self.seed, self.report, self.balanced = feats, seed, report, balanced
 
     @classmethod
-    def prepare(cls, run_dir: Path, model, spec, feats: dict, n_classes: int, seed: int, report):
+    def prepare(cls, run_dir: Path, model, spec, feats: dict, n_classes: int, seed: int, report,
+                balanced: bool = False):
         """Fit the probe on the training features, score it on validation, save it; None if it cannot compete."""
         if "val" not in feats or "train" not in feats:
             return None
@@ -150,7 +153,7 @@ class Contender:
             return None
         if len(torch.unique(y)) < 2:
             return None
-        probe = fit(x.cpu().numpy(), y.cpu().numpy(), n_classes, seed)
+        probe = fit(x.cpu().numpy(), y.cpu().numpy(), n_classes, seed, balanced)
         xv, yv = feats["val"]
         with torch.inference_mode():
             val = scores(_layer(probe, xv.device)(xv.float()), yv)
@@ -163,7 +166,7 @@ class Contender:
         cv = f", cross-validated {probe['cv_accuracy']:.3f}" if probe["cv_accuracy"] is not None else ""
         report.log(f"Linear probe on the frozen features (C={probe['C']:g}{cv}): validation accuracy "
                    f"{val['val_accuracy']:.3f}. The fine-tune must beat it on validation to be kept.")
-        return cls(run_dir, model, spec, names, feats, seed, report)
+        return cls(run_dir, model, spec, names, feats, seed, report, balanced)
 
     @classmethod
     def restore(cls, phase, dataset):
@@ -180,7 +183,8 @@ class Contender:
                                 split_for_features=split_for_features, detail="Computing the probe's features again")
         n_classes = len(phase.meta["classes"])
         names = output_layer(model, phase.spec, n_classes, int(feats["train"][0].shape[1]))
-        return cls(phase.run_dir, model, phase.spec, names, feats, phase.cfg.seed, phase.report)
+        return cls(phase.run_dir, model, phase.spec, names, feats, phase.cfg.seed, phase.report,
+                   bool(phase.cfg.class_weighted))
 
     def refit(self, n_examples: int) -> None:
         """Fit the probe again on train + validation (C chosen again) and make it the model; the one
@@ -190,7 +194,7 @@ class Contender:
         cps = self.run_dir / "checkpoints"
         x = torch.cat([self.feats["train"][0], self.feats["val"][0]]).cpu().numpy()
         y = torch.cat([self.feats["train"][1], self.feats["val"][1]]).cpu().numpy()
-        probe = fit(x, y, int(self.model.state_dict()[self.names[1]].shape[0]), self.seed)
+        probe = fit(x, y, int(self.model.state_dict()[self.names[1]].shape[0]), self.seed, self.balanced)
         _copy_dir(cps / PROBE_DIR, cps / "selected")
         install_probe(self.run_dir)
         from safetensors.torch import load_file
@@ -252,18 +256,19 @@ class PrepareContender(Callback):
     """After the head warm-up (place it after HeadWarmup), fit the probe on the features the
     warm-up computed. Its state lives in contender.json and checkpoints/probe, not here."""
 
-    def __init__(self, warmup, run_dir: Path, spec, n_classes: int, seed: int):
+    def __init__(self, warmup, run_dir: Path, spec, n_classes: int, seed: int, balanced: bool = False):
         self.warmup, self.run_dir, self.spec, self.n_classes, self.seed = warmup, run_dir, spec, n_classes, seed
+        self.balanced = balanced
         self.contender: Contender | None = None
 
     def on_fit_start(self, loop, state, resumed: bool) -> None:
         if self.warmup.features is not None:
             self.contender = Contender.prepare(self.run_dir, loop.model, self.spec, self.warmup.features,
-                                               self.n_classes, self.seed, loop.report)
+                                               self.n_classes, self.seed, loop.report, self.balanced)
 
 
 def keep_probe_if_better(phase, refit_wanted: bool, dataset) -> bool:
-    """Decide between the fine-tune and the linear probe (py); True when the probe is kept."""
+    """Decide between the fine-tune and the linear probe (the rule above); True when the probe is kept."""
     from .loop import HIGHER_IS_BETTER
 
     pending = load(phase.run_dir)
@@ -271,7 +276,7 @@ def keep_probe_if_better(phase, refit_wanted: bool, dataset) -> bool:
         return False
     if pending.get("status") != "decided":
         pending = decide(phase.run_dir, phase.saved_val(), phase.loop.monitor,
-                                         HIGHER_IS_BETTER.get(phase.loop.monitor, False), phase.report)
+                         HIGHER_IS_BETTER.get(phase.loop.monitor, False), phase.report)
     if pending.get("winner") != "linear probe":
         return False
     if refit_wanted:  # a resumed run computes the probe's features again, so it ends as an uninterrupted one

@@ -320,7 +320,8 @@ class _Phase:
             if self.select and cfg.compare_probe and main:
                 from .probe_contender import PrepareContender
 
-                self.preparing = PrepareContender(warmup, self.run_dir, spec, len(meta["classes"]), cfg.seed)
+                self.preparing = PrepareContender(warmup, self.run_dir, spec, len(meta["classes"]), cfg.seed,
+                                                  bool(cfg.class_weighted))
                 out.append(self.preparing)
         if self.blend_wanted() and main:
             from .weight_blend import WeightBlend
