@@ -60,6 +60,22 @@ def test_a_failed_process_is_named_with_its_reason():
     assert "(DataError: The folder /d has no labeled images.)" in s
 
 
+def test_the_failure_named_is_the_one_that_started_it_not_a_peer_that_lost_its_connection():
+    from types import SimpleNamespace
+
+    from engine.train.launch import root_failure
+
+    lost = "RuntimeError: [gloo/transport/tcp/pair.cc:561] Connection closed by peer [127.0.0.1]:6818"
+    cause = SimpleNamespace(message={"message": "DataError: /x/missing is not a folder"}, timestamp=100, exitcode=1)
+    # the peer's error can carry the same whole-second timestamp, or an earlier one
+    follower = SimpleNamespace(message={"message": lost}, timestamp=99, exitcode=1)
+    assert root_failure({1: follower, 0: cause}) == (0, cause)
+    killed = SimpleNamespace(message="Signal 9 (SIGKILL) received by PID 12", timestamp=100, exitcode=-9)
+    assert root_failure({0: SimpleNamespace(message=lost, timestamp=100, exitcode=1), 1: killed})[0] == 1
+    same = SimpleNamespace(message="boom", timestamp=5, exitcode=1)
+    assert root_failure({1: same, 0: same})[0] == 0  # a tie: the lower rank
+
+
 def test_gpus_beyond_the_machine_fail_in_one_sentence():
     from engine.config import ConfigError
     from engine.train.launch import check_processes

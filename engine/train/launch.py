@@ -80,7 +80,7 @@ def launch(n: int, argv: list[str], *, as_json: bool = False, out=None) -> int:
         elastic_launch(config, sys.executable)("-m", "engine.cli", *argv)
         return 0
     except ChildFailedError as exc:
-        rank, failure = exc.get_first_failure()
+        rank, failure = root_failure(exc.failures)
         if failure.exitcode == CANCELLED_EXIT and exc.failures.get(0) is not None:
             return CANCELLED_EXIT  # rank 0 said so already ("Cancelled. Resume with ...")
         message = failure_sentence(rank, n, failure.exitcode, failure.message,
@@ -93,6 +93,20 @@ def launch(n: int, argv: list[str], *, as_json: bool = False, out=None) -> int:
         for f in (cancel_file, note):
             f.unlink(missing_ok=True)
         work.rmdir()
+
+
+PEER_LOST = ("Connection closed by peer", "remote worker crashing")  # gloo's words for "another process died"
+
+
+def root_failure(failures: dict):
+    """(rank, failure) of the process that started it: one that only lost its peer followed another's
+    failure, and torchrun's own "first" failure compares timestamps of whole seconds."""
+    def followed(f) -> bool:
+        text = str(getattr(f, "message", "") or "")
+        return any(words in text for words in PEER_LOST)
+
+    rank = min(failures, key=lambda r: (followed(failures[r]), getattr(failures[r], "timestamp", 0), r))
+    return rank, failures[rank]
 
 
 def failure_sentence(rank: int, world: int, exitcode: int, message, run_dir: str | None) -> str:
