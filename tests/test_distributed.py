@@ -72,6 +72,9 @@ def test_the_failure_named_is_the_one_that_started_it_not_a_peer_that_lost_its_c
     assert root_failure({1: follower, 0: cause}) == (0, cause)
     killed = SimpleNamespace(message="Signal 9 (SIGKILL) received by PID 12", timestamp=100, exitcode=-9)
     assert root_failure({0: SimpleNamespace(message=lost, timestamp=100, exitcode=1), 1: killed})[0] == 1
+    # the agent stops the others with SIGTERM once one has died: that is never the cause when there is another
+    stopped = SimpleNamespace(message="Signal 15 (SIGTERM) received by PID 11", timestamp=90, exitcode=-15)
+    assert root_failure({0: stopped, 1: killed})[0] == 1
     same = SimpleNamespace(message="boom", timestamp=5, exitcode=1)
     assert root_failure({1: same, 0: same})[0] == 0  # a tie: the lower rank
 

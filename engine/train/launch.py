@@ -95,15 +95,16 @@ def launch(n: int, argv: list[str], *, as_json: bool = False, out=None) -> int:
         work.rmdir()
 
 
-PEER_LOST = ("Connection closed by peer", "remote worker crashing")  # gloo's words for "another process died"
+PEER_LOST = ("Connection closed by peer", "Connection reset by peer", "remote worker")  # gloo: another died
 
 
 def root_failure(failures: dict):
-    """(rank, failure) of the process that started it: one that only lost its peer followed another's
-    failure, and torchrun's own "first" failure compares timestamps of whole seconds."""
+    """(rank, failure) of the process that started it. Consequences rank last: a process that only
+    lost its peer, or one stopped by SIGTERM (what torchrun's agent sends the others once one has
+    failed). torchrun's own "first" failure compares timestamps of whole seconds."""
     def followed(f) -> bool:
         text = str(getattr(f, "message", "") or "")
-        return any(words in text for words in PEER_LOST)
+        return getattr(f, "exitcode", None) == -signal.SIGTERM or any(words in text for words in PEER_LOST)
 
     rank = min(failures, key=lambda r: (followed(failures[r]), getattr(failures[r], "timestamp", 0), r))
     return rank, failures[rank]
