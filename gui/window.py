@@ -21,6 +21,7 @@ from .backbone_model import BackboneModel, native_input_size
 from .data_model import usable_drop_paths
 from .data_options import DataOptions
 from .data_page import DataPage
+from .drops import local_paths, route_drop
 from .model_page import ModelPage
 from .clinical_controller import ClinicalController
 from .clinical_panel import ClinicalPanel
@@ -341,42 +342,20 @@ class MainWindow(QMainWindow):
             self.go(SAVE)
             self.session.save(folder)
 
-    # ---------------------------------------------------------------- drag and drop
-    @staticmethod
-    def _local_paths(event) -> list[str]:
-        mime = event.mimeData()
-        if not mime.hasUrls():
-            return []
-        return [u.toLocalFile() for u in mime.urls() if u.isLocalFile()]
-
+    # ---------------------------------------------------------------- drag and drop (gui/drops.py decides)
     def dragEnterEvent(self, event):
-        if self._local_paths(event):
+        if local_paths(event):
             event.acceptProposedAction()
 
     def dragMoveEvent(self, event):
-        if self._local_paths(event):
+        if local_paths(event):
             event.acceptProposedAction()
 
     def dropEvent(self, event):
-        """Folders/CSV load data; plain files are tried on the trained model (the Try page takes both)."""
-        paths = self._local_paths(event)
-        if not paths:
-            return
-        event.acceptProposedAction()
-        on_try = self.stack.currentIndex() == TRY
-        if self.history.take_drop(paths, on_try):  # a run folder, a bundle, or a folder to predict whole
-            return
-        data_like = usable_drop_paths(paths)
-        if self.results.ready and (on_try or not data_like):
-            files = []
-            for p in paths:
-                if os.path.isdir(p):
-                    files += sorted(str(f) for f in Path(p).rglob("*") if f.is_file())[:200]
-                else:
-                    files.append(p)
-            self.try_files(files)
-        else:
-            self.load_data(paths)
+        paths = local_paths(event)
+        if paths:
+            event.acceptProposedAction()
+            route_drop(self, paths, on_try=self.stack.currentIndex() == TRY)
 
     # ---------------------------------------------------------------- window life
     def _restore_geometry(self) -> None:
