@@ -67,3 +67,9 @@ class LogLevel(StrEnum):
 class CheckpointKind(StrEnum):
     LAST = "last"
     BEST = "best"
+
+
+class ExplainMethod(StrEnum):
+    """Explained.method: how an explanation was computed (engine/explain)."""
+    GRADCAM = "gradcam"  # images: Grad-CAM at the backbone's cam_layer
+    INTEGRATED_GRADIENTS = "integrated_gradients"  # text: word attributions at the embeddings
