@@ -129,6 +129,7 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(ra, rb)[0, 1])
 
 
+@pytest.mark.slow  # training at 192 px: 10-15 s alone, over a minute when the 2 cores are shared
 def test_the_marker_class_is_learned_and_its_maps_lie_on_the_marker(marker_run):
     from engine.explain import Explainer
 
@@ -146,6 +147,7 @@ def test_the_marker_class_is_learned_and_its_maps_lie_on_the_marker(marker_run):
     assert np.median(shares) > 0.5, shares
 
 
+@pytest.mark.slow  # shares the marker run above
 def test_maps_of_the_trained_model_differ_from_a_reinitialised_one(marker_run):
     import torch
 
