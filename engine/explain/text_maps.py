@@ -18,6 +18,7 @@ N_STEPS = 32  # Riemann steps of the path integral; the completeness gap is repo
 def encode(predictor, text: str):
     """The tokenizer's encoding of `text`, truncated as the model reads it."""
     tok = predictor.tokenizer
+    tok.no_padding()  # one text: no padding tokens to attribute (the app's tokenizers have none already)
     tok.enable_truncation(max_length=int(predictor.preprocess["max_length"]))
     return tok.encode(str(text))
 
