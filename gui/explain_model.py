@@ -4,7 +4,7 @@ both read it, so the toggle and the opacity are one setting. The maps themselves
 engine wrote (engine/protocol_explain.py); this model keeps their paths and the word scores."""
 from __future__ import annotations
 
-import html
+from engine.explain.words import highlight_html, top_words  # noqa: F401 - the pages' word highlighting
 
 from .events import EventGroup
 
@@ -64,31 +64,3 @@ class Explanations:
         """The explanation shown for `path`: of `target`, else of the class chosen on the Try page."""
         t = self.chosen.get(path, DECIDED) if target is None else int(target)
         return self.items.get((path, t))
-
-
-def highlight_html(text: str, words: list, limit: int = 0) -> str:
-    """The text with each scored word's background tinted: warm where it spoke for the class, cool
-    against, by its score's size (|score| below 0.15 left plain). `limit` > 0 cuts the text there."""
-    out, pos = [], 0
-    end = limit if limit > 0 else len(text)
-    for word, score, start, stop in words:
-        if start >= end:
-            break
-        out.append(html.escape(text[pos:start]))
-        piece = html.escape(text[start:min(stop, end)])
-        s = float(score)
-        if abs(s) >= 0.15:
-            rgb = "255, 140, 0" if s > 0 else "60, 130, 255"
-            out.append(f"<span style='background-color: rgba({rgb}, {0.25 + 0.6 * min(1.0, abs(s)):.2f})'"
-                       f" title='{s:+.2f}'>{piece}</span>")
-        else:
-            out.append(piece)
-        pos = min(stop, end)
-    out.append(html.escape(text[pos:end]))
-    return "".join(out) + ("…" if end < len(text) else "")
-
-
-def top_words(words: list, n: int = 3) -> list[str]:
-    """The n words that spoke most for the class (positive scores only)."""
-    ranked = sorted((w for w in words if float(w[1]) > 0), key=lambda w: -float(w[1]))
-    return [str(w[0]) for w in ranked[:n]]

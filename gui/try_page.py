@@ -63,6 +63,7 @@ class TryPage(QWidget):
         host = QWidget()
         self.grid = QGridLayout(host)
         self.grid.setColumnStretch(1, 1)
+        self.grid.setVerticalSpacing(self.fontMetrics().height() // 2)
         self.grid.setAlignment(Qt.AlignmentFlag.AlignTop)
         scroll.setWidget(host)
         outer.addWidget(scroll, 1)
@@ -146,7 +147,6 @@ class TryPage(QWidget):
             row.addWidget(bar, 1)
             lay.addLayout(row)
         caption = QLabel()
-        caption.setWordWrap(True)
         caption.hide()
         self.captions[path] = caption
         lay.addWidget(caption)

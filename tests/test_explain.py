@@ -135,3 +135,27 @@ def test_cli_writes_overlays_and_word_scores(image_run, text_run, tmp_path, caps
     assert data["words"] and data["method"] == "integrated_gradients"
     assert main(["explain", "--model", str(image_run), images[0][0], "--out", str(tmp_path), "--class", "purple"]) == 2
     assert "no class 'purple'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fixture", ["image_run", "text_run"])
+def test_the_report_shows_what_the_model_looked_at_for_its_most_confident_errors(fixture, request, tmp_path):
+    import shutil
+
+    from engine.evaluate import evaluate_run
+    from engine.report import write_report
+
+    run = shutil.copytree(request.getfixturevalue(fixture), tmp_path / "run")
+    metrics = evaluate_run(run)
+    test = metrics["test"]
+    if not test.get("confident_errors"):  # the fitted fixtures may make none: list one as evaluation would
+        path, label, _ = json.loads((run / "splits.json").read_text())["test"][0]
+        classes = metrics["classes"]
+        test["confident_errors"] = [{"path": path, "true": classes[label], "predicted": classes[(label + 1) % 3],
+                                     "probability": 0.9}]
+        (run / "metrics.json").write_text(json.dumps(metrics))
+    html = write_report(run, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "Examples of errors" in html and "(no map)" not in html
+    if fixture == "image_run":
+        assert "<th>Looked at</th>" in html and html.count('alt="map"') == len(test["confident_errors"][:12])
+    else:
+        assert "<span style='background-color: rgba(" in html  # the words that pushed it, tinted

@@ -63,8 +63,9 @@ class Explainer:
         """The explanation of `path` for class `target` (None: the class the model decides)."""
         with _LOCK:
             t0 = time.perf_counter()
-            x, probs = self._inputs(path)
-            decided = self._decided(probs)
+            x, raw = self._inputs(path)
+            probs, labels = self.predictor.decided(np.asarray(raw)[None])  # as Predict reports them
+            probs, decided = probs[0], self.classes.index(labels[0])
             target = decided if target is None else int(target)
             if not 0 <= target < len(self.classes):
                 raise BundleError(f"Class {target} does not exist: this model has {len(self.classes)} classes.")
@@ -77,6 +78,7 @@ class Explainer:
                 info["json"] = str(entry.path(".json"))
             info.update(path=str(path), modality=self.modality, method=str(self.method), target=target,
                         target_label=self.classes[target], predicted=decided, predicted_label=self.classes[decided],
+                        # calibrated by the model's decision rule, like the Try page's bars
                         probabilities=[round(float(p), 6) for p in probs], classes=self.classes, cached=cached,
                         seconds=round(time.perf_counter() - t0, 3))
             return info
@@ -91,10 +93,6 @@ class Explainer:
 
         return text, self.predictor._forward(pre.encode_texts(self.predictor.tokenizer, [text],
                                                               self.predictor.preprocess))[0]
-
-    def _decided(self, probs: np.ndarray) -> int:
-        _, labels = self.predictor.decided(np.asarray(probs)[None])
-        return self.classes.index(labels[0])
 
     def _compute(self, entry, path: str, x, target: int) -> dict:
         if self.modality == "text":
