@@ -57,6 +57,9 @@ def grad_cam(model: nn.Module, layer_module: nn.Module, x: torch.Tensor, target:
     ReLU of the gradient-weighted feature channels, upsampled bilinearly to the input size and
     scaled by its maximum (an all-zero map stays zero: nothing spoke for the class).
     """
+    from .backend import prepare
+
+    prepare()
     from captum.attr import LayerAttribution, LayerGradCam
 
     model.eval()

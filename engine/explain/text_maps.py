@@ -25,6 +25,9 @@ def encode(predictor, text: str):
 
 def word_attributions(predictor, text: str, target: int | None = None, n_steps: int = N_STEPS) -> dict:
     """{target, probabilities, words: [[word, score, start, end], ...], text, delta} for one text."""
+    from .backend import prepare
+
+    prepare()
     from captum.attr import LayerIntegratedGradients
 
     model = predictor.model.eval()
