@@ -1,7 +1,7 @@
 """How long does one explanation take on the CPU? (issue 23)
 
 One Grad-CAM map for EfficientNet-Lite0 (its ImageNet weights, a 5-class head) at its input size,
-224 px (goal: under 1 s), and MiniLM-L6 word attributions (integrated gradients, 32 steps) for one
+224 px (goal: under 1 s), and MiniLM-L6 word attributions (integrated gradients, 16 steps) for one
 demo text (goal: under 2 s). Each is timed `runs` times after one warm-up call (the warm-up pays
 captum's import, which the engine process pays once); the cache is bypassed, so every run computes.
 

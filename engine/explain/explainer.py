@@ -99,7 +99,7 @@ class Explainer:
             from .text_maps import word_attributions
 
             out = word_attributions(self.predictor, x, target)
-            info = {"words": out["words"], "text": out["text"], "delta": out["delta"]}
+            info = {"words": out["words"], "text": out["text"], "delta": out["delta"], "steps": out["steps"]}
             entry.save_info(info)
             return dict(info, json=str(entry.path(".json")))
         cam = self.cam(x, target)

@@ -12,7 +12,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-N_STEPS = 32  # Riemann steps of the path integral; the completeness gap is reported as `delta`
+# Steps of the path integral (captum's Gauss-Legendre rule). On MiniLM and the demo texts, 16 steps left a
+# completeness gap under 0.003 logits and the same top-3 words as 32, in 0.55x the time (one thread, measured
+# here). A sharper model can need more (a tiny BERT fitted hard: 0.64 at 16), so the steps double until the gap
+# is under MAX_GAP, up to MAX_STEPS; the gap of every explanation is reported as `delta`.
+N_STEPS = 16
+MAX_STEPS = 128
+MAX_GAP = 0.05  # logits
 
 
 def encode(predictor, text: str):
@@ -50,9 +56,13 @@ def word_attributions(predictor, text: str, target: int | None = None, n_steps: 
         probs = torch.softmax(forward(ids, mask, types).float(), dim=-1)[0].cpu().numpy()
     target = int(np.argmax(probs)) if target is None else int(target)
     lig = LayerIntegratedGradients(forward, model.get_input_embeddings())
-    with torch.enable_grad():
-        attr, delta = lig.attribute(ids, baselines=baseline, target=target, additional_forward_args=(mask, types),
-                                    n_steps=n_steps, internal_batch_size=n_steps, return_convergence_delta=True)
+    while True:
+        with torch.enable_grad():
+            attr, delta = lig.attribute(ids, baselines=baseline, target=target, additional_forward_args=(mask, types),
+                                        n_steps=n_steps, internal_batch_size=n_steps, return_convergence_delta=True)
+        if float(delta.abs().max()) < MAX_GAP or n_steps >= MAX_STEPS:
+            break
+        n_steps *= 2
     token_scores = attr.sum(dim=-1)[0].detach().float().cpu().numpy()
     words = _words(text, enc, token_scores)
     peak = max((abs(w[1]) for w in words), default=0.0)
@@ -60,7 +70,7 @@ def word_attributions(predictor, text: str, target: int | None = None, n_steps: 
         w[1] = round(w[1] / peak, 4) if peak > 0 else 0.0
     end = max((w[3] for w in words), default=0)
     return {"target": target, "probabilities": [float(p) for p in probs], "words": words, "text": str(text)[:end],
-            "delta": float(delta.abs().max())}
+            "delta": float(delta.abs().max()), "steps": n_steps}
 
 
 def _words(text: str, enc, scores: np.ndarray) -> list[list]:
