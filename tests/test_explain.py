@@ -159,3 +159,29 @@ def test_the_report_shows_what_the_model_looked_at_for_its_most_confident_errors
         assert "<th>Looked at</th>" in html and html.count('alt="map"') == len(test["confident_errors"][:12])
     else:
         assert "<span style='background-color: rgba(" in html  # the words that pushed it, tinted
+
+
+def test_a_real_engine_process_explains_a_run_and_a_bundle(image_run, image_bundle, tmp_path, monkeypatch):
+    """`python -m engine` as the app starts it: Explain in, Explained out, the PNGs on disk, stdout clean."""
+    import os
+
+    from PIL import Image
+
+    from engine.selftest import EngineProcess
+
+    path = json.loads((image_run / "splits.json").read_text())["test"][0][0]
+    monkeypatch.setenv("TRANSFER_STUDIO_DATA", str(tmp_path / "data"))  # the child's cache goes here
+    with open(os.devnull, "wb") as err:
+        eng = EngineProcess(stderr=err)
+        try:
+            eng.wait_for(protocol.Hello, timeout=60)
+            for model in (image_run, image_bundle):
+                seq = eng.send(protocol.Explain(model=str(model), paths=[path], target=1))
+                reply = eng.wait_for(protocol.Explained, lambda m, s=seq: m.request_seq == s, timeout=180)
+                item = reply.items[0]
+                assert item["target"] == 1 and item["overlay"].startswith(str(tmp_path / "data"))
+                with Image.open(item["overlay"]) as im:
+                    assert im.size == (48, 48)
+        finally:
+            assert eng.close(timeout=60) == 0
+    assert eng.bad_lines == []
