@@ -105,6 +105,22 @@ def test_text_words_are_scored_in_place(text_run):
     assert explainer.explain(path)["cached"]
 
 
+def test_a_table_rows_text_comes_from_the_runs_splits(text_run, tmp_path):
+    import shutil
+
+    from engine.explain import explain_paths
+
+    run = shutil.copytree(text_run, tmp_path / "run")
+    table = tmp_path / "notes.csv"
+    table.write_text("text,label\ncourt judge verdict,law\n", encoding="utf-8")
+    splits = json.loads((run / "splits.json").read_text())
+    splits["texts"] = {f"{table}#row=1": "court judge verdict"}
+    (run / "splits.json").write_text(json.dumps(splits))
+    good, missing = explain_paths(run, [f"{table}#row=1", f"{table}#row=2"])
+    assert good["text"] == "court judge verdict" and [w for w, *_ in good["words"]] == ["court", "judge", "verdict"]
+    assert "did not train on" in missing["error"]
+
+
 def test_the_engine_answers_explain_with_file_paths(image_run):
     from engine.server import REQUESTS, Server
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import BundleError
+from ..errors import BundleError, DataError
 from ..vocabulary import ExplainMethod
 from . import cache, render
 
@@ -45,6 +45,7 @@ class Explainer:
         self.modality = self.predictor.modality
         self.method = ExplainMethod.GRADCAM if self.modality == "image" else ExplainMethod.INTEGRATED_GRADIENTS
         self._cam = None
+        self._texts: dict | None = None  # a run's table-row texts, read when first needed
 
     @classmethod
     def open(cls, model_path: str | Path) -> "Explainer":
@@ -88,11 +89,21 @@ class Explainer:
         if self.modality == "image":
             pixels = self.predictor._prepare(path)
             return pixels, self.predictor._forward({"pixel_values": pixels[None]})[0]
-        text = self.predictor._prepare(path)
+        text = self._row_text(path) if "#row=" in str(path) else self.predictor._prepare(path)
         from ..bundle import preprocessing as pre
 
         return text, self.predictor._forward(pre.encode_texts(self.predictor.tokenizer, [text],
                                                               self.predictor.preprocess))[0]
+
+    def _row_text(self, path: str) -> str:
+        """A table row's text ("data.csv#row=12"): a run keeps the texts of its table rows in splits.json."""
+        if self._texts is None:
+            splits = Path(self.model_path) / "splits.json"
+            self._texts = (json.loads(splits.read_text(encoding="utf-8")).get("texts") or {}) if splits.is_file() else {}
+        if path not in self._texts:
+            raise DataError(f"{path} is a row of a table this model's run did not train on; "
+                            "explain a text file instead.")
+        return str(self._texts[path])
 
     def _compute(self, entry, path: str, x, target: int) -> dict:
         if self.modality == "text":
