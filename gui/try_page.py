@@ -32,6 +32,7 @@ class TryPage(QWidget):
         self.text_cells: dict[str, QLabel] = {}
         self.captions: dict[str, QLabel] = {}
         self.thumbs: dict[str, QPixmap] = {}
+        self.others: dict[str, list[tuple[int, str]]] = {}  # per file: the classes its bars do not show
         outer = QVBoxLayout(self)
         top = QHBoxLayout()
         top.addWidget(heading("Try it"), 1)
@@ -91,7 +92,7 @@ class TryPage(QWidget):
             w = self.grid.takeAt(0).widget()
             if w:
                 w.deleteLater()
-        self.thumb_cells, self.text_cells, self.captions, self.thumbs = {}, {}, {}, {}
+        self.thumb_cells, self.text_cells, self.captions, self.thumbs, self.others = {}, {}, {}, {}, {}
         self.overlay.set_text_mode(self.text_mode)
         rows = self.model.prediction_rows()
         self.drop.setVisible(not rows)
@@ -148,9 +149,19 @@ class TryPage(QWidget):
             lay.addLayout(row)
         caption = QLabel()
         caption.hide()
+        caption.linkActivated.connect(lambda idx, path=path: self.classChosen.emit(path, int(idx)))
         self.captions[path] = caption
+        self.others[path] = [(i, c) for i, c in enumerate(classes) if c not in {label for label, _ in top}]
         lay.addWidget(caption)
         return w
+
+    def _other_links(self, path: str) -> str:
+        """Links to the classes not among the bars, so any class's map is one click away (at most 8 named)."""
+        others = self.others.get(path) or []
+        if not others:
+            return ""
+        links = ", ".join(f"<a href='{i}'>{c}</a>" for i, c in others[:8])
+        return f"; other classes: {links}" + (", …" if len(others) > 8 else "")
 
     def _show_map(self, path: str) -> None:
         """The file's map (or highlighted words) for its chosen class when overlays are on, else the plain view."""
@@ -166,7 +177,8 @@ class TryPage(QWidget):
             caption.setText("Finding what the model looked at…" if item is None else
                             f"Could not explain it: {item['error']}" if item.get("error") else
                             f"Coloured: what made the model think <b>{item['target_label']}</b> "
-                            f"({fmt.percent(item['probabilities'][item['target']])}). Click a class to see its map.")
+                            f"({fmt.percent(item['probabilities'][item['target']])}). Click a class to see its map"
+                            + self._other_links(path) + ".")
         if path in self.text_cells:
             cell = self.text_cells[path]
             if item and item.get("words"):
