@@ -161,7 +161,7 @@ class TryPage(QWidget):
         if not others:
             return ""
         links = ", ".join(f"<a href='{i}'>{c}</a>" for i, c in others[:8])
-        return f"; other classes: {links}" + (", …" if len(others) > 8 else "")
+        return f"<br>Other classes: {links}" + (", …" if len(others) > 8 else "")
 
     def _show_map(self, path: str) -> None:
         """The file's map (or highlighted words) for its chosen class when overlays are on, else the plain view."""
@@ -177,8 +177,8 @@ class TryPage(QWidget):
             caption.setText("Finding what the model looked at…" if item is None else
                             f"Could not explain it: {item['error']}" if item.get("error") else
                             f"Coloured: what made the model think <b>{item['target_label']}</b> "
-                            f"({fmt.percent(item['probabilities'][item['target']])}). Click a class to see its map"
-                            + self._other_links(path) + ".")
+                            f"({fmt.percent(item['probabilities'][item['target']])}). Click a class to see its map."
+                            + self._other_links(path))
         if path in self.text_cells:
             cell = self.text_cells[path]
             if item and item.get("words"):

@@ -93,7 +93,7 @@ def test_gallery_and_try_page_show_maps_with_one_toggle(qtbot, env, tmp_path):
     _wait_for_maps(qtbot, w, fake, 4)
     assert fake.explained[-1] == (files[1], 1)
     qtbot.waitUntil(lambda: "dog" in w.try_page.captions[files[1]].text(), timeout=5000)
-    assert "other classes" not in w.try_page.captions[files[1]].text()  # both classes have bars already
+    assert "Other classes" not in w.try_page.captions[files[1]].text()  # both classes have bars already
     assert not QImage(w.try_page.thumb_cells[files[1]].pixmap().toImage()).isNull()
 
 
@@ -121,8 +121,8 @@ def test_a_class_without_a_bar_is_one_click_away_on_the_try_page(qtbot, env, tmp
     assert w.go(TRY)
     w.results.set_predictions([{"path": str(picture), "top": [["ant", 0.7], ["bee", 0.2], ["cat", 0.1]]}])
     caption = w.try_page.captions[str(picture)]
-    qtbot.waitUntil(lambda: "other classes" in caption.text(), timeout=5000)
+    qtbot.waitUntil(lambda: "Other classes" in caption.text(), timeout=5000)
     assert "<a href='3'>dog</a>" in caption.text() and "<a href='4'>eel</a>" in caption.text()
     caption.linkActivated.emit("4")
-    qtbot.waitUntil(lambda: "eel" in caption.text().split("other classes")[0], timeout=5000)
+    qtbot.waitUntil(lambda: "eel" in caption.text().split("Other classes")[0], timeout=5000)
     assert fake.explained[-1] == (str(picture), 4)
