@@ -182,7 +182,7 @@ class TryPage(QWidget):
         if path in self.text_cells:
             cell = self.text_cells[path]
             if item and item.get("words"):
-                cell.setText(highlight_html(item.get("text", ""), item["words"], 400))
+                cell.setText(highlight_html(item.get("text", ""), item["words"], 200))  # about the plain snippet's height
             else:
                 cell.setText(read_snippet(path, 120))
         elif path in self.thumb_cells:
