@@ -154,7 +154,7 @@ class MainWindow(QMainWindow):
             lambda p: QDesktopServices.openUrl(QUrl.fromLocalFile(p)) if p else None)
         self.clinical_controller.listen_to(self.clinical_panel)
         self.explain_controller.listen_to(self.results_page, self.try_page)
-        busy_pages = {"predict": self.try_page, "save": self.save_page}
+        busy_pages = {"predict": self.try_page, "explain": self.try_page, "save": self.save_page}
         s.requests.busyChanged.connect(lambda name, on: name in busy_pages and busy_pages[name].set_busy(on))
 
     def _connect_models(self) -> None:
