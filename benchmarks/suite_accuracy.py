@@ -139,7 +139,7 @@ def _mean(xs) -> float:
 
 def _kept(r: dict) -> str:
     winner = (r.get("selection") or {}).get("winner")
-    return {"linear probe": "probe", "fine-tune": "FT", None: "-"}.get(winner, str(winner))
+    return {"linear probe": "probe", "fine-tune": "FT", "simple model": "simple", None: "-"}.get(winner, str(winner))
 
 
 def summarise(rows: list[dict]) -> list[dict]:

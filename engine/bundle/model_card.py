@@ -102,6 +102,9 @@ def _selection(training: dict) -> str:
     sel = training.get("selection") if isinstance(training.get("selection"), dict) else None
     if not sel or not sel.get("winner"):
         return ""
+    simple = sel.get("simple") if isinstance(sel.get("simple"), dict) else None
+    if simple:
+        return _simple_selection(sel, simple)
     key = sel.get("monitor") or "val_accuracy"
     name = key.removeprefix("val_").replace("_", " ")
     probe, ft = ((sel.get(k) or {}).get("val") or {} for k in ("probe", "fine_tune"))
@@ -115,6 +118,26 @@ def _selection(training: dict) -> str:
                 f"trained too and scored lower on the same validation examples ({scores}), so it was not kept.")
     return (f"a linear probe on the frozen features competed with the fine-tune and scored lower ({scores}), so "
             "the fine-tune was kept.")
+
+
+def _simple_selection(sel: dict, simple: dict) -> str:
+    """The network against the simple model (engine/classical/contender.py), in the card's words."""
+    key = sel.get("monitor") or "val_accuracy"
+    name = key.removeprefix("val_").replace("_", " ")
+    mine, theirs = (simple.get(k) or {} for k in ("val", "network_val"))
+    if mine.get(key) is None or theirs.get(key) is None:
+        return ""
+    network = "linear probe" if sel.get("network_winner") == "linear probe" else "fine-tune"
+    detail = (f"validation {name} {mine[key]:.3f} for the simple model, {theirs[key]:.3f} for the {network} on the "
+              f"same {simple.get('examples')} examples; the simple model was right on "
+              f"{simple.get('simple_right_network_wrong')} the network got wrong and wrong on "
+              f"{simple.get('network_right_simple_wrong')} it got right (McNemar p = {simple.get('p_value', 1):.3g})")
+    if sel["winner"] == "simple model":
+        return (f"**this model is not a neural network**: it is {simple.get('method')}, fitted on your data alone. "
+                f"The pretrained backbone did not help this data: the {network} described below was trained too and "
+                f"lost to it on validation beyond chance ({detail}), so it was not kept.")
+    return (f"a simple model ({simple.get('method')}) competed with the network and did not beat it beyond chance "
+            f"({detail}), so the {network} was kept.")
 
 
 def _recipe(training: dict, modality: str) -> str:
