@@ -96,6 +96,7 @@ class FakeEngine(QObject):
         self.hold_jobs = False
         self.job_sent_one = False
         self.held = None
+        self.error_files: dict[str, str] = {}  # class -> a real file the results call confidently wrong
 
     # ------------------------------------------------------------ client API
     def start(self):
@@ -277,6 +278,10 @@ class FakeEngine(QObject):
         return P.Imported(entries=[dict(entry)])
 
     def _inspect(self, paths):
+        from engine.labels.sidecar import has_sidecar
+
+        if len(paths) == 1 and os.path.isdir(paths[0]) and has_sidecar(paths[0]):
+            return self._inspect_labeled(paths[0])
         classes, skipped, widths, heights = [], [], [], []
         for root in paths:
             if not os.path.isdir(root):
@@ -311,6 +316,33 @@ class FakeEngine(QObject):
                                                  "height": stats(heights), "modes": {"RGB": len(widths)}}}
         return P.DataReport(report=self.report)
 
+    def _inspect_labeled(self, root):
+        """A folder with a labels file: each file's label is the sidecar's, else its folder's (as the scan)."""
+        from engine.labels.sidecar import EXCLUDED, LabelStore
+        from gui.label_model import data_files
+
+        store, by_class, excluded, overridden = LabelStore(root), {}, 0, 0
+        for f in data_files(root):
+            label = store.label_of(f)
+            row = store.get(f)
+            excluded += label == EXCLUDED
+            overridden += bool(row and Path(f).parent.name != label and Path(f).parent != Path(root)
+                               and label != EXCLUDED)
+            if label and label != EXCLUDED and not QImage(f).isNull():
+                by_class.setdefault(label, []).append(f)
+        self.classes = sorted(by_class)
+        self.labeled_files = by_class
+        classes = [{"name": c, "count": len(by_class[c]), "splits": {}} for c in self.classes]
+        fatal = None if len(classes) >= 2 else f"{root} needs labels of at least two classes."
+        n = sum(len(v) for v in by_class.values())
+        self.report = {"roots": [root], "modality": "image", "classes": classes, "imbalance_ratio": 1.0,
+                       "skipped": [], "findings": [], "fatal": fatal,
+                       "labels": {"labeled": len(store.rows) - excluded, "overridden": overridden,
+                                  "excluded": excluded},
+                       "image": {"count": n, "width": {"min": 8, "median": 8, "max": 8},
+                                 "height": {"min": 8, "median": 8, "max": 8}, "modes": {"RGB": n}}}
+        return P.DataReport(report=self.report)
+
     # ------------------------------------------------------------ training script
     def _training_script(self, config):
         yield P.Status(phase="loading_model", detail="tiny")
@@ -338,7 +370,8 @@ class FakeEngine(QObject):
                  "per_class": [{"name": c, "precision": 0.75, "recall": 0.75, "f1": 0.75, "support": 4}
                                for c in self.classes],
                  "confusion_matrix": cm,
-                 "confident_errors": [{"path": f"/data/{self.classes[i]}/x{i}.png", "true": self.classes[i],
+                 "confident_errors": [{"path": self.error_files.get(self.classes[i], f"/data/{self.classes[i]}/x{i}.png"),
+                                       "true": self.classes[i],
                                        "predicted": self.classes[(i + 1) % n], "probability": 0.9}
                                       for i in range(n)]}
         yield P.Result(run_dir=self.run_dir, metrics={"classes": self.classes, "val": split, "test": split})
