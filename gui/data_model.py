@@ -310,8 +310,8 @@ class DataModel:
         """What the labels file beside the data changed, from the report's `labels` block ("" if nothing)."""
         b = (self.report or {}).get("labels")
         b = {k: v for k, v in b.items() if isinstance(v, int) and v > 0} if isinstance(b, dict) else {}
-        parts = [f"{b[k]:,} {t}" for k, t in (("labeled", "labeled in the app"), ("overridden", "overriding a "
-                 "folder's label"), ("excluded", "excluded")) if k in b]
+        parts = [f"{b[k]:,} {t}" for k, t in (("from_sidecar", "labeled in the app"), ("overridden", "overriding "
+                 "a folder's label"), ("excluded", "excluded"), ("unlabeled", "not labeled yet (left out)")) if k in b]
         return f"Labels file: {', '.join(parts)}. The files themselves are unchanged." if parts else ""
 
     def details(self) -> list[str]:

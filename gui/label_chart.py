@@ -3,7 +3,7 @@
 The points are the finished runs on the same data folder, read from the runs folder
 (engine.history, the same index the Runs view reads): no state of its own, so a run
 trained yesterday counts as much as one trained now. The label count is what the engine
-recorded for the run (`labels`), else the examples it trained, validated and tested on.
+recorded for the run (`RunSummary.labels["examples"]`), else its split counts.
 """
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ def _same_folder(a: str, b: str) -> bool:
 
 
 def labels_of(run: history.RunSummary) -> int | None:
-    n = getattr(run, "labels", None)
+    """The labeled examples the run learned from (the engine's labels.json; older runs: their split counts)."""
+    n = (getattr(run, "labels", None) or {}).get("examples")
     if isinstance(n, int) and n > 0:
         return n
     total = sum(v for v in run.counts.values() if isinstance(v, int))

@@ -337,8 +337,8 @@ class FakeEngine(QObject):
         n = sum(len(v) for v in by_class.values())
         self.report = {"roots": [root], "modality": "image", "classes": classes, "imbalance_ratio": 1.0,
                        "skipped": [], "findings": [], "fatal": fatal,
-                       "labels": {"labeled": len(store.rows) - excluded, "overridden": overridden,
-                                  "excluded": excluded},
+                       "labels": {"from_sidecar": len(store.rows) - excluded, "overridden": overridden,
+                                  "excluded": excluded, "unlabeled": 0},
                        "image": {"count": n, "width": {"min": 8, "median": 8, "max": 8},
                                  "height": {"min": 8, "median": 8, "max": 8}, "modes": {"RGB": n}}}
         return P.DataReport(report=self.report)

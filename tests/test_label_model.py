@@ -120,3 +120,19 @@ def test_a_crash_mid_labeling_loses_no_saved_label(folder, tmp_path):
     assert m.classes == ["normal", "abnormal"]
     assert [m.label_of(p) for p in labeled] == ["normal", "abnormal", "normal"]
     assert m.progress() == (3, 6) and not set(labeled) & set(m.queue)
+
+
+def test_the_data_page_line_and_the_curve_sentence():
+    from gui.data_model import DataModel
+    from gui.label_chart import curve_note
+
+    d = DataModel()
+    d.set_report({"classes": [], "labels": {"from_sidecar": 40, "overridden": 2, "excluded": 1, "unlabeled": 0,
+                                            "conflicts": []}})
+    assert d.labels_text() == ("Labels file: 40 labeled in the app, 2 overriding a folder's label, 1 excluded. "
+                               "The files themselves are unchanged.")
+    d.set_report({"classes": []})
+    assert d.labels_text() == ""
+    assert "Train on your labels" in curve_note([])
+    assert "more labels still help" in curve_note([(20, 0.6), (40, 0.8)])
+    assert "changed little" in curve_note([(20, 0.8), (40, 0.802)])
