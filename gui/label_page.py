@@ -43,6 +43,7 @@ class LabelPage(QWidget):
         self.thumbnails = thumbnails
         self.view_size = 480
         self.class_buttons: list[QPushButton] = []
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # the keys go to the page once classes are named
         outer = QVBoxLayout(self)
 
         top = QHBoxLayout()
@@ -236,6 +237,10 @@ class LabelPage(QWidget):
         rel = os.path.relpath(path, m.root) if m.root else path
         self.file_line.setText(f"{rel} · {now} · {m.position_text()}")
         s = m.suggestion(path)
+        for b in self.class_buttons:  # the model's guess stands out among the buttons
+            f = b.font()
+            f.setBold(s is not None and b.property("label") == s.label)
+            b.setFont(f)
         if s is not None:
             key = m.classes.index(s.label) + 1 if s.label in m.classes[:MAX_KEYS] else None
             press = f" (press {key})" if key else ""

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 
 from engine.labels.sidecar import EXCLUDED, LabelStore
 from gui.settings import Settings
@@ -51,7 +52,10 @@ def open_window(qtbot, fake=None):
 
 
 def press(qtbot, w, key, modifier=Qt.KeyboardModifier.NoModifier):
-    qtbot.keyClick(w.labeling.page, key, modifier)
+    """A key as a person presses it: to the widget that has the focus (the page, once classes are named)."""
+    target = QApplication.focusWidget() or w.labeling.page
+    assert target is w.labeling.page or w.labeling.page.isAncestorOf(target), target
+    qtbot.keyClick(target, key, modifier)
 
 
 def name_classes(qtbot, w, text="red, blue"):
