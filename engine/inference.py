@@ -136,11 +136,7 @@ class Predictor:
                 except Exception as exc:  # one unreadable input is reported, not fatal
                     errors[i] = f"could not read it ({type(exc).__name__}: {exc})"
             if good:
-                if self.modality == "image":
-                    arrays = {"pixel_values": np.stack(prepared)}
-                else:
-                    arrays = pre.encode_texts(self.tokenizer, prepared, self.preprocess)
-                probs[good] = self._forward(arrays)
+                probs[good] = self.score_prepared(prepared)
             if reporter is not None:
                 done = min(len(order), start + self.batch_size)
                 rate = done / max(1e-9, time.monotonic() - t0)
@@ -148,6 +144,12 @@ class Predictor:
                                            samples_per_s=rate, eta_s=(len(order) - done) / rate if rate else None,
                                            phase="eval"))
         return probs, errors
+
+    def score_prepared(self, prepared: list) -> np.ndarray:
+        """Raw probabilities for one batch of inputs already read (`_prepare`: pixel arrays or texts)."""
+        if self.modality == "image":
+            return self._forward({"pixel_values": np.stack(prepared)})
+        return self._forward(pre.encode_texts(self.tokenizer, prepared, self.preprocess))
 
     def predict_proba(self, items: list, reporter: Callable | None = None, cancel=None) -> np.ndarray:
         """Class probabilities (n, len(classes)); rows of unreadable inputs are NaN."""

@@ -118,7 +118,8 @@ def test_without_a_sidecar_nothing_changes(tmp_path):
     (root / "notes.txt").write_text("a stray note")
     rep = scan([root]).report.to_dict()
     assert rep["labels"] is None and rep["totals"]["ignored"] == 1
-    assert [f.path for f in data_files(str(root))][-1].endswith("notes.txt")  # what label suggest ranks
+    files = {c.path.rsplit("/", 1)[-1]: label for c, label in data_files(str(root))}  # what label suggest ranks
+    assert files["notes.txt"] is None and files["c0.txt"] == "cats" and len(files) == 9
 
 
 def test_run_summary_carries_the_label_count(tmp_path):

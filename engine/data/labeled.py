@@ -77,10 +77,22 @@ def _loose_files(out: RootScan, store_folder: str | None) -> list[Candidate]:
     return loose
 
 
-def data_files(root: str, cancel=None) -> list[Candidate]:
-    """Every data file in a tree, labeled or not, class folders or loose (what `label suggest` ranks)."""
+def _sides(c: Candidate, rel: str, store: LabelStore, presplit: bool):
+    """(the sidecar's row or None, the folder's label or None) of one file: the one rule."""
+    folder = folder_label(_below_split(rel, presplit), store.project) if c.class_name else None
+    return store.rows.get(rel), folder
+
+
+def data_files(root: str, cancel=None) -> list[tuple[Candidate, str | None]]:
+    """Every data file in a tree, class folders or loose, with the label that counts (a class,
+    EXCLUDED, or None = unlabeled): what `label suggest` ranks."""
     out = walk_root(root, cancel, labels=False)
-    return sorted(out.candidates + _loose_files(out, None), key=lambda c: c.path)
+    store = LabelStore(root)
+    files = []
+    for c in sorted(out.candidates + _loose_files(out, str(store.folder)), key=lambda c: c.path):
+        row, folder = _sides(c, relative(root, c.path), store, out.presplit)
+        files.append((c, row.label if row else folder))
+    return files
 
 
 def apply_sidecar(out: RootScan) -> SidecarLabels | None:
@@ -98,8 +110,7 @@ def apply_sidecar(out: RootScan) -> SidecarLabels | None:
     for c in out.candidates + loose:
         rel = relative(root, c.path)
         seen.add(rel)
-        folder = folder_label(_below_split(rel, out.presplit), store.project) if c.class_name else None
-        row = store.rows.get(rel)
+        row, folder = _sides(c, rel, store, out.presplit)
         if row and row.label == EXCLUDED:
             labels.excluded.append(c.path)
             if row.sha256 and _sha256(c.path) not in ("", row.sha256):
