@@ -259,10 +259,11 @@ class LabelModel:
         """The engine's labeling queue: [{path, label, confidence}, ...] most useful first."""
         self.model_run = run_dir
         self.suggestions, self.useful_order = {}, []
+        ours = {os.path.realpath(f): f for f in self.files}  # the engine resolves links (/var -> /private/var)
         for item in items:
             if not isinstance(item, dict) or not item.get("path"):
                 continue
-            path = os.path.abspath(str(item["path"]))
+            path = ours.get(os.path.realpath(str(item["path"])), os.path.abspath(str(item["path"])))
             self.useful_order.append(path)
             conf = item.get("confidence")
             if item.get("label") is not None and isinstance(conf, (int, float)):

@@ -257,6 +257,10 @@ class LabelPage(QWidget):
         self.order.blockSignals(False)
         self.order_hint.setText(self.model.order_note())
 
+    def set_busy(self, busy: bool) -> None:
+        """While the engine ranks the files with the new model."""
+        self.order_hint.setText("The model is looking at the unlabeled files…" if busy else self.model.order_note())
+
     def set_curve(self, points: list[tuple[int, float]]) -> None:
         self.chart.set_points(points)
         self.chart_note.setText(curve_note(points))

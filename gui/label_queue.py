@@ -1,15 +1,16 @@
-"""Asks the engine for the labeling queue: the model's guess for each unlabeled file and the
-order that teaches the model most ("most useful first"), latest request wins.
-
-Interim: until the engine's labeling-queue request is merged, the guesses come from the
-ordinary Predict request and the order is the least sure first (lowest top probability),
-without the engine's diversity.
+"""Asks the engine for the labeling queue (`LabelQueue`, engine/labels/queue.py): the model's guess
+for each unlabeled file, most useful first (the least sure, each batch spread out), latest
+request wins. The GUI keeps its own seeded random order; the engine's order is used for
+"Most useful first", and its guesses are shown in either order.
 """
 from __future__ import annotations
 
 from engine import protocol as P
+from engine.vocabulary import QueueStrategy
 
 from .label_model import LabelModel
+
+LIMIT = 2000  # files ranked and sent: far more than a person labels before training again
 
 
 class QueueAsker:
@@ -20,23 +21,17 @@ class QueueAsker:
 
     def ask(self, run_dir: str) -> None:
         m = self.model
-        paths = [f for f in m.files if m.label_of(f) is None]
         if self.ticket is not None:
-            self.ticket.cancel()
-        if not paths:
-            m.set_suggestions(run_dir, [])
-            return
-        k = max(2, len(m.classes))
+            self.ticket.cancel()  # an older model's queue is not wanted any more
         self.ticket = self.session.requests.request(
-            P.Predict(model=run_dir, paths=paths, top_k=k),
-            lambda reply: self._on_predictions(run_dir, list(reply.items or [])),
+            P.LabelQueue(root=m.root, model=run_dir, strategy=QueueStrategy.USEFUL, seed=m.seed, limit=LIMIT),
+            lambda reply: self._on_queue(run_dir, reply),
             lambda err: m.events.problem.emit(err.message), busy="label_queue")
 
-    def _on_predictions(self, run_dir: str, items: list) -> None:
-        rows = []
-        for item in items:
-            top = item.get("top") if isinstance(item, dict) else None
-            if top:
-                rows.append({"path": item["path"], "label": str(top[0][0]), "confidence": float(top[0][1])})
-        rows.sort(key=lambda r: r["confidence"])
+    def _on_queue(self, run_dir: str, reply) -> None:
+        self.ticket = None
+        if reply.root and self.model.root and reply.root != self.model.root:
+            return  # another folder was opened meanwhile
+        rows = [{"path": i["path"], "label": i.get("guess"), "confidence": i.get("confidence")}
+                for i in reply.items or [] if isinstance(i, dict) and i.get("path")]
         self.model.set_suggestions(run_dir, rows)

@@ -51,6 +51,8 @@ class LabelUi:
         for event in (m.data.events.changed, m.backbones.events.freeze, m.backbones.events.listed):
             event.connect(self._maybe_start)
         m.results.events.result.connect(self._on_result)
+        self.model.events.problem.connect(lambda text: w.notify(text, "warning"))
+        w.session.requests.busyChanged.connect(lambda name, on: name == "label_queue" and self.page.set_busy(on))
 
     @property
     def showing(self) -> bool:

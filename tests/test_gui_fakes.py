@@ -210,6 +210,8 @@ class FakeEngine(QObject):
             return P.Saved(path=str(out), model_card=card)
         if isinstance(msg, P.ResolveConfig):
             return self._resolve(msg.config)
+        if isinstance(msg, P.LabelQueue):
+            return self._label_queue(msg)
         if isinstance(msg, P.PredictFolder):
             return self._folder(msg)
         if isinstance(msg, P.FindLR):
@@ -243,6 +245,19 @@ class FakeEngine(QObject):
                  for i in range(0, len(rows), 3)]
         return parts + [P.FolderPredicted(folder=msg.folder, total=len(rows), done=len(rows),
                                           unreadable=sum("error" in r for r in rows), seconds=0.1)]
+
+    def _label_queue(self, msg):
+        """The unlabeled files, least sure first (the first class guessed, 0.5 + a step per file)."""
+        from engine.labels.sidecar import LabelStore
+        from gui.label_model import data_files
+
+        store = LabelStore(msg.root)
+        files = [f for f in data_files(msg.root) if store.label_of(f) is None]
+        classes = self.classes or ["cat", "dog"]
+        items = [{"rank": r + 1, "path": f, "guess": classes[r % len(classes)],
+                  "confidence": round(0.5 + 0.4 * r / max(1, len(files)), 3), "score": 1.0 - r / max(1, len(files))}
+                 for r, f in enumerate(reversed(files))]
+        return P.LabelSuggestions(root=msg.root, strategy=msg.strategy, items=items[:msg.limit], total=len(files))
 
     def _resolve(self, config: dict):
         """The engine's own (torch-free) recipe on the last inspected data: 70/15/15 per class, like a scan."""

@@ -11,6 +11,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
+from engine import protocol as P
 from engine.labels.sidecar import EXCLUDED, LabelStore
 from gui.settings import Settings
 from gui.window import DATA, RESULTS, TRAIN, MainWindow
@@ -137,7 +138,9 @@ def test_train_on_my_labels_then_guesses_and_relabel_from_the_errors(qtbot, env)
     qtbot.waitUntil(lambda: lm.suggestion() is not None, timeout=5000)
     assert "The model says" in page.suggestion.text() and "sure" in page.suggestion.text()
     page.order.setCurrentIndex(page.order.findData("useful"))
-    assert lm.order == "useful" and lm.queue and set(lm.queue) == set(lm.useful_order)
+    asked = [m for m in fake.sent if isinstance(m, P.LabelQueue)][-1]
+    assert asked.root == str(folder) and asked.model == w.results.run_dir and asked.strategy == "useful"
+    assert lm.order == "useful" and lm.queue == lm.useful_order and len(lm.queue) == 2  # the engine's order
 
     # the error gallery: Relabel as… one, Exclude the other; both in the same labels file
     w.go(RESULTS)
