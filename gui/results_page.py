@@ -5,7 +5,7 @@ from PySide6.QtCore import QEvent, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QGridLayout, QHBoxLayout, QHeaderView, QInputDialog,
                                QLabel, QListView, QListWidget, QListWidgetItem, QMenu, QPushButton, QTableWidget,
-                               QTableWidgetItem, QTabWidget, QToolButton, QVBoxLayout, QWidget, QFrame, QScrollArea)
+                               QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget, QFrame, QScrollArea)
 
 from . import format as fmt
 from .data_model import read_snippet
@@ -79,11 +79,9 @@ class ResultsPage(QWidget):
         gtop = QHBoxLayout()
         self.gallery_title = heading("Most confidently wrong", 1.05)
         gtop.addWidget(self.gallery_title, 1)
-        self.relabel_button = QToolButton()
-        self.relabel_button.setText("Relabel as…")
+        self.relabel_button = QPushButton("Relabel as")
         self.relabel_button.setToolTip("Give the selected file the right label (saved beside the data, the file "
                                        "itself untouched); the next run uses it. Also on right-click.")
-        self.relabel_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.relabel_button.setMenu(QMenu(self.relabel_button))
         self.relabel_button.menu().aboutToShow.connect(
             lambda: self._fill_relabel_menu(self.relabel_button.menu(), self.gallery.currentItem()))

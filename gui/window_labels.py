@@ -59,7 +59,7 @@ class LabelUi:
         return self.w.stack.currentWidget() is self.page
 
     def add_menu(self, file_menu, action) -> None:
-        action(file_menu, "&Label a folder…", "Ctrl+Shift+L", lambda _checked=False: self.open_dialog())
+        action(file_menu, "Label &a folder…", "Ctrl+Shift+L", lambda _checked=False: self.open_dialog())
 
     # ---------------------------------------------------------------- opening
     def open_dialog(self) -> None:

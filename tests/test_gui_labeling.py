@@ -150,13 +150,16 @@ def test_train_on_my_labels_then_guesses_and_relabel_from_the_errors(qtbot, env)
     relabel = next(a for a in menu.actions() if a.text() == "Relabel as").menu()
     assert [a.text() for a in relabel.actions()] == ["blue", "red"] and not relabel.actions()[1].isEnabled()
     relabel.actions()[0].trigger()
+    assert "✓ now blue" in rp.gallery.item(1).text()
     rp.ask_reason = lambda: "not a scan"
+    rp.matrix.cellClicked.emit(0, 1)  # a confusion cell's files: true blue, predicted red
+    assert rp.gallery_paths() == [blue[0]] and not rp.exclude_button.isEnabled()
     rp.gallery.setCurrentRow(0)
     rp.exclude_button.click()
     store = LabelStore(folder)
     assert store.label_of(red[0]) == "blue" and store.get(red[0]).reason == "relabeled from the results"
     assert store.label_of(blue[0]) == EXCLUDED and store.get(blue[0]).reason == "not a scan"
-    assert "✓ now blue" in rp.gallery.item(1).text() and "✓ excluded" in rp.gallery.item(0).text()
+    assert "✓ excluded" in rp.gallery.item(0).text()
     assert w.message.isVisible() and "next run" in w.message.label.text()
 
     # retrain: the next run reads the changed labels; the Data page says how many were changed
@@ -178,8 +181,25 @@ def test_menu_and_data_page_open_the_label_mode(qtbot, env, monkeypatch):
     assert w.stack.currentWidget() is w.labeling.page
     w.labeling.page.done_button.click()  # Close: back to step 1
     assert w.stack.currentIndex() == DATA
-    action = next(a for a in w.menuBar().actions()[0].menu().actions() if "Label a folder" in a.text())
+    action = next(a for a in w.menuBar().actions()[0].menu().actions() if a.text().replace("&", "") == "Label a folder…")
     action.trigger()
     assert w.stack.currentWidget() is w.labeling.page
     qtbot.mouseClick(w.steps.viewport(), Qt.MouseButton.LeftButton, pos=w.steps.visualItemRect(w.steps.item(DATA)).center())
     assert w.stack.currentIndex() == DATA  # a click on step 1 leaves the mode
+
+
+def test_text_files_are_shown_as_text(qtbot, env):
+    folder = env / "notes"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Patient reports mild chest pain after exercise.")
+    (folder / "b.txt").write_text("No complaints today.")
+    w, _ = open_window(qtbot)
+    drop_paths(w, [folder])
+    page = w.labeling.page
+    assert w.stack.currentWidget() is page
+    name_classes(qtbot, w, "urgent, routine")
+    assert page.views.currentWidget() is page.text
+    shown = page.text.toPlainText()
+    assert shown == Path(w.labeling.model.current_path()).read_text()
+    press(qtbot, w, Qt.Key.Key_2)
+    assert page.text.toPlainText() != shown and w.labeling.model.counts()["routine"] == 1
