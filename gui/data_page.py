@@ -71,7 +71,7 @@ class DataPage(QWidget):
     demoRequested = Signal(str)  # "images" | "text"
     nextRequested = Signal()
     recheckRequested = Signal()  # read the same folders again (after fixing them)
-    labelRequested = Signal()  # "Label a folder…": files without labels yet
+    labelRequested = Signal(str)  # "Label a folder…" (""), or the folder shown, whose unlabeled files were left out
 
     def __init__(self, model: DataModel, thumbnails, demo_choices: list[str], parent=None):
         super().__init__(parent)
@@ -99,7 +99,7 @@ class DataPage(QWidget):
         self.label_button = QPushButton("&Label a folder…")
         self.label_button.setToolTip("Label files that have no class folders yet, with the keyboard; a model "
                                      "trained on them suggests the rest (Ctrl+Shift+L)")
-        self.label_button.clicked.connect(self.labelRequested)
+        self.label_button.clicked.connect(lambda: self.labelRequested.emit(self.unlabeled_root()))
         top.addWidget(self.open_button)
         top.addWidget(self.label_button)
         top.addWidget(self.demo_button)
@@ -192,6 +192,8 @@ class DataPage(QWidget):
         self.summary.setText(m.summary())
         self.labels_line.setText(m.labels_text())
         self.labels_line.setVisible(bool(self.labels_line.text()))
+        n = ((m.report or {}).get("labels") or {}).get("unlabeled") if self.unlabeled_root() else 0
+        self.label_button.setText(f"&Label the {n:,} unlabeled…" if n else "&Label a folder…")
         self.progress.setVisible(m.scanning)
         self.next_button.setEnabled(m.ready)
         self.fatal_box.setVisible(bool(m.fatal) and not m.scanning)
@@ -218,6 +220,12 @@ class DataPage(QWidget):
             self.findings_box.addWidget(hint(line))
         self._show_samples()
         self._show_previews()
+
+    def unlabeled_root(self) -> str:
+        """The one folder shown when the scan left unlabeled files out of it ("" otherwise)."""
+        labels = (self.model.report or {}).get("labels")
+        unlabeled = labels.get("unlabeled") if isinstance(labels, dict) else 0
+        return self.model.paths[0] if len(self.model.paths) == 1 and isinstance(unlabeled, int) and unlabeled else ""
 
     def set_scan_progress(self, done: int, total: int) -> None:
         if total > 0:

@@ -44,7 +44,7 @@ class LabelUi:
         self.page.orderChanged.connect(self.set_order)
         self.page.closeRequested.connect(lambda: w.go(0))
         w.steps.itemClicked.connect(lambda _item: self.showing and w.stack.setCurrentIndex(w.steps.currentRow()))
-        w.data_page.labelRequested.connect(lambda: self.open_dialog())
+        w.data_page.labelRequested.connect(lambda root: self.open(root) if root else self.open_dialog())
         w.results_page.relabelRequested.connect(self.relabel)
         w.results_page.excludeRequested.connect(self.exclude)
         m = w.models

@@ -336,9 +336,10 @@ class FakeEngine(QObject):
         from engine.labels.sidecar import EXCLUDED, LabelStore
         from gui.label_model import data_files
 
-        store, by_class, excluded, overridden = LabelStore(root), {}, 0, 0
+        store, by_class, excluded, overridden, unlabeled = LabelStore(root), {}, 0, 0, 0
         for f in data_files(root):
             label = store.label_of(f)
+            unlabeled += label is None
             row = store.get(f)
             excluded += label == EXCLUDED
             overridden += bool(row and Path(f).parent.name != label and Path(f).parent != Path(root)
@@ -353,7 +354,7 @@ class FakeEngine(QObject):
         self.report = {"roots": [root], "modality": "image", "classes": classes, "imbalance_ratio": 1.0,
                        "skipped": [], "findings": [], "fatal": fatal,
                        "labels": {"from_sidecar": len(store.rows) - excluded, "overridden": overridden,
-                                  "excluded": excluded, "unlabeled": 0},
+                                  "excluded": excluded, "unlabeled": unlabeled},
                        "image": {"count": n, "width": {"min": 8, "median": 8, "max": 8},
                                  "height": {"min": 8, "median": 8, "max": 8}, "modes": {"RGB": n}}}
         return P.DataReport(report=self.report)

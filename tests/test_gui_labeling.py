@@ -132,9 +132,12 @@ def test_train_on_my_labels_then_guesses_and_relabel_from_the_errors(qtbot, env)
     assert fake.runs[0]["config"]["data"] == [str(folder)]
     assert sorted(c.name for c in w.data.classes) == ["blue", "red"]
     assert sum(c.count for c in w.data.classes) == 6
+    assert w.data_page.label_button.text() == "&Label the 2 unlabeled…"  # the Data page leads back to them
 
     # back in the Label mode the model's guesses are there, the queue can be most useful first
-    w.labeling.open(str(folder))
+    w.go(DATA)
+    w.data_page.label_button.click()
+    assert w.stack.currentWidget() is page and lm.root == str(folder)
     qtbot.waitUntil(lambda: lm.suggestion() is not None, timeout=5000)
     assert "The model says" in page.suggestion.text() and "sure" in page.suggestion.text()
     page.order.setCurrentIndex(page.order.findData("useful"))
