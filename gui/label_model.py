@@ -105,12 +105,14 @@ class LabelModel:
         self.useful_order: list[str] = []  # the engine's queue, most useful first
         self.model_run: str | None = None  # the run whose model made the suggestions
         self.undo_stack: list[Change] = []
+        self._labels: dict[str, str | None] = {}  # file -> the label that counts (None: unlabeled)
 
     # ---------------------------------------------------------------- opening
     def open(self, root: str) -> None:
         self.root = os.path.abspath(root)
         self.store = LabelStore(self.root)
         self.files = data_files(self.root)
+        self._labels = {f: self.store.label_of(f) for f in self.files}  # read once; kept in step with each change
         self.suggestions, self.useful_order, self.model_run = {}, [], None
         self.undo_stack = []
         self._build_queue()
@@ -152,7 +154,9 @@ class LabelModel:
         return self.queue[self.index] if 0 <= self.index < len(self.queue) else None
 
     def label_of(self, path: str | None) -> str | None:
-        return self.store.label_of(path) if self.store and path else None
+        if not self.store or not path:
+            return None
+        return self._labels[path] if path in self._labels else self.store.label_of(path)
 
     def reason_of(self, path: str | None) -> str:
         row = self.store.get(path) if self.store and path else None
@@ -165,8 +169,7 @@ class LabelModel:
         """Files per class (folder labels and the sidecar's), plus 'excluded' and 'unlabeled'."""
         out = {c: 0 for c in self.classes}
         out[EXCLUDED] = out["unlabeled"] = 0
-        for f in self.files:
-            label = self.store.label_of(f)
+        for label in self._labels.values():
             key = "unlabeled" if label is None else label
             out[key] = out.get(key, 0) + 1
         return out
@@ -175,10 +178,6 @@ class LabelModel:
         """(files with a label or excluded, all files)."""
         c = self.counts()
         return len(self.files) - c["unlabeled"], len(self.files)
-
-    def labeled_count(self) -> int:
-        c = self.counts()
-        return sum(v for k, v in c.items() if k not in (EXCLUDED, "unlabeled"))
 
     def position_text(self) -> str:
         if not self.queue:
@@ -193,6 +192,7 @@ class LabelModel:
         if label != EXCLUDED and label not in self.classes:
             raise ValueError(f"{label!r} is not one of the classes.")
         previous = self.store.label(path, label)
+        self._labels[path] = self.store.label_of(path)
         self.undo_stack.append(Change(path, previous, self.index))
         self.events.labels.emit()
         self._advance()
@@ -209,6 +209,7 @@ class LabelModel:
         if path is None or not self.ready:
             return False
         previous = self.store.exclude(path, reason)  # raises ValueError without a reason
+        self._labels[path] = self.store.label_of(path)
         self.undo_stack.append(Change(path, previous, self.index))
         self.events.labels.emit()
         self._advance()
@@ -220,6 +221,7 @@ class LabelModel:
             return False
         change = self.undo_stack.pop()
         self.store.restore(change.path, change.previous)
+        self._labels[change.path] = self.store.label_of(change.path)
         if change.path in self.queue:
             self.index = self.queue.index(change.path)
         self.events.labels.emit()
@@ -239,7 +241,7 @@ class LabelModel:
         n = len(self.queue)
         for step in range(1, n + 1):
             i = (self.index + step) % n
-            if self.store.label_of(self.queue[i]) is None:
+            if self._labels.get(self.queue[i]) is None:
                 self.index = i
                 break
         else:
@@ -284,7 +286,7 @@ class LabelModel:
         if not self.store:
             self.queue, self.index = [], 0
             return
-        unlabeled = [f for f in self.files if self.store.label_of(f) is None]
+        unlabeled = [f for f in self.files if self._labels.get(f) is None]
         if self.order == USEFUL and self.useful_order:
             rank = {p: i for i, p in enumerate(self.useful_order)}
             unlabeled.sort(key=lambda p: (rank.get(p, len(rank)), p))
