@@ -13,6 +13,11 @@ from .results_model import Example, ResultsModel
 from .widgets import heading, hint, is_dark
 
 
+def relabelable(path) -> bool:
+    """A file's label lives in the labels file; a table's row ('notes.csv#row=12') keeps its label in the table."""
+    return bool(path) and "#row=" not in str(path)
+
+
 class ResultsPage(QWidget):
     nextRequested = Signal()
     cellFilesRequested = Signal(str, list)  # split, [(path, true class)] to predict
@@ -110,7 +115,8 @@ class ResultsPage(QWidget):
         self.gallery.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.gallery.customContextMenuRequested.connect(self._gallery_menu)
         self.gallery.currentItemChanged.connect(
-            lambda item, _old: [b.setEnabled(item is not None) for b in (self.relabel_button, self.exclude_button)])
+            lambda item, _old: [b.setEnabled(item is not None and relabelable(item.data(Qt.ItemDataRole.UserRole)))
+                                for b in (self.relabel_button, self.exclude_button)])
         outer.addWidget(self.gallery, 1)
         bottom = QHBoxLayout()
         bottom.addStretch(1)
@@ -284,7 +290,8 @@ class ResultsPage(QWidget):
         """"Relabel as" one of the classes, and "Exclude…", for one gallery file."""
         menu = QMenu(self)
         self._fill_relabel_menu(menu.addMenu("Relabel as"), item)
-        menu.addAction("Exclude…", lambda: self.exclude_item(item)).setEnabled(item is not None)
+        path = item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+        menu.addAction("Exclude…", lambda: self.exclude_item(item)).setEnabled(relabelable(path))
         return menu
 
     def _fill_relabel_menu(self, menu: QMenu, item: QListWidgetItem | None) -> None:
@@ -293,8 +300,8 @@ class ResultsPage(QWidget):
         true = item.data(Qt.ItemDataRole.UserRole + 1) if item is not None else None
         for name in self.model.classes():
             a = menu.addAction(name, lambda n=name: self.relabelRequested.emit(path, n))
-            a.setEnabled(bool(path) and name != true)
-        menu.setEnabled(bool(path))
+            a.setEnabled(relabelable(path) and name != true)
+        menu.setEnabled(relabelable(path))
 
     def _gallery_menu(self, pos) -> None:
         item = self.gallery.itemAt(pos)
@@ -307,7 +314,7 @@ class ResultsPage(QWidget):
         return reason.strip() if ok and reason.strip() else None
 
     def exclude_item(self, item: QListWidgetItem | None) -> None:
-        if item is None:
+        if item is None or not relabelable(item.data(Qt.ItemDataRole.UserRole)):
             return
         reason = self.ask_reason()
         if reason:

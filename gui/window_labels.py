@@ -22,11 +22,12 @@ from .label_chart import learning_curve
 from .label_model import USEFUL, LabelModel
 from .label_page import LabelPage
 from .label_queue import QueueAsker
+from .results_page import relabelable
 
 
 def root_of(path: str, roots: list[str]) -> str | None:
     """The data folder among `roots` that holds `path` (the deepest, if they nest)."""
-    p = os.path.abspath(path.split("#", 1)[0])
+    p = os.path.abspath(path)
     inside = [r for r in roots if r and os.path.isdir(r) and
               os.path.commonpath([p, os.path.abspath(r)]) == os.path.abspath(r)]
     return max(inside, key=len) if inside else None
@@ -145,25 +146,26 @@ class LabelUi:
     def _roots(self) -> list[str]:
         return list(self.w.data.paths) + self._run_data(self.w.results.run_dir)
 
-    def _store_for(self, path: str) -> tuple[LabelStore, str] | None:
+    def _store_for(self, path: str) -> LabelStore | None:
+        if not relabelable(path):
+            self.w.notify("A row of a table keeps its label in the table; change it there.", "warning")
+            return None
         root = root_of(path, self._roots())
         if root is None:
             self.w.notify(f"{path} is not inside the data folder of this run; its label cannot be changed here.")
             return None
-        return LabelStore(root), path.split("#", 1)[0]
+        return LabelStore(root)
 
     def relabel(self, path: str, label: str) -> None:
-        found = self._store_for(path)
-        if found:
-            store, file = found
-            store.label(file, label, reason="relabeled from the results")
+        store = self._store_for(path)
+        if store is not None:
+            store.label(path, label, reason="relabeled from the results")
             self._changed(path, f"now {label}")
 
     def exclude(self, path: str, reason: str) -> None:
-        found = self._store_for(path)
-        if found:
-            store, file = found
-            store.exclude(file, reason)
+        store = self._store_for(path)
+        if store is not None:
+            store.exclude(path, reason)
             self._changed(path, "excluded")
 
     def _changed(self, path: str, what: str) -> None:

@@ -206,3 +206,14 @@ def test_text_files_are_shown_as_text(qtbot, env):
     assert shown == Path(w.labeling.model.current_path()).read_text()
     press(qtbot, w, Qt.Key.Key_2)
     assert page.text.toPlainText() != shown and w.labeling.model.counts()["routine"] == 1
+
+
+def test_a_table_row_cannot_be_relabeled_from_the_gallery(qtbot, env):
+    from gui.results_page import relabelable
+
+    assert relabelable("/data/scan#1.png") and not relabelable("/data/notes.csv#row=12") and not relabelable("")
+    w, _ = open_window(qtbot)
+    w.labeling.relabel("/data/notes.csv#row=12", "urgent")
+    assert w.message.isVisible() and "in the table" in w.message.label.text()
+    w.labeling.exclude("/elsewhere/x.png", "blurred")
+    assert "not inside the data folder" in w.message.label.text()
