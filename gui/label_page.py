@@ -24,6 +24,8 @@ from .label_chart import LearningCurve, curve_note
 from .label_model import MAX_KEYS, ORDER_TEXT, LabelModel
 from .widgets import heading, hint
 
+TRAIN_TIP = ("Start a run on what is labeled so far (the Train page shows it); the suggestions and the queue "
+             "then come from the new model.")
 EXCLUDE_REASONS = ("Not a usable image or text", "Not one of the classes", "Duplicate", "Unsure, ask a colleague")
 
 
@@ -59,8 +61,7 @@ class LabelPage(QWidget):
         self.order.currentIndexChanged.connect(lambda _i: self.orderChanged.emit(self.order.currentData()))
         top.addWidget(self.order)
         self.train_button = _no_focus(QPushButton("Train on my labels"))
-        self.train_button.setToolTip("Start a run on what is labeled so far (the Train page shows it); the "
-                                     "suggestions and the queue then come from the new model.")
+        self.train_button.setToolTip(TRAIN_TIP)
         self.train_button.clicked.connect(self.trainRequested)
         top.addWidget(self.train_button)
         self.done_button = _no_focus(QPushButton("Close"))
@@ -193,7 +194,7 @@ class LabelPage(QWidget):
         parts += [f"excluded: {counts.get(EXCLUDED, 0)}", f"unlabeled: {counts.get('unlabeled', 0)}"]
         self.counts.setText(" &nbsp;·&nbsp; ".join(parts))
         self.train_button.setEnabled(m.ready and sum(counts.get(c, 0) > 0 for c in m.classes) >= 2)
-        self.train_button.setToolTip(self.train_button.toolTip() if self.train_button.isEnabled()
+        self.train_button.setToolTip(TRAIN_TIP if self.train_button.isEnabled()
                                      else "Label at least one file of two classes first.")
         self.undo_button.setEnabled(bool(m.undo_stack))
 
