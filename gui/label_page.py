@@ -230,9 +230,13 @@ class LabelPage(QWidget):
             self.text.setPlainText(read_snippet(path, 6000))
             self.views.setCurrentWidget(self.text)
         else:
-            self.image.setText("Loading…")
             self.views.setCurrentWidget(self.image)
-            self.thumbnails.request(path, self.view_size)
+            near = m.queue[max(0, m.index - 2):m.index + 3]  # the next ones decode while this one is looked at
+            self.thumbnails.keep_only(near)
+            if (path, self.view_size) not in self.thumbnails.cache:
+                self.image.setText("Loading…")
+            for p in [path] + [q for q in near if q != path and os.path.splitext(q)[1].lower() not in TEXT_EXTS]:
+                self.thumbnails.request(p, self.view_size)
         label, reason = m.label_of(path), m.reason_of(path)
         now = ("unlabeled" if label is None else f"excluded ({reason})" if label == EXCLUDED else f"labeled {label}")
         rel = os.path.relpath(path, m.root) if m.root else path

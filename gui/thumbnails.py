@@ -87,6 +87,12 @@ class ThumbnailLoader(QObject):
         self.cache[(path, size)] = pix
         self.loaded.emit(path, size, pix)
 
+    def keep_only(self, paths) -> None:
+        """Forget every decoded image but these paths' (the Label mode's big images: one a file, thousands
+        a session, about 1 MB each at 480 px)."""
+        keep = set(paths)
+        self.cache = {k: v for k, v in self.cache.items() if k[0] in keep}
+
     @property
     def idle(self) -> bool:
         return not self.pending

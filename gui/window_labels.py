@@ -23,6 +23,7 @@ from .label_model import USEFUL, LabelModel
 from .label_page import LabelPage
 from .label_queue import QueueAsker
 from .results_page import relabelable
+from .thumbnails import ThumbnailLoader
 
 
 def root_of(path: str, roots: list[str]) -> str | None:
@@ -37,7 +38,9 @@ class LabelUi:
     def __init__(self, window):
         self.w = w = window
         self.model = LabelModel()
-        self.page = LabelPage(self.model, window.thumbnails)
+        self.images = ThumbnailLoader(window)  # its own cache of big images, kept to the files around the current one
+        self.images.fallback = lambda *args: window.thumbnails.fallback(*args)  # DICOM: drawn by the engine
+        self.page = LabelPage(self.model, self.images)
         w.stack.addWidget(self.page)
         self.queue = QueueAsker(w.session, self.model)
         self.train_pending = False  # "Train on my labels": start once the data and a model are ready

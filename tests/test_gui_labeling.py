@@ -99,6 +99,8 @@ def test_drop_unlabeled_folder_and_label_by_keyboard(qtbot, env):
     assert lm.label_of(second) is None and lm.current_path() == second
     press(qtbot, w, Qt.Key.Key_2)
     assert "No suggestions yet" in page.suggestion.text()
+    qtbot.waitUntil(lambda: not page.image.pixmap().isNull(), timeout=5000)  # the big image is shown
+    assert len({path for path, _ in w.labeling.images.cache}) <= 5  # only the files around it stay decoded
     assert digests(folder) == before and sorted(p.name for p in folder.glob("*.png")) == sorted(before)
 
     # the app goes away without closing (a crash): a new window on the folder has every saved label

@@ -141,7 +141,7 @@ def _walk(args, work: Path) -> int:
     w.labeling.open(folder)
     page.order.setCurrentIndex(page.order.findData("useful"))
     wait(lambda: lm.suggestion() is not None, "the model's guesses", 300)
-    wait(lambda: w.thumbnails.idle, "the image")
+    wait(lambda: w.labeling.images.idle, "the image")
     QTest.qWait(400)
     save(w.grab(), "25-label")
 
