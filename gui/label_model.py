@@ -139,6 +139,12 @@ class LabelModel:
         names = [n.strip() for n in names if n.strip()]
         if len(names) < 2:
             raise ValueError("Name at least two classes.")
+        counts = self.counts()
+        dropped = [c for c in self.classes if c not in names and counts.get(c)]
+        if dropped:
+            c = dropped[0]
+            raise ValueError(f"{counts[c]} file{'s are' if counts[c] != 1 else ' is'} labeled {c}: keep the class "
+                             "(classes can be added and reordered, not removed once used).")
         self.store.set_classes(names)
         self.events.opened.emit()
         self.events.labels.emit()

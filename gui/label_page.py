@@ -45,6 +45,7 @@ class LabelPage(QWidget):
         self.thumbnails = thumbnails
         self.view_size = 480
         self.class_buttons: list[QPushButton] = []
+        self.editing = False  # the class names box is open again (Classes…)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # the keys go to the page once classes are named
         outer = QVBoxLayout(self)
 
@@ -64,6 +65,10 @@ class LabelPage(QWidget):
         self.train_button.setToolTip(TRAIN_TIP)
         self.train_button.clicked.connect(self.trainRequested)
         top.addWidget(self.train_button)
+        self.classes_button = _no_focus(QPushButton("Classes…"))
+        self.classes_button.setToolTip("Add a class or change the order of the keys")
+        self.classes_button.clicked.connect(self.edit_classes)
+        top.addWidget(self.classes_button)
         self.done_button = _no_focus(QPushButton("Close"))
         self.done_button.setToolTip("Back to step 1 (your labels are saved as you go)")
         self.done_button.clicked.connect(self.closeRequested)
@@ -181,7 +186,8 @@ class LabelPage(QWidget):
     def refresh(self) -> None:
         m = self.model
         self.title.setText(f"Label {os.path.basename(m.root or '') or 'a folder'}")
-        self.setup.setVisible(m.is_open and not m.ready)
+        self.setup.setVisible(m.is_open and (not m.ready or self.editing))
+        self.classes_button.setVisible(m.ready and not self.editing)
         if m.is_open and not m.ready and not self.class_names.text():
             self.class_names.setText(", ".join(m.proposed_classes()))
         self._fill_buttons()
@@ -279,6 +285,13 @@ class LabelPage(QWidget):
             self.image.setPixmap(pix)
 
     # ---------------------------------------------------------------- actions
+    def edit_classes(self) -> None:
+        self.editing = True
+        self.class_names.setText(", ".join(self.model.classes))
+        self.start_button.setText("Apply")
+        self.refresh()
+        self.class_names.setFocus()
+
     def _give_classes(self) -> None:
         names = [n for n in self.class_names.text().replace(";", ",").split(",")]
         try:
@@ -286,6 +299,9 @@ class LabelPage(QWidget):
         except ValueError as exc:
             QMessageBox.warning(self, "Name the classes", str(exc))
             return
+        self.editing = False
+        self.start_button.setText("Start labeling")
+        self.refresh()
         self.setFocus()
 
     def ask_reason(self) -> str | None:

@@ -97,6 +97,11 @@ def test_drop_unlabeled_folder_and_label_by_keyboard(qtbot, env):
     assert lm.label_of(third) is None and lm.current_path() == third
     press(qtbot, w, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # and the blue label
     assert lm.label_of(second) is None and lm.current_path() == second
+    page.classes_button.click()  # Classes…: a third class, keys follow the new order
+    assert page.setup.isVisible() and page.class_names.text() == "red, blue"
+    page.class_names.setText("red, blue, unclear")
+    page.start_button.click()
+    assert not page.setup.isVisible() and [b.text() for b in page.class_buttons][-1] == "3   unclear"
     press(qtbot, w, Qt.Key.Key_2)
     assert "No suggestions yet" in page.suggestion.text()
     qtbot.waitUntil(lambda: not page.image.pixmap().isNull(), timeout=5000)  # the big image is shown
@@ -108,7 +113,7 @@ def test_drop_unlabeled_folder_and_label_by_keyboard(qtbot, env):
     w2, _ = open_window(qtbot)
     w2.labeling.open(str(folder))
     lm2 = w2.labeling.model
-    assert lm2.classes == ["red", "blue"] and not w2.labeling.page.setup.isVisible()
+    assert lm2.classes == ["red", "blue", "unclear"] and not w2.labeling.page.setup.isVisible()
     assert lm2.label_of(first) == "red" and lm2.label_of(second) == "blue" and lm2.progress() == (2, 8)
     assert first not in lm2.queue and second not in lm2.queue
 

@@ -136,3 +136,16 @@ def test_the_data_page_line_and_the_curve_sentence():
     assert "Train on your labels" in curve_note([])
     assert "more labels still help" in curve_note([(20, 0.6), (40, 0.8)])
     assert "changed little" in curve_note([(20, 0.8), (40, 0.802)])
+
+
+def test_classes_can_be_added_and_reordered_not_removed_once_used(folder):
+    m = LabelModel()
+    m.open(str(folder))
+    m.set_classes(["normal", "abnormal"])
+    m.label_key(2)
+    m.set_classes(["abnormal", "normal", "unclear"])  # key 1 is now abnormal
+    assert m.classes == ["abnormal", "normal", "unclear"] and m.counts()["abnormal"] == 1
+    m.set_classes(["abnormal", "unclear"])  # 'normal' has no label yet: it may go
+    with pytest.raises(ValueError, match="1 file is labeled abnormal"):
+        m.set_classes(["normal", "unclear"])
+    assert LabelStore(folder).project.classes == ["abnormal", "unclear"]
