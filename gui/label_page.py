@@ -272,6 +272,10 @@ class LabelPage(QWidget):
         """While the engine ranks the files with the new model."""
         self.order_hint.setText("The model is looking at the unlabeled files…" if busy else self.model.order_note())
 
+    def show_ranking(self, done: int, total: int) -> None:
+        if total:
+            self.order_hint.setText(f"The model is looking at the unlabeled files… {done:,} of {total:,}")
+
     def set_curve(self, points: list[tuple[int, float]]) -> None:
         self.chart.set_points(points)
         self.chart_note.setText(curve_note(points))

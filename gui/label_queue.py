@@ -14,9 +14,10 @@ LIMIT = 2000  # files ranked and sent: far more than a person labels before trai
 
 
 class QueueAsker:
-    def __init__(self, session, model: LabelModel):
+    def __init__(self, session, model: LabelModel, on_progress=None):
         self.session = session
         self.model = model
+        self.on_progress = on_progress  # (done, total) files scored so far: a large folder takes a while
         self.ticket = None
 
     def ask(self, run_dir: str) -> None:
@@ -26,7 +27,8 @@ class QueueAsker:
         self.ticket = self.session.requests.request(
             P.LabelQueue(root=m.root, model=run_dir, strategy=QueueStrategy.USEFUL, seed=m.seed, limit=LIMIT),
             lambda reply: self._on_queue(run_dir, reply),
-            lambda err: m.events.problem.emit(err.message), busy="label_queue")
+            lambda err: m.events.problem.emit(err.message), busy="label_queue",
+            on_partial=lambda p: self.on_progress and self.on_progress(int(p.done), int(p.total)))
 
     def _on_queue(self, run_dir: str, reply) -> None:
         self.ticket = None

@@ -42,7 +42,7 @@ class LabelUi:
         self.images.fallback = lambda *args: window.thumbnails.fallback(*args)  # DICOM: drawn by the engine
         self.page = LabelPage(self.model, self.images)
         w.stack.addWidget(self.page)
-        self.queue = QueueAsker(w.session, self.model)
+        self.queue = QueueAsker(w.session, self.model, on_progress=self.page.show_ranking)
         self.train_pending = False  # "Train on my labels": start once the data and a model are ready
         self.page.trainRequested.connect(self.train)
         self.page.orderChanged.connect(self.set_order)

@@ -257,7 +257,8 @@ class FakeEngine(QObject):
         items = [{"rank": r + 1, "path": f, "guess": classes[r % len(classes)],
                   "confidence": round(0.5 + 0.4 * r / max(1, len(files)), 3), "score": 1.0 - r / max(1, len(files))}
                  for r, f in enumerate(reversed(files))]
-        return P.LabelSuggestions(root=msg.root, strategy=msg.strategy, items=items[:msg.limit], total=len(files))
+        return [P.JobProgress(done=len(files), total=len(files)),  # a long request: progress, then the answer
+                P.LabelSuggestions(root=msg.root, strategy=msg.strategy, items=items[:msg.limit], total=len(files))]
 
     def _resolve(self, config: dict):
         """The engine's own (torch-free) recipe on the last inspected data: 70/15/15 per class, like a scan."""

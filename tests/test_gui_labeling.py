@@ -134,6 +134,8 @@ def test_train_on_my_labels_then_guesses_and_relabel_from_the_errors(qtbot, env)
     red, blue = sorted(p for p, c in labeled.items() if c == "red"), sorted(p for p, c in labeled.items() if c == "blue")
     fake.error_files = {"red": red[0], "blue": blue[0]}  # the run calls one file of each class wrong
 
+    ranked = []
+    w.labeling.queue.on_progress = lambda done, total: ranked.append((done, total))
     page.train_button.click()
     qtbot.waitUntil(lambda: w.stack.currentIndex() == RESULTS, timeout=10000)
     assert fake.runs[0]["config"]["data"] == [str(folder)]
@@ -147,6 +149,7 @@ def test_train_on_my_labels_then_guesses_and_relabel_from_the_errors(qtbot, env)
     assert w.stack.currentWidget() is page and lm.root == str(folder)
     qtbot.waitUntil(lambda: lm.suggestion() is not None, timeout=5000)
     assert "The model says" in page.suggestion.text() and "sure" in page.suggestion.text()
+    assert ranked and ranked[-1] == (2, 2)  # the engine's progress while it ranked the two unlabeled files
     page.order.setCurrentIndex(page.order.findData("useful"))
     asked = [m for m in fake.sent if isinstance(m, P.LabelQueue)][-1]
     assert asked.root == str(folder) and asked.model == w.results.run_dir and asked.strategy == "useful"
