@@ -188,7 +188,9 @@ class LabelModel:
     def position_text(self) -> str:
         if not self.queue:
             return "Nothing left to label."
-        return f"{self.index + 1} of {len(self.queue)} in the queue"
+        left = sum(self._labels.get(p) is None for p in self.queue)
+        done = " (every file in the queue has a label now: train on them)" if not left else ""
+        return f"{self.index + 1} of {len(self.queue)} in the queue{done}"
 
     # ---------------------------------------------------------------- labeling
     def label_current(self, label: str) -> bool:

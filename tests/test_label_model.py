@@ -75,6 +75,9 @@ def test_label_undo_exclude_and_originals_untouched(folder):
     m.move(-1)
     assert m.current_path() == second
     assert LabelStore(folder).label_of(first) == "normal"  # each label is on disk at once
+    while any(m.label_of(p) is None for p in m.queue):
+        m.label_key(1)
+    assert "every file in the queue has a label" in m.position_text() and m.progress() == (6, 6)
     assert digests(folder) == before and "labels" in seen
 
 
