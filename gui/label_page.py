@@ -9,6 +9,7 @@ window only for what does: the queue's order from the model, and a run.
 from __future__ import annotations
 
 import os
+from html import escape
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QPixmap, QShortcut
@@ -46,6 +47,7 @@ class LabelPage(QWidget):
         self.view_size = 480
         self.class_buttons: list[QPushButton] = []
         self.editing = False  # the class names box is open again (Classes…)
+        self._names_for: str | None = None  # the folder whose classes the names box shows
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # the keys go to the page once classes are named
         outer = QVBoxLayout(self)
 
@@ -188,14 +190,15 @@ class LabelPage(QWidget):
         self.title.setText(f"Label {os.path.basename(m.root or '') or 'a folder'}")
         self.setup.setVisible(m.is_open and (not m.ready or self.editing))
         self.classes_button.setVisible(m.ready and not self.editing)
-        if m.is_open and not m.ready and not self.class_names.text():
-            self.class_names.setText(", ".join(m.proposed_classes()))
+        if m.is_open and not m.ready and (not self.class_names.text() or self._names_for != m.root):
+            self.class_names.setText(", ".join(m.proposed_classes()))  # another folder: its own proposal
+        self._names_for = m.root
         self._fill_buttons()
         done, total = m.progress() if m.is_open else (0, 0)
         self.progress.setRange(0, max(1, total))
         self.progress.setValue(done)
         counts = m.counts() if m.is_open else {}
-        parts = [f"<b>{i + 1}</b> {c}: {counts.get(c, 0)}" if i < MAX_KEYS else f"{c}: {counts.get(c, 0)}"
+        parts = [(f"<b>{i + 1}</b> " if i < MAX_KEYS else "") + f"{escape(c)}: {counts.get(c, 0)}"
                  for i, c in enumerate(m.classes)]
         parts += [f"excluded: {counts.get(EXCLUDED, 0)}", f"unlabeled: {counts.get('unlabeled', 0)}"]
         self.counts.setText(" &nbsp;·&nbsp; ".join(parts))
@@ -255,7 +258,8 @@ class LabelPage(QWidget):
         if s is not None:
             key = m.classes.index(s.label) + 1 if s.label in m.classes[:MAX_KEYS] else None
             press = f" (press {key})" if key else ""
-            self.suggestion.setText(f"The model says <b>{s.label}</b>{press}, {fmt.percent(s.confidence, 0)} sure.")
+            sure = fmt.percent(s.confidence, 0)
+            self.suggestion.setText(f"The model says <b>{escape(s.label)}</b>{press}, {sure} sure.")
         elif m.model_run:
             self.suggestion.setText("The model has no guess for this file.")
         else:

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QApplication
 from engine import protocol as P
 from engine.labels.sidecar import EXCLUDED, LabelStore
 from gui.settings import Settings
-from gui.window import DATA, RESULTS, TRAIN, MainWindow
+from gui.window import DATA, RESULTS, MainWindow
 from tests.test_gui_fakes import FakeEngine, drop_paths, png_bytes
 
 pytestmark = pytest.mark.timeout(120)
@@ -131,7 +131,7 @@ def test_train_on_my_labels_then_guesses_and_relabel_from_the_errors(qtbot, env)
         press(qtbot, w, Qt.Key.Key_1 if int(Path(path).stem[-1]) % 2 == 0 else Qt.Key.Key_2)
     assert page.train_button.isEnabled()
     labeled = {p: lm.label_of(p) for p in lm.files if lm.label_of(p)}
-    red, blue = sorted(p for p, c in labeled.items() if c == "red"), sorted(p for p, c in labeled.items() if c == "blue")
+    red, blue = (sorted(p for p, c in labeled.items() if c == name) for name in ("red", "blue"))
     fake.error_files = {"red": red[0], "blue": blue[0]}  # the run calls one file of each class wrong
 
     ranked = []
@@ -194,10 +194,12 @@ def test_menu_and_data_page_open_the_label_mode(qtbot, env, monkeypatch):
     assert w.stack.currentWidget() is w.labeling.page
     w.labeling.page.done_button.click()  # Close: back to step 1
     assert w.stack.currentIndex() == DATA
-    action = next(a for a in w.menuBar().actions()[0].menu().actions() if a.text().replace("&", "") == "Label a folder…")
+    file_menu = w.menuBar().actions()[0].menu()
+    action = next(a for a in file_menu.actions() if a.text().replace("&", "") == "Label a folder…")
     action.trigger()
     assert w.stack.currentWidget() is w.labeling.page
-    qtbot.mouseClick(w.steps.viewport(), Qt.MouseButton.LeftButton, pos=w.steps.visualItemRect(w.steps.item(DATA)).center())
+    step_one = w.steps.visualItemRect(w.steps.item(DATA)).center()
+    qtbot.mouseClick(w.steps.viewport(), Qt.MouseButton.LeftButton, pos=step_one)
     assert w.stack.currentIndex() == DATA  # a click on step 1 leaves the mode
 
 
@@ -210,7 +212,8 @@ def test_text_files_are_shown_as_text(qtbot, env):
     drop_paths(w, [folder])
     page = w.labeling.page
     assert w.stack.currentWidget() is page
-    name_classes(qtbot, w, "urgent, routine")
+    name_classes(qtbot, w, "urgent, routine, <5 min")
+    assert "&lt;5 min: 0" in page.counts.text()  # a class name is text, not markup
     assert page.views.currentWidget() is page.text
     shown = page.text.toPlainText()
     assert shown == Path(w.labeling.model.current_path()).read_text()
