@@ -216,7 +216,8 @@ class LabelPage(QWidget):
             b.deleteLater()
         self.class_buttons = []
         for i, name in enumerate(names):
-            b = _no_focus(QPushButton(f"{i + 1}   {name}" if i < MAX_KEYS else name))
+            shown = name.replace("&", "&&")  # '&' in a class name is a letter, not a mnemonic
+            b = _no_focus(QPushButton(f"{i + 1}   {shown}" if i < MAX_KEYS else shown))
             b.setProperty("label", name)
             b.setMinimumHeight(int(self.fontMetrics().height() * 2.2))
             b.clicked.connect(lambda _c=False, n=name: self._when_ready(self.model.label_current, n))

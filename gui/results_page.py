@@ -299,7 +299,7 @@ class ResultsPage(QWidget):
         path = item.data(Qt.ItemDataRole.UserRole) if item is not None else None
         true = item.data(Qt.ItemDataRole.UserRole + 1) if item is not None else None
         for name in self.model.classes():
-            a = menu.addAction(name, lambda n=name: self.relabelRequested.emit(path, n))
+            a = menu.addAction(name.replace("&", "&&"), lambda n=name: self.relabelRequested.emit(path, n))
             a.setEnabled(relabelable(path) and name != true)
         menu.setEnabled(relabelable(path))
 
