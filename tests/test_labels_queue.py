@@ -115,3 +115,23 @@ def test_a_missing_model_is_a_plain_error(srv, tmp_path):  # noqa: F811
     srv.handle_line(line(protocol.LabelQueue(root=str(tmp_path), model=str(tmp_path / "nope")), seq=3))
     err = srv.out.wait_for(protocol.Error)
     assert err.request_seq == 3 and "does not exist" in err.message
+
+
+def test_cancel_answers_with_what_was_scored(tmp_path, image_run):
+    import threading
+
+    src = make_images(tmp_path / "src", per_class=2, seed=1)
+    root = tmp_path / "many"
+    root.mkdir()
+    pngs = sorted(src.rglob("*.png"))
+    for i in range(70):
+        shutil.copy(pngs[i % len(pngs)], root / f"img_{i:03d}.png")
+    cancel, seen = threading.Event(), []
+
+    def send(msg):
+        seen.append(msg)
+        cancel.set()  # after the first chunk
+
+    q = suggest(image_run, root, send=send, cancel=cancel)
+    assert q.cancelled and len(seen) == 1 and seen[0].done == 64 and seen[0].total == 70
+    assert len(q.items) == 64 and q.total == 70
