@@ -147,7 +147,7 @@ class Predictor:
                 except Exception as exc:  # one unreadable input is reported, not fatal
                     errors[i] = f"could not read it ({type(exc).__name__}: {exc})"
             if good:
-                probs[good] = self._forward(self._arrays(prepared))
+                probs[good] = self.score_prepared(prepared)
             if reporter is not None:
                 done = min(len(order), start + self.batch_size)
                 rate = done / max(1e-9, time.monotonic() - t0)
@@ -155,6 +155,10 @@ class Predictor:
                                            samples_per_s=rate, eta_s=(len(order) - done) / rate if rate else None,
                                            phase="eval"))
         return probs, errors
+
+    def score_prepared(self, prepared: list) -> np.ndarray:
+        """Raw probabilities for one batch of inputs already read (`_prepare`: pixel arrays or texts)."""
+        return self._forward(self._arrays(prepared))
 
     def predict_proba(self, items: list, reporter: Callable | None = None, cancel=None) -> np.ndarray:
         """Class probabilities (n, len(classes)); rows of unreadable inputs are NaN."""

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 # the values of the string fields below (vocabulary.py; a newer engine's unknown value still decodes)
-from .vocabulary import ByeReason, CheckpointKind, ErrorKind, LogLevel, Phase, ProgressPhase  # noqa: F401
+from .vocabulary import (ByeReason, CheckpointKind, ErrorKind, LogLevel, Phase, ProgressPhase,  # noqa: F401
+                         QueueStrategy)
 
 PROTOCOL_VERSION = "1.0"
 MAX_LINE_BYTES = 1 << 20  # receivers drop longer lines
@@ -393,3 +394,5 @@ from .protocol_jobs import (BundleOpened, CancelRequest, FindLR, FolderPredicted
 # the clinical evaluation's requests and replies (issue 22), registered like the others above
 from .protocol_clinical import (AuditSubgroups, EvaluateFolder, Evaluated, Reconsider, ReportSaved,  # noqa: E402,F401
                                 SaveReport)
+# labeling with the model in the loop (issue 25): the queue's request and answer
+from .protocol_labels import LabelQueue, LabelSuggestions  # noqa: E402,F401

@@ -67,3 +67,9 @@ class LogLevel(StrEnum):
 class CheckpointKind(StrEnum):
     LAST = "last"
     BEST = "best"
+
+
+class QueueStrategy(StrEnum):
+    """LabelQueue.strategy: the order files are offered for labeling (engine/labels/queue.py)."""
+    USEFUL = "useful"  # the model's least sure first, each batch spread out
+    RANDOM = "random"

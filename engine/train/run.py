@@ -80,6 +80,7 @@ def prepare(config: RunConfig, report: RunReporter, cancel):
     """Validate, scan, resolve the recipe and create the run directory. Nothing heavy yet."""
     from ..backbones import locate_weights
     from ..data import save_splits
+    from ..data.labeled import labels_meta
     from ..library.safe_copy import weights_digest
     from .plan import recipe, scan_and_pick
 
@@ -102,6 +103,7 @@ def prepare(config: RunConfig, report: RunReporter, cancel):
     write_json(run_dir / "recipe.json", {"facts": facts.to_dict(), "settings": [s.to_dict() for s in settings]})
     save_splits(dataset, run_dir)
     write_json(run_dir / "data_report.json", dataset.report.to_dict())
+    write_json(run_dir / "labels.json", labels_meta(dataset))
     meta = {"format": "transfer-studio-run-model", "version": 1, "backbone": spec.id, "source": spec.source,
             "arch": spec.arch, "modality": dataset.modality, "classes": list(dataset.classes),
             "num_classes": len(dataset.classes), "freeze": cfg.freeze,
