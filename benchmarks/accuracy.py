@@ -128,11 +128,21 @@ def _selection(run_dir: Path, test_dir: Path) -> dict | None:
         return None
     info = json.loads(path.read_text())
     cps = run_dir / "checkpoints"
-    ft = "finetune" if (cps / "finetune").is_dir() else "best"
-    out = {"winner": info.get("winner"), "probe_val": info["probe"]["val"].get("val_accuracy"),
-           "finetune_val": ((info.get("fine_tune") or {}).get("val") or {}).get("val_accuracy"),
-           "probe_test": round(held_out_accuracy(str(run_dir), test_dir, "probe"), 1)}
-    if info.get("winner") != "linear probe" or ft == "finetune":
+    simple = info.get("simple") or {}
+    out = {"winner": info.get("winner")}
+    if simple:  # the simple contender (engine/classical): its validation figure, and its own held-out score
+        out["simple_val"] = (simple.get("val") or {}).get("val_accuracy")
+        out["simple_p"] = simple.get("p_value")
+        if (cps / "simple").is_dir():
+            out["simple_test"] = round(held_out_accuracy(str(run_dir), test_dir, "simple"), 1)
+    if "probe" not in info:
+        return out
+    network_dir = "network" if info.get("winner") == "simple model" and (cps / "network").is_dir() else "best"
+    ft = "finetune" if (cps / "finetune").is_dir() else network_dir
+    out.update({"probe_val": info["probe"]["val"].get("val_accuracy"),
+                "finetune_val": ((info.get("fine_tune") or {}).get("val") or {}).get("val_accuracy"),
+                "probe_test": round(held_out_accuracy(str(run_dir), test_dir, "probe"), 1)})
+    if info.get("network_winner", info.get("winner")) != "linear probe" or ft == "finetune":
         out["finetune_test"] = round(held_out_accuracy(str(run_dir), test_dir, ft), 1)
         out["finetune_refit"] = ft == "best" and (run_dir / "refit.json").is_file()
     return out

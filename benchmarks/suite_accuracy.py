@@ -139,7 +139,7 @@ def _mean(xs) -> float:
 
 def _kept(r: dict) -> str:
     winner = (r.get("selection") or {}).get("winner")
-    return {"linear probe": "probe", "fine-tune": "FT", None: "-"}.get(winner, str(winner))
+    return {"linear probe": "probe", "fine-tune": "FT", "simple model": "simple", None: "-"}.get(winner, str(winner))
 
 
 def summarise(rows: list[dict]) -> list[dict]:
@@ -261,8 +261,9 @@ def render_markdown(rows: list[dict], env: dict | None = None) -> str:
         if h["fewer_than_3_seeds"]:
             lines += [f"Rows with fewer than 3 seeds (marked *): {', '.join(h['fewer_than_3_seeds'])}.", ""]
     lines += ["## Per seed", "", "| half | row | N/class | seed | ours % | bal. acc % | smallest class (recall %) | "
-              "kept | probe on test % | fine-tune on test % | probe baseline % | fine-tune baseline % | "
-              "CPU s ours / probe / fine-tune | recipe | measured |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+              "kept | probe on test % | fine-tune on test % | simple model on test % (val p) | probe baseline % | "
+              "fine-tune baseline % | CPU s ours / probe / fine-tune | recipe | measured |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         m, sel = r.get("measured") or {}, r.get("selection") or {}
         base = f"{m['probe']['accuracy']} | {m['finetune']['accuracy']}" if m else "- | -"
@@ -273,9 +274,18 @@ def render_markdown(rows: list[dict], env: dict | None = None) -> str:
         size = (" / ".join(f"{c} {n}" for c, n in r["counts"].items())) if r["counts"] else r["per_class"]
         lines.append(f"| {r['half']} | {r['row']} | {size} | {r['seed']} | {r['accuracy']} | "
                      f"{r['balanced_accuracy']} | {r['minority_class']} ({r['minority_recall']}) | {_kept(r)} | "
-                     f"{sel.get('probe_test', '-')} | {sel.get('finetune_test', '-')} | {base} | {cpu} | {recipe} | "
+                     f"{sel.get('probe_test', '-')} | {sel.get('finetune_test', '-')} | {_simple(sel)} | {base} | "
+                     f"{cpu} | {recipe} | "
                      f"{r['measured_at']} |")
     return "\n".join(lines) + "\n"
+
+
+def _simple(sel: dict) -> str:
+    """The simple contender's own held-out score and its validation p-value ('-' where the run predates it)."""
+    if sel.get("simple_test") is None:
+        return "-"
+    p = sel.get("simple_p")
+    return f"{sel['simple_test']}" + (f" (p {p:.2g})" if p is not None else "")
 
 
 # ------------------------------------------------------------------------------ command line

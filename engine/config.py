@@ -91,6 +91,9 @@ class RunConfig:
     refit_epochs: str | None = None  # "best" or "trained" (see REFIT_EPOCHS); None = auto
     compare_probe: bool | None = None  # also fit a linear probe on the frozen features and keep whichever
     #   scores better on validation (probe_contender.py); None = auto
+    compare_simple: bool | None = None  # also fit a simple non-neural model (logistic regression on grey pixels
+    #   or TF-IDF words) and keep it when validation shows it better beyond chance (classical/contender.py);
+    #   None = auto
     finetune_blend: float | None = None  # saved weights = this share of the fine-tuned ones + the rest of
     #   where the fine-tune began (pretrained + fitted head; WiSE-FT); 1 = off; None = auto
     # where and how

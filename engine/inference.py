@@ -61,8 +61,13 @@ class Predictor:
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_run(cls, run_dir: str | Path, which: str = "best", device: str = "cpu") -> "Predictor":
-        from .modelio import load_model_from_run
+        from .classical.model import is_simple
+        from .modelio import checkpoint_dir, load_model_from_run
 
+        if is_simple(checkpoint_dir(run_dir, which)):  # the run kept its simple, non-neural model
+            from .classical.predictor import SimplePredictor
+
+            return SimplePredictor.from_folder(checkpoint_dir(run_dir, which), origin=str(run_dir))
         model, meta = load_model_from_run(run_dir, which)
         return cls.from_model_meta(model, meta, origin=str(run_dir), device=device)
 
@@ -92,6 +97,12 @@ class Predictor:
                 inputs = {k: torch.from_numpy(v).to(self.device) for k, v in arrays.items()}
                 logits = self.model(**inputs).logits
         return pre.softmax(logits.float().cpu().numpy())
+
+    def _arrays(self, prepared: list) -> dict[str, np.ndarray]:
+        """A batch of what `_prepare` returned -> the model's named input arrays."""
+        if self.modality == "image":
+            return {"pixel_values": np.stack(prepared)}
+        return pre.encode_texts(self.tokenizer, prepared, self.preprocess)
 
     def _prepare(self, item: Any):
         """An Example or a path -> pixel array (image) or the text string (text)."""
@@ -136,11 +147,7 @@ class Predictor:
                 except Exception as exc:  # one unreadable input is reported, not fatal
                     errors[i] = f"could not read it ({type(exc).__name__}: {exc})"
             if good:
-                if self.modality == "image":
-                    arrays = {"pixel_values": np.stack(prepared)}
-                else:
-                    arrays = pre.encode_texts(self.tokenizer, prepared, self.preprocess)
-                probs[good] = self._forward(arrays)
+                probs[good] = self.score_prepared(prepared)
             if reporter is not None:
                 done = min(len(order), start + self.batch_size)
                 rate = done / max(1e-9, time.monotonic() - t0)
@@ -148,6 +155,10 @@ class Predictor:
                                            samples_per_s=rate, eta_s=(len(order) - done) / rate if rate else None,
                                            phase="eval"))
         return probs, errors
+
+    def score_prepared(self, prepared: list) -> np.ndarray:
+        """Raw probabilities for one batch of inputs already read (`_prepare`: pixel arrays or texts)."""
+        return self._forward(self._arrays(prepared))
 
     def predict_proba(self, items: list, reporter: Callable | None = None, cancel=None) -> np.ndarray:
         """Class probabilities (n, len(classes)); rows of unreadable inputs are NaN."""
@@ -173,7 +184,7 @@ class Predictor:
             raise BundleError("This is an image model; give it image files, not text.")
         from .data.text import clean_text
 
-        return self._forward(pre.encode_texts(self.tokenizer, [clean_text(t) for t in texts], self.preprocess))
+        return self._forward(self._arrays([clean_text(t) for t in texts]))
 
     def predict_paths(self, paths: list[str], top_k: int = 3, reporter: Callable | None = None,
                       cancel=None) -> list[dict]:

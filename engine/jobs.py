@@ -22,6 +22,9 @@ from .failures import error_message
 log = logging.getLogger("engine.server")
 
 
+SKIPPED_LIMIT = 500  # unreadable files listed in one answer (the line stays well under 1 MiB)
+
+
 class EngineBusy(EngineError):
     kind = "busy"
 
@@ -132,7 +135,23 @@ def open_bundle(server, msg: protocol.OpenBundle) -> protocol.BundleOpened:
                                  model_card=card.read_text(encoding="utf-8") if card.is_file() else "")
 
 
+def label_queue(server, msg: protocol.LabelQueue, send, cancel) -> protocol.LabelSuggestions:
+    """The files of a data folder in the order to label them, with the model's guesses (labels/queue.py)."""
+    from .labels.queue import suggest
+
+    model = Path(msg.model)
+    if not model.exists():
+        raise ConfigError(f"{model} does not exist; choose a trained run or a saved model bundle.")
+    q = suggest(model, msg.root, strategy=str(msg.strategy), seed=int(msg.seed),
+                include_labeled=bool(msg.include_labeled), send=send, cancel=cancel)
+    limit = max(0, int(msg.limit))
+    return protocol.LabelSuggestions(root=str(msg.root), strategy=str(msg.strategy),
+                                     items=[s.to_dict() for s in q.items[:limit]], skipped=q.skipped[:SKIPPED_LIMIT],
+                                     total=q.total, labeled=q.labeled, cancelled=q.cancelled, seconds=q.seconds)
+
+
 JOBS = {
     protocol.PredictFolder: predict_folder,
     protocol.FindLR: find_lr,
+    protocol.LabelQueue: label_queue,
 }

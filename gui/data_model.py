@@ -306,6 +306,14 @@ class DataModel:
         extra = f", largest class {ratio:.1f}× the smallest" if isinstance(ratio, (int, float)) and ratio >= 1.5 else ""
         return f"{self.total} {kind} in {n_cls} class{'es' if n_cls != 1 else ''}{extra}."
 
+    def labels_text(self) -> str:
+        """What the labels file beside the data changed, from the report's `labels` block ("" if nothing)."""
+        b = (self.report or {}).get("labels")
+        b = {k: v for k, v in b.items() if isinstance(v, int) and v > 0} if isinstance(b, dict) else {}
+        parts = [f"{b[k]:,} {t}" for k, t in (("from_sidecar", "labeled in the app"), ("overridden", "overriding "
+                 "a folder's label"), ("excluded", "excluded"), ("unlabeled", "not labeled yet (left out)")) if k in b]
+        return f"Labels file: {', '.join(parts)}. The files themselves are unchanged." if parts else ""
+
     def details(self) -> list[str]:
         """Plain facts under the health check: split sizes, image sizes / text lengths, ignored files."""
         r = self.report or {}

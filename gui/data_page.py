@@ -71,6 +71,7 @@ class DataPage(QWidget):
     demoRequested = Signal(str)  # "images" | "text"
     nextRequested = Signal()
     recheckRequested = Signal()  # read the same folders again (after fixing them)
+    labelRequested = Signal(str)  # "Label a folder…" (""), or the folder shown, whose unlabeled files were left out
 
     def __init__(self, model: DataModel, thumbnails, demo_choices: list[str], parent=None):
         super().__init__(parent)
@@ -95,13 +96,21 @@ class DataPage(QWidget):
             menu.addAction(f"Demo {kind}", lambda _checked=False, k=kind: self.demoRequested.emit(k))
         self.demo_button.setMenu(menu)
         self.demo_button.setEnabled(bool(demo_choices))
+        self.label_button = QPushButton("&Label a folder…")
+        self.label_button.setToolTip("Label files that have no class folders yet, with the keyboard; a model "
+                                     "trained on them suggests the rest (Ctrl+Shift+L)")
+        self.label_button.clicked.connect(lambda: self.labelRequested.emit(self.unlabeled_root()))
         top.addWidget(self.open_button)
+        top.addWidget(self.label_button)
         top.addWidget(self.demo_button)
         outer.addLayout(top)
 
         self.summary = QLabel()
         self.summary.setWordWrap(True)
         outer.addWidget(self.summary)
+        self.labels_line = hint("")
+        self.labels_line.setAccessibleName("Labels given in the app")
+        outer.addWidget(self.labels_line)
         self.progress = QProgressBar()
         self.progress.setRange(0, 0)
         self.progress.setTextVisible(False)
@@ -129,7 +138,8 @@ class DataPage(QWidget):
         self.stack = QStackedWidget()
         outer.addWidget(self.stack, 1)
         self.empty = DropZone("Drop one or more folders here.\n\nEach folder should hold one sub-folder per class "
-                              "(for example cats/ and dogs/), or a CSV file with a text and a label column.")
+                              "(for example cats/ and dogs/), or a CSV file with a text and a label column.\n\n"
+                              "A folder of files without class folders opens for labeling.")
         self.stack.addWidget(self.empty)
 
         scroll = QScrollArea()
@@ -180,6 +190,10 @@ class DataPage(QWidget):
     def refresh(self) -> None:
         m = self.model
         self.summary.setText(m.summary())
+        self.labels_line.setText(m.labels_text())
+        self.labels_line.setVisible(bool(self.labels_line.text()))
+        n = ((m.report or {}).get("labels") or {}).get("unlabeled") if self.unlabeled_root() else 0
+        self.label_button.setText(f"&Label the {n:,} unlabeled…" if n else "&Label a folder…")
         self.progress.setVisible(m.scanning)
         self.next_button.setEnabled(m.ready)
         self.fatal_box.setVisible(bool(m.fatal) and not m.scanning)
@@ -206,6 +220,12 @@ class DataPage(QWidget):
             self.findings_box.addWidget(hint(line))
         self._show_samples()
         self._show_previews()
+
+    def unlabeled_root(self) -> str:
+        """The one folder shown when the scan left unlabeled files out of it ("" otherwise)."""
+        labels = (self.model.report or {}).get("labels")
+        unlabeled = labels.get("unlabeled") if isinstance(labels, dict) else 0
+        return self.model.paths[0] if len(self.model.paths) == 1 and isinstance(unlabeled, int) and unlabeled else ""
 
     def set_scan_progress(self, done: int, total: int) -> None:
         if total > 0:

@@ -1,6 +1,7 @@
 """Where files dropped on the window go (the window's drag-and-drop events only ask here).
 
-A run folder or a bundle opens it (window_history), folders/CSV load data, plain files are
+A run folder or a bundle opens it (window_history), folders/CSV load data, a folder without
+class folders (or with an 'unlabeled' one) opens for labeling (window_labels), plain files are
 tried on the trained model; on the Try page a folder is predicted (the first 200 files, or
 whole through "Predict a folder").
 """
@@ -10,6 +11,7 @@ import os
 from pathlib import Path
 
 from .data_model import usable_drop_paths
+from .label_model import is_labeling_folder
 
 TRY_FILES_FROM_A_FOLDER = 200
 
@@ -33,5 +35,7 @@ def route_drop(window, paths: list[str], on_try: bool) -> None:
             else:
                 files.append(p)
         window.try_files(files)
+    elif len(paths) == 1 and is_labeling_folder(paths[0]):  # no class folders yet: label it
+        window.labeling.open(paths[0])
     else:
         window.load_data(paths)

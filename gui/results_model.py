@@ -134,16 +134,25 @@ class ResultsModel:
         if not isinstance(sel, dict) or not sel.get("winner"):
             return ""
         key = str(sel.get("monitor") or "val_accuracy")
+        simple = sel.get("simple") if isinstance(sel.get("simple"), dict) else {}
+        s, n = (_num((simple.get(k) or {}).get(key)) for k in ("val", "network_val"))
+        if sel["winner"] == "simple model" and s is not None and n is not None:
+            return (f"Kept: a simple model, not a neural network ({simple.get('method', 'logistic regression')}; "
+                    f"validation {key.removeprefix('val_').replace('_', ' ')} {fmt.percent(s)} against the "
+                    f"network's {fmt.percent(n)}, better beyond chance). The pretrained backbone did not help this "
+                    "data; Save writes the simple model, with ONNX and predict.py like any other.")
         probe, ft = ((sel.get(k) or {}).get("val") or {} for k in ("probe", "fine_tune"))
         p, f = _num(probe.get(key)), _num(ft.get(key))
         if p is None or f is None:
             return ""
         name = key.removeprefix("val_").replace("_", " ")
-        if sel["winner"] == "linear probe":
+        also = (f" A simple model ({simple.get('method', 'logistic regression')}) scored {fmt.percent(s)}."
+                if s is not None else "")
+        if sel.get("network_winner", sel["winner"]) == "linear probe":
             return (f"Kept: a linear probe on the frozen backbone (validation {name} {fmt.percent(p)}), because the "
-                    f"fine-tune scored lower ({fmt.percent(f)}) on the same validation examples.")
+                    f"fine-tune scored lower ({fmt.percent(f)}) on the same validation examples.{also}")
         return (f"Kept: the fine-tune (validation {name} {fmt.percent(f)}); a linear probe on the frozen backbone "
-                f"scored {fmt.percent(p)}.")
+                f"scored {fmt.percent(p)}.{also}")
 
     def classes(self) -> list[str]:
         m = self._m()

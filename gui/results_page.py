@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QIcon, QPixmap
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QGridLayout, QHBoxLayout, QHeaderView, QLabel,
-                               QListView, QListWidget, QListWidgetItem, QPushButton, QTableWidget,
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QGridLayout, QHBoxLayout, QHeaderView, QInputDialog,
+                               QLabel, QListView, QListWidget, QListWidgetItem, QMenu, QPushButton, QTableWidget,
                                QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget, QFrame, QScrollArea)
 
 from . import format as fmt
@@ -15,9 +15,16 @@ from .results_model import Example, ResultsModel
 from .widgets import heading, hint, is_dark
 
 
+def relabelable(path) -> bool:
+    """A file's label lives in the labels file; a table's row ('notes.csv#row=12') keeps its label in the table."""
+    return bool(path) and "#row=" not in str(path)
+
+
 class ResultsPage(QWidget):
     nextRequested = Signal()
     cellFilesRequested = Signal(str, list)  # split, [(path, true class)] to predict
+    relabelRequested = Signal(str, str)  # path, class: "Relabel as…" in the gallery
+    excludeRequested = Signal(str, str)  # path, reason: "Exclude…" in the gallery
     explainRequested = Signal(str, int)  # path, class index: the map of what the model said
 
     def __init__(self, model: ResultsModel, thumbnails, explanations: Explanations | None = None, parent=None):
@@ -83,6 +90,18 @@ class ResultsPage(QWidget):
         gtop = QHBoxLayout()
         self.gallery_title = heading("Most confidently wrong", 1.05)
         gtop.addWidget(self.gallery_title, 1)
+        self.relabel_button = QPushButton("Relabel as")
+        self.relabel_button.setToolTip("Give the selected file the right label (saved beside the data, the file "
+                                       "itself untouched); the next run uses it. Also on right-click.")
+        self.relabel_button.setMenu(QMenu(self.relabel_button))
+        self.relabel_button.menu().aboutToShow.connect(
+            lambda: self._fill_relabel_menu(self.relabel_button.menu(), self.gallery.currentItem()))
+        self.exclude_button = QPushButton("Exclude…")
+        self.exclude_button.setToolTip("Leave the selected file out of the next run, with a reason")
+        self.exclude_button.clicked.connect(lambda: self.exclude_item(self.gallery.currentItem()))
+        for b in (self.relabel_button, self.exclude_button):
+            b.setEnabled(False)
+            gtop.addWidget(b)
         self.wrong_button = QPushButton("Show most confidently wrong")
         self.wrong_button.clicked.connect(self.show_wrong)
         gtop.addWidget(self.wrong_button)
@@ -101,6 +120,11 @@ class ResultsPage(QWidget):
         self.gallery.setWordWrap(True)
         self.gallery.setMinimumHeight(int(self.icon_size + self.fontMetrics().height() * 4.5))
         self.gallery.setAccessibleName("Example files")
+        self.gallery.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.gallery.customContextMenuRequested.connect(self._gallery_menu)
+        self.gallery.currentItemChanged.connect(
+            lambda item, _old: [b.setEnabled(item is not None and relabelable(item.data(Qt.ItemDataRole.UserRole)))
+                                for b in (self.relabel_button, self.exclude_button)])
         outer.addWidget(self.gallery, 1)
         bottom = QHBoxLayout()
         bottom.addStretch(1)
@@ -217,7 +241,8 @@ class ResultsPage(QWidget):
         self.gallery_title.setText("Most confidently wrong")
         ex = self.model.wrong_examples()
         self.gallery_hint.setText("The model was sure and wrong about these. Check their labels: wrong labels "
-                                  "are the most common cause." if ex else "No wrong predictions to show.")
+                                  "are the most common cause (right-click one to relabel or exclude it)."
+                                  if ex else "No wrong predictions to show.")
         self._fill_gallery(ex)
 
     def show_cell(self, row: int, col: int) -> None:
@@ -258,6 +283,7 @@ class ResultsPage(QWidget):
             item.setToolTip(f"{e.path}\ntrue class: {e.true}\npredicted: {e.predicted}{prob}")
             item.setData(Qt.ItemDataRole.UserRole, e.path)
             self.items_by_path.setdefault(e.path, []).append(item)
+            item.setData(Qt.ItemDataRole.UserRole + 1, e.true)
             if self.text_mode:
                 item.setText(f"{caption}\n{read_snippet(e.path.split('#', 1)[0], 80)}")
             else:
@@ -280,11 +306,11 @@ class ResultsPage(QWidget):
         if ex.show and info is None:
             self.explainRequested.emit(path, target)
         for item in self.items_by_path.get(path, []):
-            if self.text_mode:
+            if self.text_mode:  # the caption line as it is (a relabel mark stays), the words, the snippet
                 words = top_words(info.get("words") or []) if info else []
                 looked = f"\nlooked at: {', '.join(words)}" if words else ""
-                prob = f" ({fmt.percent(e.probability, 0)})" if e.probability is not None else ""
-                item.setText(f"{e.true} → {e.predicted}{prob}{looked}\n{read_snippet(path.split('#', 1)[0], 80)}")
+                first = item.text().partition("\n")[0]
+                item.setText(f"{first}{looked}\n{read_snippet(path.split('#', 1)[0], 80)}")
                 continue
             pix = blended(info, ex.opacity, self.icon_size) if info else QPixmap()
             if pix.isNull():
@@ -299,3 +325,47 @@ class ResultsPage(QWidget):
         if size == self.icon_size and not pix.isNull() and path in self.examples:
             self.thumbs[path] = pix
             self._show_map(path)
+
+    # ---------------------------------------------------------------- fixing labels
+    def relabel_menu(self, item: QListWidgetItem | None) -> QMenu:
+        """"Relabel as" one of the classes, and "Exclude…", for one gallery file."""
+        menu = QMenu(self)
+        self._fill_relabel_menu(menu.addMenu("Relabel as"), item)
+        path = item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+        menu.addAction("Exclude…", lambda: self.exclude_item(item)).setEnabled(relabelable(path))
+        return menu
+
+    def _fill_relabel_menu(self, menu: QMenu, item: QListWidgetItem | None) -> None:
+        menu.clear()
+        path = item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+        true = item.data(Qt.ItemDataRole.UserRole + 1) if item is not None else None
+        for name in self.model.classes():
+            a = menu.addAction(name.replace("&", "&&"), lambda n=name: self.relabelRequested.emit(path, n))
+            a.setEnabled(relabelable(path) and name != true)
+        menu.setEnabled(relabelable(path))
+
+    def _gallery_menu(self, pos) -> None:
+        item = self.gallery.itemAt(pos)
+        if item is not None:
+            self.relabel_menu(item).exec(self.gallery.viewport().mapToGlobal(pos))
+
+    def ask_reason(self) -> str | None:
+        """Why the file is left out (tests replace this)."""
+        reason, ok = QInputDialog.getText(self, "Exclude this file", "Why is it left out of training?")
+        return reason.strip() if ok and reason.strip() else None
+
+    def exclude_item(self, item: QListWidgetItem | None) -> None:
+        if item is None or not relabelable(item.data(Qt.ItemDataRole.UserRole)):
+            return
+        reason = self.ask_reason()
+        if reason:
+            self.excludeRequested.emit(item.data(Qt.ItemDataRole.UserRole), reason)
+
+    def mark_changed(self, path: str, what: str) -> None:
+        """Show on the gallery that a file's label was changed (it stays until the next run)."""
+        for i in range(self.gallery.count()):
+            item = self.gallery.item(i)
+            if item.data(Qt.ItemDataRole.UserRole) == path:
+                first, _, rest = item.text().partition("\n")
+                item.setText(f"{first}  ✓ {what}" + (f"\n{rest}" if rest else ""))
+                item.setData(Qt.ItemDataRole.UserRole + 1, what.removeprefix("now "))

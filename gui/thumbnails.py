@@ -62,6 +62,7 @@ class ThumbnailLoader(QObject):
         self.pending: set[tuple[str, int]] = set()
         # fallback(path, size, done(png bytes | None)): draws what Qt cannot read (DICOM: the engine does)
         self.fallback = None
+        self.keep: set[str] | None = None  # keep_only's paths (None: keep everything)
         self._relay = _Relay()
         self._relay.done.connect(self._on_done)
 
@@ -84,8 +85,15 @@ class ThumbnailLoader(QObject):
             return  # still pending until the fallback answers
         self.pending.discard((path, size))
         pix = QPixmap.fromImage(image) if not image.isNull() else QPixmap()
-        self.cache[(path, size)] = pix
+        if self.keep is None or path in self.keep:
+            self.cache[(path, size)] = pix
         self.loaded.emit(path, size, pix)
+
+    def keep_only(self, paths) -> None:
+        """Forget every decoded image but these paths' (the Label mode's big images: one a file, thousands
+        a session, about 1 MB each at 480 px)."""
+        self.keep = set(paths)  # images still decoding for other paths are shown if asked, not kept
+        self.cache = {k: v for k, v in self.cache.items() if k[0] in self.keep}
 
     @property
     def idle(self) -> bool:

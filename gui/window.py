@@ -35,6 +35,7 @@ from .train_page import TrainPage
 from .try_page import SavePage, TryPage
 from .widgets import MessageBar
 from .window_history import HistoryUi
+from .window_labels import LabelUi
 
 STEPS = ("Data", "Model", "Train", "Results", "Try it", "Save")
 DATA, MODEL, TRAIN, RESULTS, TRY, SAVE = range(len(STEPS))
@@ -118,6 +119,7 @@ class MainWindow(QMainWindow):
         self.thumbnails.fallback = self.data_options.draw  # DICOM thumbnails on every page, drawn by the engine
         self.session.notify.connect(self.notify)
         self.history = HistoryUi(self)  # runs, bundles, recent models; a folder to a table; the LR finder
+        self.labeling = LabelUi(self)  # the Label mode; Relabel as… / Exclude from the results
         self.message.actionTriggered.connect(self._on_message_action)
         self._connect_pages()
         self._connect_models()
@@ -175,6 +177,7 @@ class MainWindow(QMainWindow):
     def _make_menu(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
         self._action(file_menu, "&Open folder…", QKeySequence.StandardKey.Open, self.open_folder_dialog)
+        self.labeling.add_menu(file_menu, self._action)
         if demo_choices():
             self._action(file_menu, "Open &demo data", "Ctrl+D", lambda _checked=False: self.open_demo(demo_choices()[0]))
         self.recent_menu = file_menu.addMenu("&Recent folders")
@@ -218,6 +221,7 @@ class MainWindow(QMainWindow):
         if not self.step_enabled(step):
             return False
         self.steps.setCurrentRow(step)
+        self.stack.setCurrentIndex(step)  # also from the Label mode, shown while step 1 stays current
         return True
 
     def _refresh_steps(self) -> None:

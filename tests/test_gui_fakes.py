@@ -97,6 +97,7 @@ class FakeEngine(QObject):
         self.explained: list = []  # (path, target) of each image Explain answered
         self.job_sent_one = False
         self.held = None
+        self.error_files: dict[str, str] = {}  # class -> a real file the results call confidently wrong
 
     # ------------------------------------------------------------ client API
     def start(self):
@@ -212,6 +213,8 @@ class FakeEngine(QObject):
             return P.Saved(path=str(out), model_card=card)
         if isinstance(msg, P.ResolveConfig):
             return self._resolve(msg.config)
+        if isinstance(msg, P.LabelQueue):
+            return self._label_queue(msg)
         if isinstance(msg, P.PredictFolder):
             return self._folder(msg)
         if isinstance(msg, P.FindLR):
@@ -275,6 +278,20 @@ class FakeEngine(QObject):
         return parts + [P.FolderPredicted(folder=msg.folder, total=len(rows), done=len(rows),
                                           unreadable=sum("error" in r for r in rows), seconds=0.1)]
 
+    def _label_queue(self, msg):
+        """The unlabeled files, least sure first (the first class guessed, 0.5 + a step per file)."""
+        from engine.labels.sidecar import LabelStore
+        from gui.label_model import data_files
+
+        store = LabelStore(msg.root)
+        files = [f for f in data_files(msg.root) if store.label_of(f) is None]
+        classes = self.classes or ["cat", "dog"]
+        items = [{"rank": r + 1, "path": f, "guess": classes[r % len(classes)],
+                  "confidence": round(0.5 + 0.4 * r / max(1, len(files)), 3), "score": 1.0 - r / max(1, len(files))}
+                 for r, f in enumerate(reversed(files))]
+        return [P.JobProgress(done=len(files), total=len(files)),  # a long request: progress, then the answer
+                P.LabelSuggestions(root=msg.root, strategy=msg.strategy, items=items[:msg.limit], total=len(files))]
+
     def _resolve(self, config: dict):
         """The engine's own (torch-free) recipe on the last inspected data: 70/15/15 per class, like a scan."""
         from types import SimpleNamespace
@@ -309,6 +326,10 @@ class FakeEngine(QObject):
         return P.Imported(entries=[dict(entry)])
 
     def _inspect(self, paths):
+        from engine.labels.sidecar import has_sidecar
+
+        if len(paths) == 1 and os.path.isdir(paths[0]) and has_sidecar(paths[0]):
+            return self._inspect_labeled(paths[0])
         classes, skipped, widths, heights = [], [], [], []
         for root in paths:
             if not os.path.isdir(root):
@@ -343,6 +364,34 @@ class FakeEngine(QObject):
                                                  "height": stats(heights), "modes": {"RGB": len(widths)}}}
         return P.DataReport(report=self.report)
 
+    def _inspect_labeled(self, root):
+        """A folder with a labels file: each file's label is the sidecar's, else its folder's (as the scan)."""
+        from engine.labels.sidecar import EXCLUDED, LabelStore
+        from gui.label_model import data_files
+
+        store, by_class, excluded, overridden, unlabeled = LabelStore(root), {}, 0, 0, 0
+        for f in data_files(root):
+            label = store.label_of(f)
+            unlabeled += label is None
+            row = store.get(f)
+            excluded += label == EXCLUDED
+            overridden += bool(row and Path(f).parent.name != label and Path(f).parent != Path(root)
+                               and label != EXCLUDED)
+            if label and label != EXCLUDED and not QImage(f).isNull():
+                by_class.setdefault(label, []).append(f)
+        self.classes = sorted(by_class)
+        self.labeled_files = by_class
+        classes = [{"name": c, "count": len(by_class[c]), "splits": {}} for c in self.classes]
+        fatal = None if len(classes) >= 2 else f"{root} needs labels of at least two classes."
+        n = sum(len(v) for v in by_class.values())
+        self.report = {"roots": [root], "modality": "image", "classes": classes, "imbalance_ratio": 1.0,
+                       "skipped": [], "findings": [], "fatal": fatal,
+                       "labels": {"from_sidecar": len(store.rows) - excluded, "overridden": overridden,
+                                  "excluded": excluded, "unlabeled": unlabeled},
+                       "image": {"count": n, "width": {"min": 8, "median": 8, "max": 8},
+                                 "height": {"min": 8, "median": 8, "max": 8}, "modes": {"RGB": n}}}
+        return P.DataReport(report=self.report)
+
     # ------------------------------------------------------------ training script
     def _training_script(self, config):
         yield P.Status(phase="loading_model", detail="tiny")
@@ -370,7 +419,8 @@ class FakeEngine(QObject):
                  "per_class": [{"name": c, "precision": 0.75, "recall": 0.75, "f1": 0.75, "support": 4}
                                for c in self.classes],
                  "confusion_matrix": cm,
-                 "confident_errors": [{"path": f"/data/{self.classes[i]}/x{i}.png", "true": self.classes[i],
+                 "confident_errors": [{"path": self.error_files.get(self.classes[i], f"/data/{self.classes[i]}/x{i}.png"),
+                                       "true": self.classes[i],
                                        "predicted": self.classes[(i + 1) % n], "probability": 0.9}
                                       for i in range(n)]}
         yield P.Result(run_dir=self.run_dir, metrics={"classes": self.classes, "val": split, "test": split})

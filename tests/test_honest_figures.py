@@ -26,7 +26,7 @@ def test_the_baseline_warning_names_the_kind_of_data_the_run_has(monkeypatch):
     from engine.evaluate import simple_baseline
 
     monkeypatch.setattr(simple_baseline, "fit_and_score",
-                        lambda modality, fit_on, score_on: {"method": "m", "accuracy": 0.9})
+                        lambda modality, fit_on, score_on, *classes: {"method": "m", "accuracy": 0.9})
     for modality, says, never in (("text", "another language", "images"), ("image", "unusual images", "language")):
         seen = []
         data = SimpleNamespace(modality=modality, split=lambda name: [])

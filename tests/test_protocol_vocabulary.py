@@ -16,6 +16,7 @@ FIELDS = {  # message class -> {field: vocabulary}
     "Status": {"phase": P.Phase}, "Progress": {"phase": P.ProgressPhase}, "Error": {"kind": P.ErrorKind},
     "Bye": {"reason": P.ByeReason}, "Log": {"level": P.LogLevel}, "Checkpoint": {"kind": P.CheckpointKind},
     "Announce": {"phase": P.Phase},  # engine/train/callbacks.py: a callback that sends a Status
+    "LabelQueue": {"strategy": P.QueueStrategy},
 }
 
 

@@ -29,7 +29,8 @@ def tiny_config(tmp_path, data, **kw):
     base = dict(data=[str(data)], backbone="test_tiny_cnn", freeze=0, epochs=3, batch_size=8, lr=3e-3,
                 input_size=32, augment="light", early_stopping_patience=None, deterministic=True,
                 runs_root=str(tmp_path / "runs"), name="run", val_fraction=0.25, test_fraction=0.25,
-                num_workers=0, compare_probe=False)  # the fine-tune's own machinery (test_probe_contender.py: the probe)
+                num_workers=0, compare_probe=False,  # the network's own machinery: the contenders have their
+                compare_simple=False)  # own tests (test_probe_contender.py, test_simple_contender.py)
     base.update(kw)
     return RunConfig(**base)
 

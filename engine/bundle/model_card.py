@@ -102,6 +102,9 @@ def _selection(training: dict) -> str:
     sel = training.get("selection") if isinstance(training.get("selection"), dict) else None
     if not sel or not sel.get("winner"):
         return ""
+    simple = sel.get("simple") if isinstance(sel.get("simple"), dict) else None
+    if simple:
+        return _simple_selection(sel, simple)
     key = sel.get("monitor") or "val_accuracy"
     name = key.removeprefix("val_").replace("_", " ")
     probe, ft = ((sel.get(k) or {}).get("val") or {} for k in ("probe", "fine_tune"))
@@ -115,6 +118,26 @@ def _selection(training: dict) -> str:
                 f"trained too and scored lower on the same validation examples ({scores}), so it was not kept.")
     return (f"a linear probe on the frozen features competed with the fine-tune and scored lower ({scores}), so "
             "the fine-tune was kept.")
+
+
+def _simple_selection(sel: dict, simple: dict) -> str:
+    """The network against the simple model (engine/classical/contender.py), in the card's words."""
+    key = sel.get("monitor") or "val_accuracy"
+    name = key.removeprefix("val_").replace("_", " ")
+    mine, theirs = (simple.get(k) or {} for k in ("val", "network_val"))
+    if mine.get(key) is None or theirs.get(key) is None:
+        return ""
+    network = "linear probe" if sel.get("network_winner") == "linear probe" else "fine-tune"
+    detail = (f"validation {name} {mine[key]:.3f} for the simple model, {theirs[key]:.3f} for the {network} on the "
+              f"same {simple.get('examples')} examples; the simple model was right on "
+              f"{simple.get('simple_right_network_wrong')} the network got wrong and wrong on "
+              f"{simple.get('network_right_simple_wrong')} it got right (McNemar p = {simple.get('p_value', 1):.3g})")
+    if sel["winner"] == "simple model":
+        return (f"**this model is not a neural network**: it is {simple.get('method')}, fitted on your data alone. "
+                f"The pretrained backbone did not help this data: the {network} described below was trained too and "
+                f"lost to it on validation beyond chance ({detail}), so it was not kept.")
+    return (f"a simple model ({simple.get('method')}) competed with the network and did not beat it beyond chance "
+            f"({detail}), so the {network} was kept.")
 
 
 def _recipe(training: dict, modality: str) -> str:
@@ -246,14 +269,17 @@ def _settings_section(training: dict) -> list[str]:
 
 def render_model_card(manifest: dict, training: dict, metrics: dict, classes: list[str]) -> str:
     modality, bb = manifest["modality"], manifest["backbone"]
+    simple = manifest.get("kind") == "simple"  # logistic regression on pixels or words (engine/classical)
     counts = _class_counts(training, classes)
     test, val = metrics.get("test") or {}, metrics.get("val") or {}
     shown = ", ".join(f"**{c}**" for c in classes[:12]) + (f" and {len(classes) - 12} more" if len(classes) > 12 else "")
     lines = [f"# {manifest['name']}: {'an image' if modality == 'image' else 'a text'} classifier "
              f"with {len(classes)} classes", "",
              f"This model sorts {_noun(modality)} into {len(classes)} classes: {shown}. It was made with "
-             f"Transfer Studio {manifest['app']['version']} by fine-tuning **{bb['display_name']}** on "
-             f"{manifest['created'][:10]}."]
+             f"Transfer Studio {manifest['app']['version']} by "
+             + (f"fitting **{bb['display_name']}** (not a neural network: the pretrained network it was compared "
+                "with did worse on this data)" if simple else f"fine-tuning **{bb['display_name']}**")
+             + f" on {manifest['created'][:10]}."]
     if test.get("n"):
         lines[-1] += (f" On {test['n']} held-out test {_noun(modality, test['n'])} it chose the right class "
                       f"{with_ci(test, 'accuracy')} of the time.")
@@ -268,12 +294,36 @@ def render_model_card(manifest: dict, training: dict, metrics: dict, classes: li
     lines += _data_section(training, counts, modality)
     n_params = (training.get("backbone") or {}).get("num_params")
     params = f", {n_params:,} backbone parameters" if isinstance(n_params, int) else ""
-    lines += ["", "## Model", "",
-              f"- Backbone: {bb['display_name']}: registry id `{bb['id']}`, {bb['source']} `{bb['arch']}`{params}.",
-              f"- Licence of the backbone: {bb.get('license') or 'unknown'}. Check it before you share or sell this "
-              "model.",
-              f"- Pretrained weights: {_origin(bb.get('weights_origin'), training.get('backbone') or {})}.",
-              f"- Frozen during training: {_freezing(training)}"]
+    if simple:
+        lines += ["", "## Model", "", *_simple_model_lines(training, modality)]
+    else:
+        lines += _network_model_lines(training, bb, params, modality)
+    lines += _settings_section(training)
+    lines += _results_and_limits(manifest, training, metrics, modality, simple)
+    return "\n".join(lines) + "\n"
+
+
+def _simple_model_lines(training: dict, modality: str) -> list[str]:
+    """The simple model, and the network it beat (whose recipe the settings below describe)."""
+    net = training.get("backbone") or {}
+    out = ["- Model: " + _selection(training),
+           "- No pretrained weights: every number in `model.safetensors` was fitted on the training data above "
+           "(`classical.json` says what each array is).",
+           f"- The network it was compared with: {net.get('display_name', net.get('id', 'unknown'))}; "
+           f"{_freezing(training)}"]
+    recipe = _recipe(training, modality)
+    if recipe:
+        out.append(f"- Recipe of that network: {recipe}")
+    return out
+
+
+def _network_model_lines(training: dict, bb: dict, params: str, modality: str) -> list[str]:
+    lines = ["", "## Model", "",
+             f"- Backbone: {bb['display_name']}: registry id `{bb['id']}`, {bb['source']} `{bb['arch']}`{params}.",
+             f"- Licence of the backbone: {bb.get('license') or 'unknown'}. Check it before you share or sell this "
+             "model.",
+             f"- Pretrained weights: {_origin(bb.get('weights_origin'), training.get('backbone') or {})}.",
+             f"- Frozen during training: {_freezing(training)}"]
     selection = _selection(training)
     if "linear probe**" in selection:
         lines[-1] = f"- Frozen during the fine-tune: {_freezing(training)}"
@@ -282,8 +332,12 @@ def render_model_card(manifest: dict, training: dict, metrics: dict, classes: li
     recipe = _recipe(training, modality)
     if recipe:
         lines.append(f"- Recipe{' of the fine-tune' if 'linear probe**' in selection else ''}: {recipe}")
-    lines += _settings_section(training)
-    lines += ["", "## Results", "", "Intervals are 95% intervals: Wilson score intervals for rates (accuracy, sensitivity, "
+    return lines
+
+
+def _results_and_limits(manifest: dict, training: dict, metrics: dict, modality: str, simple: bool) -> list[str]:
+    test, val = metrics.get("test") or {}, metrics.get("val") or {}
+    lines = ["", "## Results", "", "Intervals are 95% intervals: Wilson score intervals for rates (accuracy, sensitivity, "
               "specificity, PPV, NPV), 1000 bootstrap resamples of the split for the other scores.", ""]
     lines += [f"### Test split ({test.get('n', 0)} {_noun(modality, test.get('n'))})", "", markdown_score(test), ""]
     if test.get("n"):
@@ -309,29 +363,33 @@ def render_model_card(manifest: dict, training: dict, metrics: dict, classes: li
               "`transfer-studio evaluate --model THIS_BUNDLE --data FOLDER` before relying on it.",
               ("- Probabilities are temperature-scaled on the validation split (see above); on other data they "
                "may be over- or under-confident again." if ((metrics.get("clinical") or {}).get("decision") or {})
-               .get("temperature", 1.0) != 1.0 else "- Probabilities are the network's softmax outputs; they "
-               "were not calibrated."),
+               .get("temperature", 1.0) != 1.0 else f"- Probabilities are the {'model' if simple else 'network'}'s "
+               "softmax outputs; they were not calibrated."),
               "- Classes with fewer examples, and classes that look alike in the confusion matrix, are the "
               "least reliable.", "",
               "## Files", "",
               "See README.md for how to run `predict.py` (needs only onnxruntime and numpy, plus "
-              f"{'Pillow' if modality == 'image' else 'tokenizers'}) and how to load the weights in plain "
-              f"{'PyTorch' if modality == 'image' else 'Hugging Face transformers'}."]
+              + (("Pillow) and how to compute the model with numpy alone." if modality == "image" else
+                  "nothing more) and how to compute the model with numpy alone.") if simple else
+                 f"{'Pillow' if modality == 'image' else 'tokenizers'}) and how to load the weights in plain "
+                 f"{'PyTorch' if modality == 'image' else 'Hugging Face transformers'}.")]
     if parity:
-        lines.append(f"`model.onnx` was checked against the PyTorch model on {parity['examples']} "
+        lines.append(f"`model.onnx` was checked against the {'app' if simple else 'PyTorch'} model on "
+                     f"{parity['examples']} "
                      f"{parity.get('split', 'test')} {_noun(modality, parity['examples'])}: the largest difference "
                      f"in any class probability was {parity['max_abs_prob_diff']:.1e}.")
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def render_readme(manifest: dict, rule: dict | None = None) -> str:
     modality, bb = manifest["modality"], manifest["backbone"]
-    extra = "pillow" if modality == "image" else "tokenizers"
+    simple = manifest.get("kind") == "simple"
+    extra = "pillow" if modality == "image" else ("" if simple else "tokenizers")
     lines = [f"# {manifest['name']}", "",
              f"{'An image' if modality == 'image' else 'A text'} classifier saved by Transfer Studio "
              f"{manifest['app']['version']}. MODEL_CARD.md says what it does and how well.", "",
              "## Predict without installing Transfer Studio", "",
-             "```", f"pip install onnxruntime numpy {extra}",
+             "```", f"pip install onnxruntime numpy {extra}".rstrip(),
              "python predict.py FILE_OR_FOLDER [...] [--top-k 3] [--csv predictions.csv]"]
     if modality == "text":
         lines.append('python predict.py --text "a sentence to classify"')
@@ -344,7 +402,15 @@ def render_readme(manifest: dict, rule: dict | None = None) -> str:
               "transfer-studio predict --model THIS_FOLDER FILE_OR_FOLDER [...]",
               "transfer-studio evaluate --model THIS_FOLDER --data LABELED_FOLDER", "```", "",
               "## In plain Python", "", "```python"]
-    if modality == "image":
+    if simple:
+        lines += ["import json, numpy as np", "from safetensors.numpy import load_file",
+                  't = load_file("model.safetensors")  # classical.json says what each array is',
+                  "# x: predict.py's grey_pixels() (images) or word_counts() over vocabulary.json (texts)",
+                  'if "mean" in t:  # grey pixels', '    x = (x - t["mean"]) / t["scale"]',
+                  "else:  # word counts -> TF-IDF", '    x = np.where(x > 0, 1 + np.log(np.maximum(x, 1)), 0) * t["idf"]',
+                  "    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)",
+                  'logits = x @ t["weight"].T + t["bias"]  # softmax for probabilities; labels.json names them']
+    elif modality == "image":
         build = (f'timm.create_model("{bb["arch"]}", pretrained=False, num_classes=len(classes))'
                  if bb["source"] == "timm" else
                  f'torchvision.models.get_model("{bb["arch"]}", weights=None, num_classes=len(classes))')

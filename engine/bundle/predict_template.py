@@ -2,7 +2,8 @@
 """Predict with this Transfer Studio model bundle, without Transfer Studio.
 
 Needs Python 3.9+ with onnxruntime and numpy, plus Pillow for an image model or
-tokenizers for a text model:  pip install onnxruntime numpy pillow tokenizers
+tokenizers for a text model (a simple word-count model needs nothing more):
+pip install onnxruntime numpy pillow tokenizers
 DICOM inputs (.dcm, or PACS files with no extension) also need pydicom and pylibjpeg
 with its plugins:  pip install pydicom pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg pylibjpeg-rle
 
@@ -23,8 +24,9 @@ from engine.data.dicom import DICOM_EXTS, load_any_image, sniff_dicom  # noqa: F
 from engine.data.text import TEXT_EXTS, clean_text, read_text  # noqa: F401 - text bundles: that module's text
 # <<< decoding
 # >>> preprocessing
-from engine.bundle.preprocessing import (collect_inputs, encode_texts, load_tokenizer,  # noqa: F401 - replaced
-                                         preprocess_image, softmax, top_k)  # by that module's text at export
+from engine.bundle.preprocessing import (collect_inputs, encode_texts, grey_pixels,  # noqa: F401 - replaced
+                                         load_tokenizer, preprocess_image, softmax, top_k,  # by that module's
+                                         word_counts)  # text at export
 # <<< preprocessing
 # >>> decision
 from engine.bundle.decision import DECISION_FILE, calibrate, decide  # noqa: F401 - replaced at export
@@ -114,7 +116,10 @@ def main(argv=None) -> int:
     manifest = load_manifest()
     modality = manifest["modality"]
     pp = read_json("preprocess.json")
-    used = ["model.onnx", "labels.json", "preprocess.json"] + ([pp["tokenizer"]] if modality == "text" else [])
+    features = pp.get("features")  # "grey_pixels" / "word_counts": a simple model, no network
+    used = ["model.onnx", "labels.json", "preprocess.json"]
+    if modality == "text":
+        used.append(pp["vocabulary"] if features == "word_counts" else pp["tokenizer"])
     has_rule = DECISION_FILE in manifest["files"]  # bundles saved before decision.json: argmax
     verify(manifest, used + ([DECISION_FILE] if has_rule else []))
     classes = read_json("labels.json")["classes"]
@@ -131,7 +136,21 @@ def main(argv=None) -> int:
     else:
         files, problems = collect_inputs(args.inputs, TEXT_EXTS)
     items = [("file", f) for f in files] + [("text", t) for t in args.text]
-    if modality == "image":
+    if features == "grey_pixels":
+        def prepare(item):
+            return grey_pixels(load_any_image(item[1], window=pp.get("dicom_window", "file")), pp)
+
+        def to_arrays(batch):
+            return {"pixels": np.stack(batch)}
+    elif features == "word_counts":
+        vocabulary = {w: i for i, w in enumerate(read_json(pp["vocabulary"]))}
+
+        def prepare(item):
+            return read_text(item[1]) if item[0] == "file" else clean_text(item[1])
+
+        def to_arrays(batch):
+            return {"counts": np.stack([word_counts(t, vocabulary) for t in batch])}
+    elif modality == "image":
         def prepare(item):
             return preprocess_image(load_any_image(item[1], window=pp.get("dicom_window", "file")), pp)
 

@@ -63,6 +63,36 @@ def preprocess_image(img, pp: dict) -> np.ndarray:
     return np.ascontiguousarray((x - mean) / std, dtype=np.float32)
 
 
+# ---- the simple (non-neural) model's inputs: small grey pixels, or word counts over a vocabulary
+
+TOKEN_PATTERN = r"(?u)\b\w\w+\b"  # scikit-learn's default word pattern, so counts match its TfidfVectorizer
+
+
+def grey_pixels(img, pp: dict) -> np.ndarray:
+    """Image -> float32 vector of pp["size"]**2 grey values in [0, 1] (the whole image squeezed, no crop)."""
+    from PIL import Image
+
+    size = int(pp["size"])
+    img = img.convert("L").resize((size, size), resample=Image.Resampling.BICUBIC)
+    return np.asarray(img, dtype=np.uint8).astype(np.float32).ravel() * np.float32(1.0 / 255.0)
+
+
+def words(text: str) -> list[str]:
+    import re
+
+    return re.findall(TOKEN_PATTERN, text.lower())
+
+
+def word_counts(text: str, vocabulary: dict[str, int]) -> np.ndarray:
+    """Text -> float32 vector of how often each vocabulary word occurs (unknown words are dropped)."""
+    out = np.zeros(len(vocabulary), dtype=np.float32)
+    for w in words(text):
+        j = vocabulary.get(w)
+        if j is not None:
+            out[j] += 1.0
+    return out
+
+
 def load_tokenizer(path: str):
     """A `tokenizers.Tokenizer` from tokenizer.json, with its own padding/truncation off."""
     from tokenizers import Tokenizer

@@ -30,6 +30,10 @@ def load_bundle(path: str | Path, device: str = "cpu"):
     pp = _json(root, "preprocess.json")
     rule = _json(root, DECISION_FILE) if DECISION_FILE in manifest["files"] else None  # older bundles: argmax
     backbone = manifest["backbone"]
+    if manifest.get("kind") == "simple":  # logistic regression on pixels or words (engine/classical)
+        from ..classical.predictor import SimplePredictor
+
+        return SimplePredictor.from_folder(root, origin=str(root), rule=rule)
     if manifest["modality"] == "image":
         model = plain_model(backbone["source"], backbone["arch"], len(classes))
         load_weights(model, root / "model.safetensors")

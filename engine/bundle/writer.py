@@ -14,7 +14,6 @@ import platform
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 
 from .. import __version__, protocol
 from ..atomic import atomic_dir, read_json, write_json, write_text
@@ -151,10 +150,7 @@ def _prepared_batches(predictor, items: list, size: int = 16) -> list[dict]:
         chunk = prepared[start:start + size]
         if len(chunk) == 1:  # the exporter needs a batch of at least two
             chunk = chunk * 2
-        if predictor.modality == "image":
-            batches.append({"pixel_values": np.stack(chunk)})
-        else:
-            batches.append(pre.encode_texts(predictor.tokenizer, chunk, predictor.preprocess))
+        batches.append(predictor._arrays(chunk))
     return batches
 
 
@@ -176,6 +172,13 @@ def _training_info(run_dir: Path, meta: dict, spec: dict, metrics: dict, which: 
             "refit": optional["refit"] if state.get("refit") else None,
             "selection": metrics.get("selection") if which == "best" else None,
             "recipe": optional["recipe"].get("settings") or None}
+
+
+def _simple_summary(model) -> dict:
+    """The manifest's "backbone" entry of a simple model: there is none, and it says so."""
+    return {"id": "simple", "display_name": model.method, "source": "scikit-learn", "arch": model.kind,
+            "license": "no pretrained weights (fitted on your data only)", "weights_origin": None,
+            "weights_sha256": None}
 
 
 def _write_weights(folder: Path, model, meta: dict) -> None:
@@ -239,6 +242,18 @@ def _check_no_pickle(root: Path) -> None:
 
 def _preprocess_json(predictor) -> dict:
     pp = dict(predictor.preprocess)
+    if pp.get("features") == "grey_pixels":  # the simple model (engine/classical)
+        return {"modality": "image", **pp, "input_name": "pixels", "layout": "N x size*size float32, grey",
+                "steps": ["decode to 8-bit RGB as for any model (DICOM: the '"
+                          f"{pp.get('dicom_window', 'file')}' window)", "convert to grey (ITU-R 601-2 luma)",
+                          f"resize the whole image to {pp['size']}x{pp['size']} (bicubic, no crop)",
+                          "divide by 255, flatten row by row"],
+                "output": "logits; apply softmax for probabilities"}
+    if pp.get("features") == "word_counts":
+        return {"modality": "text", **pp, "input_name": "counts", "layout": "N x vocabulary float32",
+                "steps": ["lower-case the text", f"find the words with the pattern {pp['token_pattern']}",
+                          f"count how often each word of {pp['vocabulary']} occurs (others are dropped)"],
+                "output": "logits; apply softmax for probabilities (the graph applies TF-IDF weights itself)"}
     if predictor.modality == "image":
         return {"modality": "image", **pp, "resize_shorter_side_to": pre.resize_size(pp),
                 "input_name": "pixel_values", "layout": "NCHW float32, RGB",
@@ -266,13 +281,21 @@ def save_bundle(run_dir: str | Path, out: str | Path, which: str = "best", repor
     from ..inference import Predictor
     from ..modelio import load_model_from_run
 
+    from ..classical.model import is_simple
+    from ..modelio import checkpoint_dir, read_run_meta
+
     run_dir, out = Path(run_dir), Path(out).expanduser().resolve()
     if out.exists() and not (out.is_dir() and (out / MANIFEST).is_file()):
         raise BundleError(f"{out} already exists and is not a model bundle; choose a new name (e.g. model.tsbundle).")
     say = reporter or (lambda msg: None)
     say(protocol.Status(phase="saving", detail=f"Saving the model as {out.name}"))
-    model, meta = load_model_from_run(run_dir, which)
-    predictor = Predictor.from_model_meta(model, meta, origin=str(run_dir))
+    simple = is_simple(checkpoint_dir(run_dir, which))  # the run kept its simple, non-neural model
+    if simple:
+        model, meta = None, {**read_run_meta(run_dir), "checkpoint_state": {}}
+        predictor = Predictor.from_run(run_dir, which)
+    else:
+        model, meta = load_model_from_run(run_dir, which)
+        predictor = Predictor.from_model_meta(model, meta, origin=str(run_dir))
     metrics = read_json(run_dir / "metrics.json") if (run_dir / "metrics.json").is_file() else None
     if not metrics or metrics.get("checkpoint") != which:
         metrics = evaluate_run(run_dir, reporter=reporter, cancel=cancel, which=which, write=(which == "best"))
@@ -282,7 +305,10 @@ def save_bundle(run_dir: str | Path, out: str | Path, which: str = "best", repor
     training = _training_info(run_dir, meta, spec, metrics, which)
     with atomic_dir(out) as tmp:
         _check_cancel(cancel)
-        _write_weights(tmp, model, meta)
+        if simple:
+            predictor.model.save(tmp)  # model.safetensors (its arrays), classical.json, vocabulary.json
+        else:
+            _write_weights(tmp, model, meta)
         write_json(tmp / "labels.json", {"classes": predictor.classes,
                                          "id2label": {str(i): c for i, c in enumerate(predictor.classes)}})
         write_json(tmp / "preprocess.json", _preprocess_json(predictor))
@@ -292,15 +318,23 @@ def save_bundle(run_dir: str | Path, out: str | Path, which: str = "best", repor
         write_json(tmp / DECISION_FILE, rule)
         _check_cancel(cancel)
         say(protocol.Status(phase="saving", detail="Exporting to ONNX and checking it against PyTorch"))
-        onnx_info = export_onnx(predictor, tmp / "model.onnx", batches[0])
+        if simple:
+            from ..classical import onnx_graph
+
+            onnx_info = onnx_graph.export(predictor.model, tmp / "model.onnx")
+        else:
+            onnx_info = export_onnx(predictor, tmp / "model.onnx", batches[0])
         onnx_info["parity"] = dict(check_parity(predictor, tmp / "model.onnx", batches), split=parity_split)
         manifest = {"format": BUNDLE_FORMAT, "format_version": BUNDLE_VERSION, "name": out.stem,
                     "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                     "app": {"name": "Transfer Studio", "version": __version__}, "versions": _versions(),
                     "modality": predictor.modality, "num_classes": len(predictor.classes),
-                    "backbone": {k: spec[k] for k in ("id", "display_name", "source", "arch", "license",
-                                                      "weights_origin", "weights_sha256")},
+                    "backbone": _simple_summary(predictor.model) if simple else
+                    {k: spec[k] for k in ("id", "display_name", "source", "arch", "license", "weights_origin",
+                                          "weights_sha256")},
                     "weights": "model.safetensors", "onnx": onnx_info}
+        if simple:
+            manifest["kind"] = "simple"  # no network: logistic regression on pixels or words (engine/classical)
         write_text(tmp / "MODEL_CARD.md", render_model_card(manifest, training, metrics, predictor.classes))
         write_text(tmp / "README.md", render_readme(manifest, rule))
         write_text(tmp / "predict.py", predict_script(predictor.modality))
@@ -311,7 +345,8 @@ def save_bundle(run_dir: str | Path, out: str | Path, which: str = "best", repor
         _shareable(tmp)
     from .. import audit
 
-    audit.record("export", bundle=str(out), run_dir=str(run_dir), checkpoint=which, backbone=spec["id"],
+    audit.record("export", bundle=str(out), run_dir=str(run_dir), checkpoint=which,
+                 backbone="simple" if simple else spec["id"],
                  files=manifest["files"])
     say(protocol.Log(level="info", text=f"Saved {out} (ONNX parity {onnx_info['parity']['max_abs_prob_diff']:.1e})"))
     return out

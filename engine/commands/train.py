@@ -65,6 +65,8 @@ def add_arguments(p, with_output: bool = True) -> None:
                                                "the fine-tune began from (1 = off)"))
     p.add_argument("--compare-probe", action=argparse.BooleanOptionalAction, default=None,
                    help=auto("compare_probe"))
+    p.add_argument("--compare-simple", action=argparse.BooleanOptionalAction, default=None,
+                   help=auto("compare_simple"))
     p.add_argument("--dicom-window", choices=DICOM_WINDOWS, default="file",
                    help="how DICOM values become pixels: the file's own window (default), the full range, or a "
                         "CT preset (CT files only)")
@@ -109,7 +111,8 @@ def config_from_args(a) -> RunConfig:
         dicom_window=a.dicom_window, group_by=a.group_by, groups_file=a.groups, group_pattern=a.group_pattern,
         label_column=a.label_column, feature_cache=not a.no_feature_cache, device=a.device,
         refit=a.refit, refit_soup=a.refit_soup, refit_epochs=a.refit_epochs,
-        finetune_blend=a.finetune_blend, compare_probe=a.compare_probe, head_warmup=a.head_warmup,
+        finetune_blend=a.finetune_blend, compare_probe=a.compare_probe, compare_simple=a.compare_simple,
+        head_warmup=a.head_warmup,
         freeze_bn_stats=a.freeze_bn_stats, num_workers=a.workers, seed=a.seed, gpus=_gpus(a, a.device),
         deterministic=a.deterministic, runs_root=a.runs_root or "runs", name=a.name)
 

@@ -5,6 +5,7 @@ Layouts: `root/<class>/...` or pre-split `root/{train,val,test}/<class>/...` (al
 folder belong to that class. Hidden and system clutter (dotfiles, `.DS_Store`,
 `Thumbs.db`, `__MACOSX`, `.ipynb_checkpoints`) is skipped without descending into it;
 stray files beside the class folders and files of other types are ignored and listed.
+A labels sidecar in the root changes which class a file is, and takes loose files in (labeled.py).
 DICOM files count as images by extension or by content (the 'DICM' marker), and a
 DICOMDIR is the export's index, listed as such, not an example.
 A class folder that is a link is followed unless it leads back to a folder holding the data
@@ -44,6 +45,7 @@ class RootScan:
     candidates: list[Candidate] = field(default_factory=list)
     ignored: list[dict] = field(default_factory=list)
     class_dirs: dict[str, list[str]] = field(default_factory=dict)  # class -> folders it came from
+    labels: object = None  # labeled.SidecarLabels when the root has a labels sidecar (it relabeled the files)
 
 
 def is_hidden(name: str) -> bool:
@@ -152,8 +154,18 @@ def _class_folders(out: RootScan, folder: str, split: str | None, cancel) -> Non
             _stray(out, e, where)
 
 
-def walk_root(root: str, cancel=None) -> RootScan:
-    """List a folder tree's candidate files (nothing is opened yet)."""
+def walk_root(root: str, cancel=None, labels: bool = True) -> RootScan:
+    """List a folder tree's candidate files (nothing is opened yet); with `labels`, a labels
+    sidecar in the root decides each file's class (labeled.py), else its folder does."""
+    out = _walk(root, cancel)
+    if labels:
+        from .labeled import apply_sidecar  # labeled.py builds on this module
+
+        out.labels = apply_sidecar(out)
+    return out
+
+
+def _walk(root: str, cancel) -> RootScan:
     out = RootScan(root)
     entries = _entries(root)
     dirs = [e for e in entries if _is_dir(e) and not is_hidden(e.name)]

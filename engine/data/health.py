@@ -176,6 +176,36 @@ def _group_findings(rep: HealthReport) -> None:
                 "by group).", [p for paths in g["across_splits"] for p in paths])
 
 
+def _label_findings(rep: HealthReport) -> None:
+    """What the labels sidecar decided: conflicts with folders, exclusions, unlabeled, changed files."""
+    lab = rep.labels
+    if not lab:
+        return
+    paths = lab["paths"]
+    rep.add("info", "labels_sidecar", f"Labels from {lab['sidecar']}: {_s(lab['from_sidecar'], 'file')} labeled "
+            "there; where it and a folder disagree, its label is used.",
+            "Nothing to do; label more files in the app to add them.")
+    if lab["overridden"]:
+        rep.add("info", "label_conflicts", f"{_s(lab['overridden'], 'file')} {'has' if lab['overridden'] == 1 else 'have'} "
+                "a label in the sidecar that differs from the folder it sits in; the sidecar's label is used.",
+                "Check the list if that is not what you meant (the files were not moved).",
+                [c["path"] for c in lab["conflicts"]])
+    if lab["excluded"]:
+        rep.add("info", "labels_excluded", f"{_s(lab['excluded'], 'file')} excluded in the labels "
+                f"{_were(lab['excluded'])} left out.", "Nothing to do; give one a label to use it again.",
+                paths["excluded"])
+    if lab["unlabeled"]:
+        rep.add("info", "unlabeled_files", f"{_s(lab['unlabeled'], 'file')} without a label {_were(lab['unlabeled'])} "
+                "left out.", "Label them (most useful first) to train on more examples.", paths["unlabeled"])
+    if lab["stale"]:
+        rep.add("warning", "labels_stale", f"{_s(lab['stale'], 'file')} changed since {'it was' if lab['stale'] == 1 else 'they were'} "
+                "labeled (the content is not what was labeled); the label is still used.",
+                "Look at each again and confirm or change its label.", paths["stale"])
+    if lab["missing"]:
+        rep.add("info", "labels_missing", f"{_s(lab['missing'], 'labeled file')} {'is' if lab['missing'] == 1 else 'are'} "
+                "no longer in the folder.", "Nothing to do if they were removed on purpose.", paths["missing"])
+
+
 def add_findings(rep: HealthReport, deduped: Deduped, modality: str, undecodable: list[str],
                  cut: list[str] = ()) -> None:
     """Fill rep.findings from the rest of the report (classes, skipped, ignored, duplicates);
@@ -252,6 +282,7 @@ def add_findings(rep: HealthReport, deduped: Deduped, modality: str, undecodable
                 f"{'holds' if dicom['multi_frame_files'] == 1 else 'hold'} several frames: {FRAME_POLICY}.",
                 "To learn from every frame, export the frames as separate images (one folder per patient).")
     _group_findings(rep)
+    _label_findings(rep)
     _near_findings(rep, deduped.near, deduped.look_alike_clusters)
     counts = {c["name"]: c["count"] for c in rep.classes}
     if rep.imbalance_ratio and rep.imbalance_ratio >= IMBALANCE_WARN:

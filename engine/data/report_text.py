@@ -63,6 +63,11 @@ def format_report(report: dict) -> str:
     if txt and txt.get("files"):
         lines += ["", f"Texts: {txt['files']} readable; length {_range(txt.get('length'))} characters; "
                   f"{txt.get('undecodable_files', 0)} with non-UTF-8 bytes ({txt.get('replaced_chars', 0)} replaced)"]
+    lab = report.get("labels")
+    if lab:
+        lines.append(f"Labels: {lab.get('sidecar')}: {lab.get('from_sidecar', 0)} from the sidecar "
+                     f"({lab.get('overridden', 0)} differ from their folder); left out: {lab.get('excluded', 0)} "
+                     f"excluded, {lab.get('unlabeled', 0)} unlabeled; {lab.get('stale', 0)} changed since labeled.")
     totals = report.get("totals") or {}
     n_skip = totals.get("skipped", len(report.get("skipped") or []))
     n_ign = totals.get("ignored", len(report.get("ignored") or []))

@@ -1,6 +1,6 @@
 """`scan`: from folders and tables to a split, checked Dataset with its health report.
 
-Order of work: list files (cheap) -> refuse layouts that cannot work -> open every file
+Order of work: list files (cheap; a labels sidecar decides their classes) -> refuse layouts that cannot work -> open every file
 once in a thread pool (hash + decode) -> group keys (groups.py) -> drop duplicates by
 policy -> join near-identical images' groups (neardupes.py) -> split by group -> report.
 Problems with single files are listed and skipped; problems with the whole data set
@@ -22,6 +22,7 @@ from .discover import RootScan, kind_of, walk_root
 from .groups import group_keys, new_salt
 from .health import add_findings, class_table, group_summary, image_summary, text_summary
 from .images import IMAGE_EXTS
+from .labeled import labels_block, mark_stale
 from .neardupes import HashCache, join_near_duplicates
 from .splits import assign_splits
 from .tabular import TABLE_EXTS, TableRows, read_table
@@ -169,10 +170,19 @@ def _scan(paths, rep: HealthReport, val_fraction, test_fraction, seed, text_colu
         rep.skipped.extend(tab.skipped)
         _say_guessed(tab, rep)
     where = _class_folders(trees, tables)
+    sidecars = [t.labels for t in trees if t.labels is not None]
+    rep.labels = labels_block(sidecars)
+    if sidecars and not where:
+        n = sum(len(lab.unlabeled) for lab in sidecars)
+        raise DataError(f"{_where(rep)} has no labeled files yet ({n} unlabeled); label a few files of at least two "
+                        "classes (in the app, or with 'transfer-studio label apply'), then train.")
     _fatal_layout(where, rep, modality, trees, for_scoring)
     candidates = [c for t in trees for c in t.candidates]
     cache = HashCache() if modality == "image" else None
     checked = check_all(candidates, reporter, cancel, known=cache.known if cache else None)
+    if sidecars:
+        mark_stale(sidecars, {ch.cand.path: ch.sha256 for ch in checked if ch.sha256})
+        rep.labels = labels_block(sidecars)
     if cache is not None:
         cache.update({ch.sha256: ch.phash for ch in checked if ch.phash is not None and ch.sha256})
         cache.save()
@@ -218,6 +228,9 @@ def _scan(paths, rep: HealthReport, val_fraction, test_fraction, seed, text_colu
         cut_used = [p for p, _, _ in facts if p in cut]
         rep.text["cut_texts"] = len(cut_used)
     rep.groups = group_summary(examples, classes, keys, grouping.get("group_by", "auto"))
+    if rep.labels is not None:
+        rep.labels["examples"] = len(examples)
+        rep.labels["train"] = sum(e.split == "train" for e in examples)
     add_findings(rep, deduped, modality, undecodable, cut_used)
     _fatal_counts(rep, where, len(candidates) + sum(len(t.rows) for t in tables), for_scoring)
     return Dataset(modality=modality, classes=classes, items=examples, report=rep, presplit=rep.presplit,

@@ -50,6 +50,7 @@ class HealthReport:
     image: dict | None = None  # {count, width{min,median,max}, height{...}, modes{mode: n}}
     text: dict | None = None  # {files, undecodable_files, replaced_chars, length{min,median,max}, cut_texts}
     groups: dict | None = None  # health.group_summary: counts only, never a group's key
+    labels: dict | None = None  # labeled.labels_block: what a labels sidecar did (None: no sidecar)
     findings: list[Finding] = field(default_factory=list)
     fatal: str | None = None
     seconds: float = 0.0
@@ -68,6 +69,7 @@ class HealthReport:
             "imbalance_ratio": self.imbalance_ratio,
             "skipped": self.skipped[:limit], "ignored": self.ignored[:limit], "duplicates": dups,
             "image": self.image, "text": self.text, "groups": self.groups,
+            "labels": self.labels,
             "findings": [f.to_dict() for f in sorted(self.findings, key=lambda f: order.get(f.severity, 3))],
             "fatal": self.fatal,
             "totals": {"skipped": len(self.skipped), "ignored": len(self.ignored),

@@ -87,7 +87,8 @@ def evaluate_run(run_dir: str | Path, reporter: Callable | None = None, cancel=N
     contender = read_json(run_dir / "contender.json") if (run_dir / "contender.json").is_file() else None
     if which == "best" and contender and contender.get("status") == "decided":
         # which model the run kept, the linear probe or the fine-tune, with both validation figures
-        out["selection"] = {k: contender.get(k) for k in ("winner", "monitor", "rule", "probe", "fine_tune")}
+        out["selection"] = {k: contender.get(k) for k in ("winner", "monitor", "rule", "probe", "fine_tune",
+                                                          "simple", "network_winner") if k in contender}
     cache: dict[str, Split | None] = {"val": None, "test": None}
     for split in ("val", "test"):
         items = ds.split(split)

@@ -14,69 +14,36 @@ import numpy as np
 
 from .. import protocol
 
-THUMBNAIL = 16  # pixels a side: enough for the pixel baseline, cheap to load
-MAX_EXAMPLES = 2000  # fitted and scored on at most this many each (evenly spaced): large data stays quick
-METHODS = {"image": f"logistic regression on {THUMBNAIL}x{THUMBNAIL} grey pixels",
-           "text": "logistic regression on TF-IDF word counts"}
+MAX_EXAMPLES = 2000  # scored on at most this many (evenly spaced): large data stays quick
 
 
-def _spread(items: list, limit: int) -> list:
-    if len(items) <= limit:
-        return list(items)
-    keep = np.linspace(0, len(items) - 1, limit).round().astype(int)
-    return [items[i] for i in keep]
+def fit_and_score(modality: str, train_items, test_items, classes: list[str] | None = None,
+                  window: str = "file") -> dict | None:
+    """Fit on `train_items`, score on `test_items`; None when either side has too little to fit.
 
+    The model is the run's simple contender (engine/classical), fitted and scored the same way."""
+    from ..classical.model import KIND_OF_MODALITY, fit, spread
+    from ..classical.predictor import SimplePredictor, read_inputs
 
-def _image_features(items) -> tuple[np.ndarray, list[int]]:
-    from ..data.dicom import load_any_image
-    from ..data.images import ImageProblem
-
-    rows, kept = [], []
-    for i, e in enumerate(items):
-        try:
-            im = load_any_image(e.path, min_side=THUMBNAIL).convert("L").resize((THUMBNAIL, THUMBNAIL))
-        except (ImageProblem, OSError):
-            continue  # already listed by the health check / evaluation
-        rows.append(np.asarray(im, dtype=np.float32).ravel() / 255.0)
-        kept.append(i)
-    return (np.stack(rows) if rows else np.zeros((0, THUMBNAIL * THUMBNAIL), np.float32)), kept
-
-
-def _texts(items) -> list[str]:
-    from ..data.text import read_text
-
-    return [read_text(e) for e in items]
-
-
-def fit_and_score(modality: str, train_items, test_items) -> dict | None:
-    """Fit on `train_items`, score on `test_items`; None when either side has too little to fit."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    train_items, test_items = _spread(train_items, MAX_EXAMPLES), _spread(test_items, MAX_EXAMPLES)
-    if modality == "image":
-        xtr, keep_tr = _image_features(train_items)
-        xte, keep_te = _image_features(test_items)
-        model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
-    elif modality == "text":
-        from sklearn.feature_extraction.text import TfidfVectorizer
-
-        xtr, keep_tr = _texts(train_items), list(range(len(train_items)))
-        xte, keep_te = _texts(test_items), list(range(len(test_items)))
-        model = make_pipeline(TfidfVectorizer(sublinear_tf=True, min_df=1), LogisticRegression(max_iter=2000))
-    else:
+    if modality not in KIND_OF_MODALITY:
         return None
-    ytr = np.array([train_items[i].label for i in keep_tr])
-    yte = np.array([test_items[i].label for i in keep_te])
-    if len(set(ytr.tolist())) < 2 or not len(yte):
-        return None
+    kind = KIND_OF_MODALITY[modality]
+    train_items, test_items = spread(list(train_items)), spread(list(test_items), MAX_EXAMPLES)
+    inputs, kept = read_inputs(kind, train_items, window)
+    y = np.array([train_items[i].label for i in kept])
+    n_classes = max([e.label for e in list(train_items) + list(test_items)], default=0) + 1
     try:
-        model.fit(xtr, ytr)
-    except ValueError:  # e.g. texts with no words at all
+        model = fit(kind, inputs, y, list(classes) if classes else [str(i) for i in range(n_classes)],
+                    dicom_window=window)
+    except ValueError:  # one class, or texts with no words at all
         return None
-    return {"method": METHODS[modality], "accuracy": float((model.predict(xte) == yte).mean()),
-            "train_examples": int(len(ytr)), "scored_examples": int(len(yte))}
+    probs = SimplePredictor(model).predict_proba(test_items)
+    ok = np.isfinite(probs).all(1)
+    yte = np.array([e.label for e in test_items])[ok]
+    if not len(yte):
+        return None
+    return {"method": model.method, "accuracy": float((probs[ok].argmax(1) == yte).mean()),
+            "train_examples": int(len(y)), "scored_examples": int(len(yte))}
 
 
 # what makes data unlike a backbone's pre-training, in the words of the data at hand
@@ -91,13 +58,13 @@ def compare(dataset, metrics: dict, report: Callable = lambda m: None) -> dict |
     refit model did), else validation (the baseline learns from train only).
     """
     split = "test" if metrics.get("test") else ("val" if metrics.get("val") else None)
-    if split is None:
-        return None
+    if split is None or (metrics.get("selection") or {}).get("winner") == "simple model":
+        return None  # the model is the simple one: nothing to compare it with
     fit_on = list(dataset.split("train"))
     if split == "test" and metrics.get("refit"):
         fit_on += list(dataset.split("val"))
     try:
-        result = fit_and_score(dataset.modality, fit_on, list(dataset.split(split)))
+        result = fit_and_score(dataset.modality, fit_on, list(dataset.split(split)), getattr(dataset, "classes", None))
     except Exception as exc:  # noqa: BLE001 - an extra must never cost the user the model's own scores
         report(protocol.Log(level="warning", text=f"The simple baseline could not be computed ({exc}); "
                                                   "the model's scores are unaffected."))

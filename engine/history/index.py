@@ -24,7 +24,7 @@ import os
 import sqlite3
 
 INDEX = ".runs-index.sqlite"
-VERSION = 1  # of the summary's shape: rows of another version are computed again
+VERSION = 2  # of the summary's shape: rows of another version are computed again
 
 
 SIGNED = ("", "checkpoints", "notes.json", "metrics.json", "events.jsonl")  # events.jsonl last (events_mtime)

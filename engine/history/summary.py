@@ -49,6 +49,7 @@ class RunSummary:
     modality: str = ""
     classes: int | None = None
     counts: dict = field(default_factory=dict)  # {"train", "val", "test"} examples
+    labels: dict = field(default_factory=dict)  # {"examples", "train", "sidecar_sha256"}: x of accuracy vs labels
     backbone: str = ""
     backbone_name: str = ""
     freeze: int | None = None
@@ -166,6 +167,16 @@ def _figures(metrics) -> dict:
     return out
 
 
+def _labels(meta, counts: dict) -> dict:
+    """How many labeled examples a run learned from (labels.json; older runs: their split counts)."""
+    if isinstance(meta, dict) and isinstance(meta.get("examples"), int):
+        return {"examples": meta["examples"], "train": meta.get("train"),
+                "sidecar_sha256": meta.get("sidecar_sha256")}
+    if counts and all(isinstance(v, int) for v in counts.values()):
+        return {"examples": sum(counts.values()), "train": counts.get("train"), "sidecar_sha256": None}
+    return {}
+
+
 def read_notes(run_dir: str | os.PathLike) -> dict:
     notes = _json(os.path.join(os.fspath(run_dir), NOTES))
     return notes if isinstance(notes, dict) else {}
@@ -203,11 +214,12 @@ def read_summary(run_dir: str | os.PathLike, now: float | None = None) -> RunSum
             pass
     duration = max(0.0, last_t - first_t) if first_t is not None and last_t is not None else None
     counts = {k: facts.get(f"n_{k}") for k in ("train", "val", "test") if facts.get(f"n_{k}") is not None}
+    labels = _labels(_json(j(run, "labels.json")), counts)
     return RunSummary(
         path=run, name=os.path.basename(run.rstrip(os.sep)), display_name=str(notes.get("display_name") or ""),
         note=str(notes.get("note") or ""), created=created, data=[str(d) for d in cfg.get("data") or []],
         modality=str(model.get("modality") or facts.get("modality") or ""),
-        classes=model.get("num_classes") or facts.get("n_classes"), counts=counts,
+        classes=model.get("num_classes") or facts.get("n_classes"), counts=counts, labels=labels,
         backbone=str(model.get("backbone") or cfg.get("backbone") or ""),
         backbone_name=str(facts.get("backbone_name") or model.get("backbone") or ""),
         freeze=cfg.get("freeze"), stages=facts.get("stages"), epochs=cfg.get("epochs"), lr=_num(cfg.get("lr")),

@@ -279,9 +279,15 @@ def keep_probe_if_better(phase, refit_wanted: bool, dataset) -> bool:
                          HIGHER_IS_BETTER.get(phase.loop.monitor, False), phase.report)
     if pending.get("winner") != "linear probe":
         return False
-    if refit_wanted:  # a resumed run computes the probe's features again, so it ends as an uninterrupted one
-        contender = phase.contender or Contender.restore(phase, dataset)
-        contender.refit(len(dataset.split("train")) + len(dataset.split("val")))
+    if refit_wanted:
+        refit_probe(phase, dataset)
     else:
         install_probe(phase.run_dir)
     return True
+
+
+def refit_probe(phase, dataset) -> None:
+    """The kept probe fitted again on train + validation (a resumed run computes its features again,
+    so it ends as an uninterrupted one)."""
+    contender = phase.contender or Contender.restore(phase, dataset)
+    contender.refit(len(dataset.split("train")) + len(dataset.split("val")))

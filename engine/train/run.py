@@ -80,6 +80,7 @@ def prepare(config: RunConfig, report: RunReporter, cancel):
     """Validate, scan, resolve the recipe and create the run directory. Nothing heavy yet."""
     from ..backbones import locate_weights
     from ..data import save_splits
+    from ..data.labeled import labels_meta
     from ..library.safe_copy import weights_digest
     from .plan import recipe, scan_and_pick
 
@@ -102,6 +103,7 @@ def prepare(config: RunConfig, report: RunReporter, cancel):
     write_json(run_dir / "recipe.json", {"facts": facts.to_dict(), "settings": [s.to_dict() for s in settings]})
     save_splits(dataset, run_dir)
     write_json(run_dir / "data_report.json", dataset.report.to_dict())
+    write_json(run_dir / "labels.json", labels_meta(dataset))
     meta = {"format": "transfer-studio-run-model", "version": 1, "backbone": spec.id, "source": spec.source,
             "arch": spec.arch, "modality": dataset.modality, "classes": list(dataset.classes),
             "num_classes": len(dataset.classes), "freeze": cfg.freeze,
@@ -163,6 +165,7 @@ def train(config: RunConfig, reporter=None, cancel=None, resume_from: str | None
 def _finish(phase, dataset, info, resume: bool, t_start: float, stopped: str | None = None) -> dict:
     """The main phase (unless `stopped` says it has run), the probe decision, a refit, evaluation."""
     from .. import audit
+    from ..classical import contender as simple_contender
     from . import probe_contender, refit
 
     cfg, run_dir, report, meta = phase.cfg, phase.run_dir, phase.report, phase.meta
@@ -172,7 +175,12 @@ def _finish(phase, dataset, info, resume: bool, t_start: float, stopped: str | N
                 state, stopped = phase.fit(dataset, last=run_dir / "checkpoints" / "last", resume=resume)
             state = phase.state
             refit_wanted = refit.wanted(cfg, state, len(dataset.split("val")))
-            if not probe_contender.keep_probe_if_better(phase, refit_wanted, dataset) and refit_wanted:
+            probe_kept = probe_contender.keep_probe_if_better(phase, False, dataset)  # the network: probe or FT
+            if simple_contender.challenge(phase, dataset, refit_wanted):  # kept: refitted already if wanted
+                pass
+            elif probe_kept and refit_wanted:
+                probe_contender.refit_probe(phase, dataset)
+            elif refit_wanted:
                 info = refit.begin(run_dir, state, dataset, members=cfg.refit_soup or 1,
                                    until=cfg.refit_epochs or "best")
         if info is not None and info.get("status") == "running":

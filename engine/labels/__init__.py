@@ -1,0 +1,1 @@
+"""Labels that live beside the data, never in it (standard library only)."""
