@@ -23,7 +23,8 @@ from .common import ROOT, child_env, load_average, machine, prepare_demo_data
 HERE = Path(__file__).resolve().parent
 EXTRA_SCRIPTS = [("bench_gui_latency.py", ["3"]), ("bench_startup.py", ["5"]),
                  ("bench_runs_listing.py", ["500", "5", "--window"]),  # issue 24: the Runs window, 300 ms goal
-                 ("bench_folder_predict.py", ["--sizes", "5000", "50000"])]  # issue 24: flat memory on 50 000 files
+                 ("bench_folder_predict.py", ["--sizes", "5000", "50000"]),  # issue 24: flat memory on 50 000 files
+                 ("bench_explain.py", ["5"])]  # issue 23: one Grad-CAM map < 1 s, MiniLM word scores < 2 s
 
 
 def _run_script(name: str, args: list[str], log) -> dict | None:

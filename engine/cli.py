@@ -16,6 +16,7 @@ COMMANDS = {
     "recipe": "Show what the auto recipe would choose for a folder of data, and why (trains nothing).",
     "evaluate": "Score a saved model on a labeled folder.",
     "predict": "Predict labels for files with a saved model.",
+    "explain": "Show what a saved model looked at: Grad-CAM overlays (images) or word scores (text).",
     "backbones": "List the registered backbones and whether their weights are here.",
     "export": "Save a trained run as a self-describing model bundle.",
     "report": "Write a self-contained HTML evaluation report of a run or bundle.",

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 # the values of the string fields below (vocabulary.py; a newer engine's unknown value still decodes)
-from .vocabulary import (ByeReason, CheckpointKind, ErrorKind, LogLevel, Phase, ProgressPhase,  # noqa: F401
-                         QueueStrategy)
+from .vocabulary import (ByeReason, CheckpointKind, ErrorKind, ExplainMethod, LogLevel, Phase,  # noqa: F401
+                         ProgressPhase, QueueStrategy)
 
 PROTOCOL_VERSION = "1.0"
 MAX_LINE_BYTES = 1 << 20  # receivers drop longer lines
@@ -394,5 +394,7 @@ from .protocol_jobs import (BundleOpened, CancelRequest, FindLR, FolderPredicted
 # the clinical evaluation's requests and replies (issue 22), registered like the others above
 from .protocol_clinical import (AuditSubgroups, EvaluateFolder, Evaluated, Reconsider, ReportSaved,  # noqa: E402,F401
                                 SaveReport)
+# explanations (issue 23): what the model looked at, as files the app reads
+from .protocol_explain import Explain, Explained  # noqa: E402,F401
 # labeling with the model in the loop (issue 25): the queue's request and answer
 from .protocol_labels import LabelQueue, LabelSuggestions  # noqa: E402,F401

@@ -3,7 +3,7 @@
 Threads, so that `ping` and `cancel` are answered while work goes on:
 - the main thread reads stdin and dispatches (never blocks on work);
 - one run thread per training run (`start`); it ends with `bye(completed|cancelled|failed)`;
-- one request thread answers describe_backbone / inspect_data / predict / ... in turn,
+- one request thread answers describe_backbone / inspect_data / predict / explain / ... in turn,
   each reply carrying `request_seq` = the request's seq;
 - a heartbeat thread (every 2 s: memory in use, busy flag);
 - a probe thread that imports torch once at start-up and re-sends `hello` with devices.
@@ -328,6 +328,15 @@ class Server:
         predictor = open_predictor(str(model))  # a run or a bundle, with its decision rule
         return protocol.Predictions(items=predictor.predict_paths([str(p) for p in msg.paths], top_k=msg.top_k))
 
+    def explain(self, msg: protocol.Explain) -> protocol.Explained:
+        """Grad-CAM maps / word attributions (engine.explain), cached per (model, file, class)."""
+        from .explain import explain_paths
+
+        if not Path(msg.model).exists():
+            raise ConfigError(f"{msg.model} does not exist; choose a trained run or a saved model bundle.")
+        target = None if msg.target is None else int(msg.target)
+        return protocol.Explained(items=explain_paths(msg.model, [str(p) for p in msg.paths], target))
+
     def save_bundle(self, msg: protocol.SaveBundle) -> protocol.Saved:
         from .bundle import save_bundle
 
@@ -353,6 +362,7 @@ REQUESTS = {
     protocol.RenderImages: Server.render_images,
     protocol.ResolveConfig: Server.resolve_config,
     protocol.Predict: Server.predict,
+    protocol.Explain: Server.explain,
     protocol.SaveBundle: Server.save_bundle,
     protocol.OpenBundle: jobs.open_bundle,
     protocol.ListLibrary: Server.library,

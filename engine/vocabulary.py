@@ -69,6 +69,12 @@ class CheckpointKind(StrEnum):
     BEST = "best"
 
 
+class ExplainMethod(StrEnum):
+    """Explained.method: how an explanation was computed (engine/explain)."""
+    GRADCAM = "gradcam"  # images: Grad-CAM at the backbone's cam_layer
+    INTEGRATED_GRADIENTS = "integrated_gradients"  # text: word attributions at the embeddings
+
+
 class QueueStrategy(StrEnum):
     """LabelQueue.strategy: the order files are offered for labeling (engine/labels/queue.py)."""
     USEFUL = "useful"  # the model's least sure first, each batch spread out

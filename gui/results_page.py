@@ -9,6 +9,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QGridLayout, QHBoxL
 
 from . import format as fmt
 from .data_model import read_snippet
+from .explain_model import Explanations, top_words
+from .explain_view import OverlayBar, blended
 from .results_model import Example, ResultsModel
 from .widgets import heading, hint, is_dark
 
@@ -23,11 +25,15 @@ class ResultsPage(QWidget):
     cellFilesRequested = Signal(str, list)  # split, [(path, true class)] to predict
     relabelRequested = Signal(str, str)  # path, class: "Relabel as…" in the gallery
     excludeRequested = Signal(str, str)  # path, reason: "Exclude…" in the gallery
+    explainRequested = Signal(str, int)  # path, class index: the map of what the model said
 
-    def __init__(self, model: ResultsModel, thumbnails, parent=None):
+    def __init__(self, model: ResultsModel, thumbnails, explanations: Explanations | None = None, parent=None):
         super().__init__(parent)
         self.model = model
         self.thumbnails = thumbnails
+        self.explanations = explanations or Explanations()
+        self.thumbs: dict[str, QPixmap] = {}  # the plain thumbnails, shown again when overlays go off
+        self.examples: dict[str, Example] = {}  # the gallery's files
         self.text_mode = False
         self.icon_size = int(self.fontMetrics().height() * 5)
         self.items_by_path: dict[str, list[QListWidgetItem]] = {}
@@ -100,6 +106,8 @@ class ResultsPage(QWidget):
         self.wrong_button.clicked.connect(self.show_wrong)
         gtop.addWidget(self.wrong_button)
         outer.addLayout(gtop)
+        self.overlay = OverlayBar(self.explanations, "Show what the model &looked at")
+        outer.addWidget(self.overlay)
         self.gallery_hint = hint("")
         outer.addWidget(self.gallery_hint)
         self.gallery = QListWidget()
@@ -127,6 +135,9 @@ class ResultsPage(QWidget):
         thumbnails.loaded.connect(self._on_thumbnail)
         model.events.result.connect(self.refresh)
         model.events.cells.connect(lambda _split: self.current_cell and self.show_cell(*self.current_cell))
+        self.explanations.events.arrived.connect(self._show_map)
+        for event in (self.explanations.events.settings, self.explanations.events.cleared):
+            event.connect(lambda: [self._show_map(p) for p in list(self.examples)])
 
     def add_tab(self, widget: QWidget, title: str) -> None:
         """Another view of the results, scrolled when the window is small (the page's minimum stays the same)."""
@@ -263,27 +274,57 @@ class ResultsPage(QWidget):
     def _fill_gallery(self, examples: list[Example]) -> None:
         self.gallery.clear()
         self.items_by_path = {}
+        self.examples = {e.path: e for e in examples}
+        self.overlay.set_text_mode(self.text_mode)
         for e in examples:
             prob = f" ({fmt.percent(e.probability, 0)})" if e.probability is not None else ""
             caption = f"{e.true} → {e.predicted}{prob}"
             item = QListWidgetItem(caption)
             item.setToolTip(f"{e.path}\ntrue class: {e.true}\npredicted: {e.predicted}{prob}")
             item.setData(Qt.ItemDataRole.UserRole, e.path)
+            self.items_by_path.setdefault(e.path, []).append(item)
             item.setData(Qt.ItemDataRole.UserRole + 1, e.true)
             if self.text_mode:
                 item.setText(f"{caption}\n{read_snippet(e.path.split('#', 1)[0], 80)}")
             else:
-                self.items_by_path.setdefault(e.path, []).append(item)
                 self.thumbnails.request(e.path, self.icon_size)
             self.gallery.addItem(item)
+        for path in self.examples:
+            self._show_map(path)
+
+    def _target(self, path: str) -> int:
+        classes, e = self.model.classes(), self.examples.get(path)
+        return classes.index(e.predicted) if e is not None and e.predicted in classes else -1
+
+    def _show_map(self, path: str) -> None:
+        """A gallery file's map of the class the model said, over its thumbnail (text: the words it used)."""
+        e, ex = self.examples.get(path), self.explanations
+        if e is None:
+            return
+        target = self._target(path)
+        info = ex.get(path, target) if ex.show else None
+        if ex.show and info is None:
+            self.explainRequested.emit(path, target)
+        for item in self.items_by_path.get(path, []):
+            if self.text_mode:  # the caption line as it is (a relabel mark stays), the words, the snippet
+                words = top_words(info.get("words") or []) if info else []
+                looked = f"\nlooked at: {', '.join(words)}" if words else ""
+                first = item.text().partition("\n")[0]
+                item.setText(f"{first}{looked}\n{read_snippet(path.split('#', 1)[0], 80)}")
+                continue
+            pix = blended(info, ex.opacity, self.icon_size) if info else QPixmap()
+            if pix.isNull():
+                pix = self.thumbs.get(path, QPixmap())
+            if not pix.isNull():
+                item.setIcon(QIcon(pix))
 
     def gallery_paths(self) -> list[str]:
         return [self.gallery.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.gallery.count())]
 
     def _on_thumbnail(self, path: str, size: int, pix: QPixmap) -> None:
-        for item in self.items_by_path.get(path, []):
-            if not pix.isNull():
-                item.setIcon(QIcon(pix))
+        if size == self.icon_size and not pix.isNull() and path in self.examples:
+            self.thumbs[path] = pix
+            self._show_map(path)
 
     # ---------------------------------------------------------------- fixing labels
     def relabel_menu(self, item: QListWidgetItem | None) -> QMenu:

@@ -20,6 +20,7 @@ from .clinical_model import ClinicalModel
 from .data_model import DataModel
 from .engine_status import EngineStatus
 from .errors_text import plain_error
+from .explain_model import Explanations
 from .jobs_model import FolderJob, LRFinder
 from .long_requests import LongRequests
 from .recipe_asker import RecipeAsker
@@ -42,6 +43,7 @@ class Models:
     folder: FolderJob = field(default_factory=FolderJob)  # Try it → Predict a folder
     lr: LRFinder = field(default_factory=LRFinder)  # the Train page's learning-rate finder
     clinical: ClinicalModel = field(default_factory=ClinicalModel)  # the Results page's threshold and audits
+    explain: Explanations = field(default_factory=Explanations)  # maps over the gallery and the Try page
 
 
 class Session(QObject):

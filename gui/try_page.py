@@ -8,6 +8,8 @@ from PySide6.QtWidgets import (QFrame, QGridLayout, QHBoxLayout, QLabel, QProgre
 
 from . import format as fmt
 from .data_model import read_snippet
+from .explain_model import DECIDED, Explanations, highlight_html
+from .explain_view import OverlayBar, blended
 from .results_model import ResultsModel
 from .widgets import DropZone, heading, hint
 
@@ -16,14 +18,21 @@ class TryPage(QWidget):
     chooseRequested = Signal()
     folderRequested = Signal()  # "Predict a folder…": every file in a folder, into a table and a CSV
     nextRequested = Signal()
+    explainRequested = Signal(str, int)  # path, class index (DECIDED: the class the model decided on)
+    classChosen = Signal(str, int)  # a class clicked in a file's bars: show its map
 
-    def __init__(self, model: ResultsModel, thumbnails, parent=None):
+    def __init__(self, model: ResultsModel, thumbnails, explanations: Explanations | None = None, parent=None):
         super().__init__(parent)
         self.model = model
         self.thumbnails = thumbnails
+        self.explanations = explanations or Explanations()
         self.text_mode = False
-        self.size = int(self.fontMetrics().height() * 5)
+        self.size = int(self.fontMetrics().height() * 7)
         self.thumb_cells: dict[str, QLabel] = {}
+        self.text_cells: dict[str, QLabel] = {}
+        self.captions: dict[str, QLabel] = {}
+        self.thumbs: dict[str, QPixmap] = {}
+        self.others: dict[str, list[tuple[int, str]]] = {}  # per file: the classes its bars do not show
         outer = QVBoxLayout(self)
         top = QHBoxLayout()
         top.addWidget(heading("Try it"), 1)
@@ -42,6 +51,8 @@ class TryPage(QWidget):
         self.more = hint("Drop more files anywhere on this page to try them too. The bars show how sure the "
                          "model is; a low top bar means it is unsure.")
         outer.addWidget(self.more)
+        self.overlay = OverlayBar(self.explanations, "Show what the model &looked at")
+        outer.addWidget(self.overlay)
         self.busy = QProgressBar()
         self.busy.setRange(0, 0)
         self.busy.setMaximumHeight(self.fontMetrics().height() // 2 + 2)
@@ -53,6 +64,7 @@ class TryPage(QWidget):
         host = QWidget()
         self.grid = QGridLayout(host)
         self.grid.setColumnStretch(1, 1)
+        self.grid.setVerticalSpacing(self.fontMetrics().height() // 2)
         self.grid.setAlignment(Qt.AlignmentFlag.AlignTop)
         scroll.setWidget(host)
         outer.addWidget(scroll, 1)
@@ -65,6 +77,12 @@ class TryPage(QWidget):
         thumbnails.loaded.connect(self._on_thumbnail)
         model.events.result.connect(self.refresh)
         model.events.predictions.connect(self.refresh)
+        self.explanations.events.arrived.connect(self._show_map)
+        for event in (self.explanations.events.settings, self.explanations.events.cleared):
+            event.connect(lambda: [self._show_map(p) for p in self._paths()])
+
+    def _paths(self) -> list[str]:
+        return list(self.thumb_cells) + list(self.text_cells)
 
     def set_busy(self, on: bool) -> None:
         self.busy.setVisible(on)
@@ -74,7 +92,8 @@ class TryPage(QWidget):
             w = self.grid.takeAt(0).widget()
             if w:
                 w.deleteLater()
-        self.thumb_cells = {}
+        self.thumb_cells, self.text_cells, self.captions, self.thumbs, self.others = {}, {}, {}, {}, {}
+        self.overlay.set_text_mode(self.text_mode)
         rows = self.model.prediction_rows()
         self.drop.setVisible(not rows)
         self.more.setVisible(bool(rows))
@@ -86,12 +105,15 @@ class TryPage(QWidget):
                 cell.setText(read_snippet(path, 120))
                 cell.setWordWrap(True)
                 cell.setMaximumWidth(self.fontMetrics().horizontalAdvance("x" * 30))
+                self.text_cells[path] = cell
             else:
                 cell.setFixedSize(self.size, self.size)
                 self.thumb_cells[path] = cell
                 self.thumbnails.request(path, self.size)
             self.grid.addWidget(cell, i, 0)
             self.grid.addWidget(self._bars(path, top, error), i, 1)
+        for path in self._paths():
+            self._show_map(path)
 
     def _bars(self, path: str, top: list[tuple[str, float]], error: str) -> QWidget:
         w = QWidget()
@@ -108,9 +130,14 @@ class TryPage(QWidget):
             err = QLabel(f"Could not read this file: {error}")
             err.setWordWrap(True)
             lay.addWidget(err)
+        classes = self.model.classes()
         for label, p in top:
             row = QHBoxLayout()
             text = QLabel(label)
+            if label in classes and not error:  # a link: its map for this file
+                text.setText(f"<a href='{classes.index(label)}'>{label}</a>")
+                text.setToolTip(f"Show what made the model think this is {label}")
+                text.linkActivated.connect(lambda idx, path=path: self.classChosen.emit(path, int(idx)))
             text.setMinimumWidth(self.fontMetrics().horizontalAdvance("x" * 14))
             bar = QProgressBar()
             bar.setRange(0, 1000)
@@ -120,7 +147,50 @@ class TryPage(QWidget):
             row.addWidget(text)
             row.addWidget(bar, 1)
             lay.addLayout(row)
+        caption = QLabel()
+        caption.hide()
+        caption.linkActivated.connect(lambda idx, path=path: self.classChosen.emit(path, int(idx)))
+        self.captions[path] = caption
+        self.others[path] = [(i, c) for i, c in enumerate(classes) if c not in {label for label, _ in top}]
+        lay.addWidget(caption)
         return w
+
+    def _other_links(self, path: str) -> str:
+        """Links to the classes not among the bars, so any class's map is one click away (at most 8 named)."""
+        others = self.others.get(path) or []
+        if not others:
+            return ""
+        links = ", ".join(f"<a href='{i}'>{c}</a>" for i, c in others[:8])
+        return f"<br>Other classes: {links}" + (", …" if len(others) > 8 else "")
+
+    def _show_map(self, path: str) -> None:
+        """The file's map (or highlighted words) for its chosen class when overlays are on, else the plain view."""
+        ex = self.explanations
+        if path not in self.thumb_cells and path not in self.text_cells:
+            return  # a file of another page (the Results gallery)
+        item = ex.get(path) if ex.show else None
+        caption = self.captions.get(path)
+        if ex.show and item is None:
+            self.explainRequested.emit(path, ex.chosen.get(path, DECIDED))
+        if caption is not None:
+            caption.setVisible(ex.show)
+            caption.setText("Finding what the model looked at…" if item is None else
+                            f"Could not explain it: {item['error']}" if item.get("error") else
+                            f"Coloured: what made the model think <b>{item['target_label']}</b> "
+                            f"({fmt.percent(item['probabilities'][item['target']])}). Click a class to see its map."
+                            + self._other_links(path))
+        if path in self.text_cells:
+            cell = self.text_cells[path]
+            if item and item.get("words"):
+                cell.setText(highlight_html(item.get("text", ""), item["words"], 200))  # about the plain snippet's height
+            else:
+                cell.setText(read_snippet(path, 120))
+        elif path in self.thumb_cells:
+            pix = blended(item, ex.opacity, self.size) if item else QPixmap()
+            if pix.isNull():
+                pix = self.thumbs.get(path, QPixmap())
+            if not pix.isNull():
+                self.thumb_cells[path].setPixmap(pix)
 
     def _on_thumbnail(self, path: str, size: int, pix: QPixmap) -> None:
         cell = self.thumb_cells.get(path)
@@ -128,7 +198,9 @@ class TryPage(QWidget):
             if pix.isNull():
                 cell.setText("(not an image)")
             else:
+                self.thumbs[path] = pix
                 cell.setPixmap(pix)
+                self._show_map(path)
 
 
 class SavePage(QWidget):

@@ -24,6 +24,7 @@ from .data_page import DataPage
 from .drops import local_paths, route_drop
 from .model_page import ModelPage
 from .clinical_controller import ClinicalController
+from .explain_controller import ExplainController
 from .clinical_panel import ClinicalPanel
 from .results_page import ResultsPage
 from .session import Models, Session
@@ -70,10 +71,10 @@ class MainWindow(QMainWindow):
         self.data_page = DataPage(self.data, self.thumbnails, demo_choices())
         self.model_page = ModelPage(self.backbones)
         self.train_page = TrainPage(self.run)
-        self.results_page = ResultsPage(self.results, self.thumbnails)
+        self.results_page = ResultsPage(self.results, self.thumbnails, m.explain)
         self.clinical_panel = ClinicalPanel(m.clinical)
         self.results_page.add_tab(self.clinical_panel, "Clinical evaluation")
-        self.try_page = TryPage(self.results, self.thumbnails)
+        self.try_page = TryPage(self.results, self.thumbnails, m.explain)
         self.save_page = SavePage(self.results)
         self.pages = [self.data_page, self.model_page, self.train_page, self.results_page, self.try_page,
                       self.save_page]
@@ -113,6 +114,7 @@ class MainWindow(QMainWindow):
 
         self.session = Session(client, m, self.train_page.settings, self.runs_root, self)
         self.clinical_controller = ClinicalController(self.session, m.clinical, m.results)
+        self.explain_controller = ExplainController(self.session, m.explain, m.results)
         self.data_options = DataOptions(self.session, self.data)  # grouping rescans; DICOM previews
         self.thumbnails.fallback = self.data_options.draw  # DICOM thumbnails on every page, drawn by the engine
         self.session.notify.connect(self.notify)
@@ -153,7 +155,8 @@ class MainWindow(QMainWindow):
         self.save_page.openFolderRequested.connect(
             lambda p: QDesktopServices.openUrl(QUrl.fromLocalFile(p)) if p else None)
         self.clinical_controller.listen_to(self.clinical_panel)
-        busy_pages = {"predict": self.try_page, "save": self.save_page}
+        self.explain_controller.listen_to(self.results_page, self.try_page)
+        busy_pages = {"predict": self.try_page, "explain": self.try_page, "save": self.save_page}
         s.requests.busyChanged.connect(lambda name, on: name in busy_pages and busy_pages[name].set_busy(on))
 
     def _connect_models(self) -> None:

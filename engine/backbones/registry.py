@@ -76,16 +76,18 @@ def _effnet_lite(n: int, size: int, crop_pct: float, num_params: int, hidden: bo
                          key_order=True),
         description=("A small, fast ImageNet image model that runs well on an ordinary CPU."
                      if n == 0 else "A slightly larger EfficientNet-Lite: a bit more accurate, a bit slower."),
-        hidden=hidden, recommended_freeze=3, default_input_size=size, min_input_size=32)
+        hidden=hidden, recommended_freeze=3, default_input_size=size, min_input_size=32, cam_layer="bn2")
 
 
 def _torchvision(id_: str, name: str, stages, head: Stage, size_pre: dict, num_params: int, family: str,
-                 files: tuple[str, ...], description: str, recommended: int, fixed: bool = False) -> BackboneSpec:
+                 files: tuple[str, ...], description: str, recommended: int, fixed: bool = False,
+                 cam_layer: str = "", cam_reshape: str = "") -> BackboneSpec:
     return BackboneSpec(
         id=id_, display_name=name, modality="image", source="torchvision", arch=id_, stages=tuple(stages),
         head=head, preprocess=size_pre, num_params=num_params, license=TV_LICENSE, weights=_torch_hub(*files),
         description=description, recommended_freeze=recommended, default_input_size=size_pre["input_size"],
-        min_input_size=224 if fixed else 32, fixed_input_size=fixed, family=family)
+        min_input_size=224 if fixed else 32, fixed_input_size=fixed, family=family,
+        cam_layer=cam_layer or CAM_LAYERS[family], cam_reshape=cam_reshape)
 
 
 def _text(id_: str, name: str, arch: str, stages, head: Stage, max_length: int, num_params: int, lic: str,
@@ -97,6 +99,10 @@ def _text(id_: str, name: str, arch: str, stages, head: Stage, max_length: int, 
         description=description, hidden=hidden, recommended_freeze=recommended, family=hf_config["model_type"],
         hf_config=hf_config, pooling=pooling)
 
+
+# Grad-CAM's layer per torchvision family: the last convolutional stage's output (Selvaraju et al. 2017).
+CAM_LAYERS = {"resnet": "layer4", "mobilenet_v3": "features.16", "efficientnet": "features.8",
+              "convnext": "features.7"}
 
 _RESNET = [Stage("stem", ("conv1", "bn1"))] + [Stage(f"layer {i}", (f"layer{i}",)) for i in range(1, 5)]
 _MOBILENET_V3 = [Stage("stem", ("features.0",)), Stage("blocks 1", ("features.1",)),
@@ -143,7 +149,10 @@ _SPECS: tuple[BackboneSpec, ...] = (
                  "A modern, accurate image model; slow to train on a CPU.", 2),
     _torchvision("vit_b_16", "ViT-B/16", _VIT_B, Stage("head", ("heads",)), _image_pre(224, "bilinear", 0.875),
                  85_798_656, "vit", ("vit_b_16-c867db91.pth",),
-                 "A large vision transformer that needs 224-pixel images; best with a GPU.", 7, fixed=True),
+                 "A large vision transformer that needs 224-pixel images; best with a GPU.", 7, fixed=True,
+                 # the last block's input norm: after it, only the class token reaches the head, so the
+                 # patch tokens' gradients at the block's output would all be zero (pytorch-grad-cam's ViT recipe)
+                 cam_layer="encoder.layers.encoder_layer_11.ln_1", cam_reshape="tokens"),
     _text("bert_base_uncased", "BERT-base (uncased)", "google-bert/bert-base-uncased", _bert_stages(12),
           Stage("head", ("classifier",)), 512, 109_482_240, "Apache-2.0",
           _hf("google-bert/bert-base-uncased", "bert-base-uncased"),
@@ -173,7 +182,7 @@ _SPECS: tuple[BackboneSpec, ...] = (
         stages=_timm_effnet_stages(5), head=Stage("head", ("classifier",)),
         preprocess=_image_pre(64, "bicubic", 1.0), num_params=99_196, license="Apache-2.0",
         weights=WeightsRef(kind="random"), description="A tiny untrained network for tests.", hidden=True,
-        recommended_freeze=2, default_input_size=64, min_input_size=32),
+        recommended_freeze=2, default_input_size=64, min_input_size=32, cam_layer="bn2"),
     _text("test_tiny_bert", "Tiny test BERT", "bert (tiny, random init)", _bert_stages(2),
           Stage("head", ("classifier",)), 128, 999_072, "Apache-2.0", WeightsRef(kind="random"),
           "A tiny untrained text network for tests (uses the MiniLM tokenizer).",

@@ -94,6 +94,10 @@ class BackboneSpec:
     family: str = ""
     hf_config: dict = field(default_factory=dict, hash=False)
     pooling: str = "cls"  # text: "mean" for sentence-embedding models (engine.backbones.mean_pool)
+    # image: the module whose output Grad-CAM weighs (engine.explain), a name from named_modules();
+    # cam_reshape "tokens" turns a transformer's (batch, 1 + h*w, dim) tokens into a (batch, dim, h, w) grid
+    cam_layer: str = ""
+    cam_reshape: str = ""
 
     def __post_init__(self) -> None:
         if self.modality not in MODALITIES:
@@ -104,6 +108,10 @@ class BackboneSpec:
             raise ValueError(f"{self.id}: weights kind must be one of {WEIGHT_KINDS}")
         if not 0 <= self.recommended_freeze <= len(self.stages):
             raise ValueError(f"{self.id}: recommended_freeze out of range")
+        if self.modality == "image" and not self.cam_layer:
+            raise ValueError(f"{self.id}: an image backbone needs cam_layer (the layer its explanations read)")
+        if self.cam_reshape not in ("", "tokens"):
+            raise ValueError(f"{self.id}: cam_reshape must be '' or 'tokens'")
         names = [s.name for s in self.stages] + [self.head.name]
         if len(set(names)) != len(names):
             raise ValueError(f"{self.id}: stage names must be unique")
@@ -131,4 +139,6 @@ class BackboneSpec:
             "fixed_input_size": self.fixed_input_size,
             "family": self.family,
             "hf_config": copy.deepcopy(self.hf_config),
+            "cam_layer": self.cam_layer,
+            "cam_reshape": self.cam_reshape,
         }

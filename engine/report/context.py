@@ -27,7 +27,7 @@ def _split_counts(report: dict) -> dict[str, dict[str, int]]:
 
 
 def load(path: str | Path) -> dict:
-    """{name, kind, modality, classes, metrics, data_report, counts, roots, backbone, checkpoint,
+    """{name, kind, path, modality, classes, metrics, data_report, counts, roots, backbone, checkpoint,
     created, predictions (run only, else None)}."""
     p = Path(path)
     if (p / "manifest.json").is_file():
@@ -38,7 +38,7 @@ def load(path: str | Path) -> dict:
         metrics = _maybe(p / "metrics.json")
         report = training.get("data_report") or {}
         bb = manifest.get("backbone") or {}
-        return {"name": manifest.get("name") or p.stem, "kind": "bundle", "modality": manifest.get("modality"),
+        return {"name": manifest.get("name") or p.stem, "kind": "bundle", "path": str(p), "modality": manifest.get("modality"),
                 "classes": _maybe(p / "labels.json").get("classes") or metrics.get("classes") or [],
                 "metrics": metrics, "data_report": report, "counts": _split_counts(report),
                 "roots": training.get("data_roots") or report.get("roots") or [],
@@ -54,7 +54,7 @@ def load(path: str | Path) -> dict:
             from ..evaluate.cached import load_predictions
 
             predictions = load_predictions(p)[1]
-        return {"name": p.name, "kind": "run", "modality": meta.get("modality"), "classes": meta.get("classes") or [],
+        return {"name": p.name, "kind": "run", "path": str(p), "modality": meta.get("modality"), "classes": meta.get("classes") or [],
                 "metrics": metrics, "data_report": report, "counts": _split_counts(report),
                 "roots": report.get("roots") or [], "backbone": meta.get("backbone"),
                 "checkpoint": metrics.get("checkpoint"), "predictions": predictions, "onnx_parity": None,

@@ -44,6 +44,24 @@ def thumbnail(path: str, modality: str) -> str:
         return "<span class='muted'>(file not available)</span>"
 
 
+def explanation(ctx: dict, path: str, decided: str) -> str:
+    """What the model looked at when it decided `decided` (issue 23): the Grad-CAM overlay of that
+    class (images) or the text with the words that spoke for it tinted; a muted note when it cannot
+    be made (the file moved, a class this model lacks). Computed through the explanation cache."""
+    try:
+        from ..explain import Explainer
+        from ..explain.words import highlight_html
+
+        explainer = Explainer.open(ctx["path"])
+        info = explainer.explain(path, explainer.classes.index(decided))
+        if info["modality"] == "image":
+            data = base64.b64encode(Path(info["overlay"]).read_bytes()).decode("ascii")
+            return f'<img src="data:image/png;base64,{data}" width="{THUMB}" height="{THUMB}" alt="map">'
+        return f"<span class='snippet'>{highlight_html(info['text'], info['words'], 160)}</span>"
+    except Exception:  # an explanation is extra: the row stays without it
+        return "<span class='muted'>(no map)</span>"
+
+
 def binary_errors(test, classes: list[str], rule: dict) -> dict[str, list[tuple[str, str, float]]]:
     """{"false negatives": [(path, true class, p positive)], "false positives": [...]}, most confident first."""
     pos = classes.index(rule["positive_class"])

@@ -14,7 +14,7 @@ from .. import __version__
 from ..evaluate.clinical_text import COMPARE_TITLES, ci_text, num3
 from ..evaluate.operating import FIGURE_TITLES, FIGURES
 from ..evaluate.report import headline_rows, pct
-from .examples import error_rows, short, thumbnail
+from .examples import error_rows, explanation, short, thumbnail
 from .svg import curve_chart, data_uri, reliability_chart
 
 CSS = """
@@ -237,11 +237,18 @@ def _errors(ctx: dict) -> str:
     for title, rows in sections.items():
         if not rows:
             continue
-        cells = [[thumbnail(p, ctx["modality"]), escape(short(p, ctx["roots"])), escape(t), escape(d), f"{q:.3f}"]
-                 for p, t, d, q in rows]
-        out.append(f"<h3>{escape(title)}</h3>" + _table(["", "File", "True", "Decided", meaning.capitalize()], cells,
-                                                        numeric_from=4))
-    return ("<h2>Examples of errors</h2><p>Check these labels first: wrong labels are a common cause.</p>"
+        image = ctx["modality"] == "image"
+        cells = [[thumbnail(p, ctx["modality"])] + ([explanation(ctx, p, d)] if image else [])
+                 + [escape(short(p, ctx["roots"])) + ("" if image else "<br>" + explanation(ctx, p, d)),
+                    escape(t), escape(d), f"{q:.3f}"] for p, t, d, q in rows]
+        header = ["", "Looked at"] if image else [""]
+        out.append(f"<h3>{escape(title)}</h3>" + _table(header + ["File", "True", "Decided", meaning.capitalize()],
+                                                        cells, numeric_from=len(header) + 3))
+    what = ("Beside each image, the parts the model relied on for its decision (Grad-CAM, warm colours)"
+            if ctx["modality"] == "image" else "Under each file, the words that pushed the model to its decision "
+            "(orange) or away from it (blue; integrated gradients)")
+    return ("<h2>Examples of errors</h2><p>Check these labels first: wrong labels are a common cause. "
+            f"{what}: a map on a ruler, a corner marker or burned-in text means the model learned a shortcut.</p>"
             + "\n".join(out)) if out else ""
 
 
