@@ -73,6 +73,7 @@ class ExplainMethod(StrEnum):
     """Explained.method: how an explanation was computed (engine/explain)."""
     GRADCAM = "gradcam"  # images: Grad-CAM at the backbone's cam_layer
     INTEGRATED_GRADIENTS = "integrated_gradients"  # text: word attributions at the embeddings
+    LINEAR = "linear_shares"  # a simple (linear) model: each pixel's or word's exact share of the logit
 
 
 class QueueStrategy(StrEnum):

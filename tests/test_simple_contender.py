@@ -103,3 +103,30 @@ def test_simple_text_bundle_onnx_and_predict_py_agree_with_the_app(tmp_path):
     batches = [predictor._arrays(new), predictor._arrays(texts)]
     assert check_parity(predictor, tmp_path / "model.onnx", batches)["max_abs_prob_diff"] < 1e-5
     assert pre.word_counts("Court court COURT appeal", model.vocabulary_index()).sum() == 4
+
+
+def test_a_simple_model_explains_itself_exactly(tmp_path):
+    """Its logit is a sum of shares: the words that carry the class's weight come first, and the shares
+    (before scaling) add up to the logit without the bias."""
+    from engine.classical import explain as linear
+    from engine.classical.model import PIXELS, WORDS, fit
+    from engine.bundle import preprocessing as pre
+
+    texts = ["court judge verdict", "judge jury appeal", "bread soup dinner", "cheese bread apple"] * 3
+    model = fit(WORDS, texts, np.array([0, 0, 1, 1] * 3), ["law", "food"])
+    words = linear.word_shares(model, "The Judge ate bread", 0)
+    assert [w[0] for w in words] == ["The", "Judge", "ate", "bread"]
+    assert max(words, key=lambda w: w[1])[0] == "Judge" and min(words, key=lambda w: w[1])[0] == "bread"
+    assert words[1][2:] == [4, 9]  # offsets into the text as written
+    counts = pre.word_counts("judge bread judge", model.vocabulary_index())[None]
+    z = model.transform(counts)[0]
+    assert (model.weight[0] * z).sum() == pytest.approx(model.logits(counts)[0, 0] - model.bias[0])
+
+    rng = np.random.default_rng(0)
+    pixels = [rng.random(256) * 0.2 for _ in range(20)]
+    for i in range(10):
+        pixels[i][:16] = 1.0  # class 0: a bright top row
+    fitted = fit(PIXELS, pixels, np.array([0] * 10 + [1] * 10), ["bar", "plain"])
+    cam = linear.pixel_shares(fitted, pixels[0], 0)
+    assert cam.shape == (16, 16) and cam.max() == 1.0
+    assert cam[0].mean() > 4 * cam[1:].mean()  # the evidence for the class sits on the bar it was fitted on

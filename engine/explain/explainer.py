@@ -40,10 +40,12 @@ class Explainer:
         if not Path(self.model_path).exists():
             raise BundleError(f"{model_path} does not exist; choose a trained run or a saved model bundle.")
         self.predictor = predictor or open_predictor(self.model_path)
-        self.spec = spec or get_spec(backbone_id(self.model_path))
+        self.simple = _is_simple(self.predictor)  # a simple model explains itself exactly (classical/explain.py)
+        self.spec = None if self.simple else (spec or get_spec(backbone_id(self.model_path)))
         self.classes = list(self.predictor.classes)
         self.modality = self.predictor.modality
-        self.method = ExplainMethod.GRADCAM if self.modality == "image" else ExplainMethod.INTEGRATED_GRADIENTS
+        self.method = (ExplainMethod.LINEAR if self.simple else
+                       ExplainMethod.GRADCAM if self.modality == "image" else ExplainMethod.INTEGRATED_GRADIENTS)
         self._cam = None
         self._texts: dict | None = None  # a run's table-row texts, read when first needed
 
@@ -86,6 +88,9 @@ class Explainer:
 
     # ------------------------------------------------------------------ parts
     def _inputs(self, path: str):
+        if self.simple:
+            x = self._row_text(path) if "#row=" in str(path) else self.predictor._prepare(path)
+            return x, self.predictor._forward(self.predictor._arrays([x]))[0]
         if self.modality == "image":
             pixels = self.predictor._prepare(path)
             return pixels, self.predictor._forward({"pixel_values": pixels[None]})[0]
@@ -106,6 +111,8 @@ class Explainer:
         return str(self._texts[path])
 
     def _compute(self, entry, path: str, x, target: int) -> dict:
+        if self.simple:
+            return self._compute_simple(entry, x, target)
         if self.modality == "text":
             from .text_maps import word_attributions
 
@@ -115,6 +122,24 @@ class Explainer:
             return dict(info, json=str(entry.path(".json")))
         cam = self.cam(x, target)
         base = render.base_image(x, self.predictor.preprocess)
+        heat = render.colorize(cam)
+        info = {"map": entry.save_array(cam), "base": entry.save_png("-base.png", render.png_bytes(base)),
+                "heat": entry.save_png("-heat.png", render.png_bytes(heat)),
+                "overlay": entry.save_png("-overlay.png", render.png_bytes(render.overlay(base, heat))),
+                "size": [int(cam.shape[1]), int(cam.shape[0])]}
+        entry.save_info(info)
+        return info
+
+    def _compute_simple(self, entry, x, target: int) -> dict:
+        from ..classical import explain as linear
+
+        model = self.predictor.model
+        if self.modality == "text":
+            words = linear.word_shares(model, x, target)
+            info = {"words": words, "text": str(x)[:max((w[3] for w in words), default=0)], "delta": 0.0, "steps": 0}
+            entry.save_info(info)
+            return dict(info, json=str(entry.path(".json")))
+        base, cam = linear.enlarged(x, model.size, linear.pixel_shares(model, x, target))
         heat = render.colorize(cam)
         info = {"map": entry.save_array(cam), "base": entry.save_png("-base.png", render.png_bytes(base)),
                 "heat": entry.save_png("-heat.png", render.png_bytes(heat)),
@@ -134,6 +159,12 @@ class Explainer:
         model, layer = self._cam
         x = torch.from_numpy(np.asarray(pixels, dtype=np.float32)[None]).to(self.predictor.device)
         return grad_cam(model, layer, x, target)
+
+
+def _is_simple(predictor) -> bool:
+    from ..classical.predictor import SimplePredictor
+
+    return isinstance(predictor, SimplePredictor)
 
 
 def explain_paths(model_path: str | Path, paths: list[str], target: int | None = None) -> list[dict]:
