@@ -1,6 +1,6 @@
 """Screenshots of issue 23 with the real engine: the Results gallery's most confident errors with
 their Grad-CAM maps, and the Try page showing what the model looked at in dropped files; with
---text, the Try page's highlighted words for texts (27-try-explained-text.png).
+--text, the Try page's highlighted words for texts (30-try-explained-text.png).
 
 A run is trained first with the CLI (EfficientNet-Lite0 as a linear probe at 224 px on the demo
 images: its ImageNet features, quick on a CPU; MiniLM-L6 likewise on the demo texts), then opened
@@ -105,7 +105,7 @@ def _walk(run: Path, out: Path, text: bool = False) -> int:
         w.try_files([str(f) for f in files])
         wait(lambda: bool(w.results.predictions), "predictions")
         wait(lambda: all(explain.get(str(f)) for f in files), "the texts' word scores")
-        shot("27-try-explained-text")
+        shot("30-try-explained-text")
         w.close()
         return 0
     w.go(RESULTS)
@@ -114,7 +114,7 @@ def _walk(run: Path, out: Path, text: bool = False) -> int:
     explain.set_opacity(0.6)
     wait(lambda: all(explain.get(p, w.results_page._target(p)) for p in w.results_page.gallery_paths()),
          "the gallery's maps")
-    shot("25-results-explained")
+    shot("28-results-explained")
 
     files = [sorted(d.iterdir())[-1] for d in sorted(DEMO.iterdir()) if d.is_dir()][:3]
     w.go(TRY)
@@ -126,7 +126,7 @@ def _walk(run: Path, out: Path, text: bool = False) -> int:
     other = w.results.classes().index(row["top"][1][0])  # the runner-up class, clicked
     w.try_page.classChosen.emit(first, other)
     wait(lambda: explain.get(first) is not None, "the clicked class's map")
-    shot("26-try-explained")
+    shot("29-try-explained")
     w.close()
     return 0
 
