@@ -44,6 +44,9 @@ def test_a_network_that_learned_nothing_loses_to_the_simple_model_which_saves_an
     assert out["metrics"]["test"]["accuracy"] >= 0.9 and "simple_baseline" not in out["metrics"]
     warnings = [m.text for m in seen if isinstance(m, protocol.Log) and m.level == "warning"]
     assert any("simple model" in w and "McNemar" in w for w in warnings)
+    from engine.history.summary import read_summary
+
+    assert read_summary(run).best["score"] == simple["val"]["val_accuracy"]  # the Runs window's figure
 
     bundle = tmp_path / "simple.tsbundle"
     assert main(["export", str(run), "--out", str(bundle)]) == 0

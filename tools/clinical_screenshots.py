@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from shots import ROOT, Window, ensure_display  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -25,10 +23,7 @@ def main(argv=None) -> int:
     ap.add_argument("--subgroups", help="a subgroup CSV to audit through the window")
     ap.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
     args = ap.parse_args(argv)
-    xvfb = None
-    if not os.environ.get("DISPLAY"):
-        os.environ["DISPLAY"] = ":97"  # not :99, which tools/screenshots.py uses
-        xvfb = _xvfb(":97")
+    xvfb = ensure_display(":97")  # not :99, which tools/screenshots.py uses
     try:
         return _shoot(args)
     finally:
@@ -36,46 +31,14 @@ def main(argv=None) -> int:
             xvfb.terminate()
 
 
-def _xvfb(display: str):
-    import shutil
-    import subprocess
-
-    proc = subprocess.Popen([shutil.which("Xvfb"), display, "-screen", "0", "1366x768x24", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(50):
-        if Path(f"/tmp/.X11-unix/X{display[1:]}").exists():
-            break
-        time.sleep(0.1)
-    return proc
-
-
 def _shoot(args) -> int:
-    from PySide6.QtTest import QTest
-
-    from gui.app import build_window, make_app
     from gui.window import RESULTS, TRY
 
-    app = make_app()
-    w = build_window()
-    w.confirm_quit = lambda: True
-    w.resize(1366, 768)
-    w.show()
-    w.session.start_engine()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-
-    def wait(cond, what: str, timeout_s: float = 600) -> None:
-        end = time.monotonic() + timeout_s
-        while not cond():
-            if time.monotonic() > end:
-                raise SystemExit(f"timed out waiting for {what}")
-            QTest.qWait(100)
+    win = Window(args.out)
+    app, w, wait, out = win.app, win.w, win.wait, win.out
 
     def shot(name: str) -> None:
-        QTest.qWait(400)
-        if not w.grab().save(str(out / name)):
-            raise SystemExit(f"could not write {out / name}")
-        print("saved", out / name)
+        win.shot(name, settle_ms=400)
 
     run = str(Path(args.run).resolve())
     metrics = json.loads((Path(run) / "metrics.json").read_text(encoding="utf-8"))

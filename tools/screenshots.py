@@ -14,35 +14,13 @@ Usage: python tools/screenshots.py [--out DIR] [--backbone ID] [--epochs N] [--t
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-
-def ensure_display() -> subprocess.Popen | None:
-    if os.environ.get("DISPLAY") or os.environ.get("QT_QPA_PLATFORM") == "offscreen":
-        return None
-    xvfb = shutil.which("Xvfb")
-    if not xvfb:
-        os.environ["QT_QPA_PLATFORM"] = "offscreen"
-        print("Xvfb not found: rendering offscreen instead", file=sys.stderr)
-        return None
-    display = ":99"
-    proc = subprocess.Popen([xvfb, display, "-screen", "0", "1366x768x24", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.environ["DISPLAY"] = display
-    for _ in range(50):
-        if Path(f"/tmp/.X11-unix/X{display[1:]}").exists():
-            break
-        time.sleep(0.1)
-    return proc
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from shots import ROOT, Window, ensure_display, scratch  # noqa: E402
 
 
 def dicom_tree(root: Path) -> Path:
@@ -80,12 +58,8 @@ def main(argv=None) -> int:
     ap.add_argument("--text", action="store_true", help="use the text demo (MiniLM) instead of images")
     ap.add_argument("--dicom", action="store_true", help="only the Data page on a DICOM tree (13-, 14-*.png)")
     args = ap.parse_args(argv)
-    xvfb = ensure_display()
-    work = Path(tempfile.mkdtemp(prefix="ts-shots-"))
-    os.environ.setdefault("TRANSFER_STUDIO_CONFIG_DIR", str(work / "config"))
-    os.environ.setdefault("TRANSFER_STUDIO_RUNS_DIR", str(work / "runs"))
-    os.environ.setdefault("TRANSFER_STUDIO_DATA", str(work / "data"))
-    os.environ.setdefault("TRANSFER_STUDIO_LIBRARY", str(work / "data" / "library"))
+    xvfb = ensure_display(":99")
+    work = scratch("ts-shots-", library=True)
     try:
         return _walk(args, work)
     finally:
@@ -96,32 +70,10 @@ def main(argv=None) -> int:
 def _walk(args, work: Path) -> int:
     from PySide6.QtTest import QTest
 
-    from gui.app import build_window, make_app
     from gui.window import DATA, MODEL, RESULTS, SAVE, TRAIN, TRY
 
-    app = make_app()
-    w = build_window()
-    w.confirm_quit = lambda: True
-    w.resize(1366, 768)
-    w.show()
-    w.session.start_engine()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-
-    def wait(cond, what: str, timeout_s: float = 600) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not cond():
-            if time.monotonic() > deadline:
-                raise SystemExit(f"timed out waiting for {what}")
-            if w.message.isVisible() and w.message.level == "error":
-                raise SystemExit(f"the app reported an error while waiting for {what}: {w.message.label.text()}")
-            QTest.qWait(50)
-
-    def shot(name: str) -> None:
-        QTest.qWait(300)  # let thumbnails and the plot timer catch up
-        path = out / f"{name}.png"
-        w.grab().save(str(path))
-        print(f"wrote {path}")
+    win = Window(args.out)
+    app, w, wait, shot, out = win.app, win.w, win.wait, win.shot, win.out
 
     if args.dicom:
         wait(lambda: bool(w.backbones.specs), "the engine's backbone list", 180)

@@ -10,32 +10,12 @@ DISPLAY is set. Usage: python tools/screenshots_explain.py [--out DIR] [--run RU
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-DEMO = ROOT / "resources" / "demo" / "images"
-TEXTS = ROOT / "resources" / "demo" / "text"
-
-
-def ensure_display() -> subprocess.Popen | None:
-    if os.environ.get("DISPLAY") or os.environ.get("QT_QPA_PLATFORM") == "offscreen":
-        return None
-    display = ":95"
-    proc = subprocess.Popen([shutil.which("Xvfb") or "Xvfb", display, "-screen", "0", "1366x768x24", "-nolisten",
-                             "tcp"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.environ["DISPLAY"] = display
-    for _ in range(50):
-        if Path(f"/tmp/.X11-unix/X{display[1:]}").exists():
-            break
-        time.sleep(0.1)
-    return proc
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from shots import DEMO_IMAGES as DEMO, DEMO_TEXTS as TEXTS, ROOT, Window, ensure_display, scratch  # noqa: E402
 
 
 def train_cli(runs: Path, text: bool) -> Path:
@@ -53,11 +33,8 @@ def main(argv=None) -> int:
     ap.add_argument("--run", help="a finished run to open instead of training one")
     ap.add_argument("--text", action="store_true", help="the Try page on texts (a MiniLM run)")
     args = ap.parse_args(argv)
-    xvfb = ensure_display()
-    work = Path(tempfile.mkdtemp(prefix="ts-explain-shots-"))
-    os.environ.setdefault("TRANSFER_STUDIO_CONFIG_DIR", str(work / "config"))
-    os.environ.setdefault("TRANSFER_STUDIO_RUNS_DIR", str(work / "runs"))
-    os.environ.setdefault("TRANSFER_STUDIO_DATA", str(work / "data"))
+    xvfb = ensure_display(":94")
+    work = scratch("ts-explain-shots-")
     try:
         run = Path(args.run) if args.run else train_cli(work / "runs", args.text)
         return _walk(run, Path(args.out), args.text)
@@ -67,31 +44,10 @@ def main(argv=None) -> int:
 
 
 def _walk(run: Path, out: Path, text: bool = False) -> int:
-    from PySide6.QtTest import QTest
-
-    from gui.app import build_window, make_app
     from gui.window import RESULTS, TRY
 
-    app = make_app()  # noqa: F841 - kept alive for the window
-    w = build_window()
-    w.confirm_quit = lambda: True
-    w.resize(1366, 768)
-    w.show()
-    w.session.start_engine()
-    out.mkdir(parents=True, exist_ok=True)
-
-    def wait(cond, what: str, timeout_s: float = 300) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not cond():
-            if time.monotonic() > deadline:
-                raise SystemExit(f"timed out waiting for {what}")
-            QTest.qWait(50)
-
-    def shot(name: str) -> None:
-        QTest.qWait(300)
-        path = out / f"{name}.png"
-        w.grab().save(str(path))
-        print(f"wrote {path}")
+    win = Window(out, timeout_s=300)
+    w, wait, shot = win.w, win.wait, win.shot
 
     explain = w.models.explain
     wait(lambda: bool(w.backbones.specs), "the engine's backbone list", 180)

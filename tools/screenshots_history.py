@@ -10,47 +10,26 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-DEMO = ROOT / "resources" / "demo" / "images"
-
-
-def ensure_display() -> subprocess.Popen | None:
-    if os.environ.get("DISPLAY") or os.environ.get("QT_QPA_PLATFORM") == "offscreen":
-        return None
-    display = ":96"
-    proc = subprocess.Popen([shutil.which("Xvfb") or "Xvfb", display, "-screen", "0", "1366x768x24", "-nolisten",
-                             "tcp"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.environ["DISPLAY"] = display
-    for _ in range(50):
-        if Path(f"/tmp/.X11-unix/X{display[1:]}").exists():
-            break
-        time.sleep(0.1)
-    return proc
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from shots import DEMO_IMAGES as DEMO, ROOT, Window, ensure_display, scratch  # noqa: E402
+from shots import train_cli as _train  # noqa: E402
 
 
 def train_cli(runs: Path, name: str, lr: str, epochs: int) -> None:
-    subprocess.run([sys.executable, str(ROOT / "transfer_studio.py"), "train", "--data", str(DEMO), "--backbone",
-                    "test_tiny_cnn", "--input-size", "32", "--epochs", str(epochs), "--lr", lr, "--no-refit",
-                    "--no-compare-probe", "--runs-root", str(runs), "--name", name], check=True,
-                   stdout=subprocess.DEVNULL, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    _train("--data", str(DEMO), "--backbone", "test_tiny_cnn", "--input-size", "32", "--epochs", str(epochs),
+           "--lr", lr, "--no-refit", "--no-compare-probe", "--runs-root", str(runs), "--name", name)
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
     args = ap.parse_args(argv)
-    xvfb = ensure_display()
-    work = Path(tempfile.mkdtemp(prefix="ts-shots-history-"))
-    os.environ.update(TRANSFER_STUDIO_CONFIG_DIR=str(work / "config"), TRANSFER_STUDIO_RUNS_DIR=str(work / "runs"),
-                      TRANSFER_STUDIO_DATA=str(work / "data"), TRANSFER_STUDIO_SHOW_HIDDEN="1")
+    xvfb = ensure_display(":96")
+    os.environ["TRANSFER_STUDIO_SHOW_HIDDEN"] = "1"
+    work = scratch("ts-shots-history-")
     try:
         train_cli(work / "runs", "fashion lr 1e-3", "1e-3", 3)
         train_cli(work / "runs", "fashion lr 1e-2", "1e-2", 3)
@@ -64,32 +43,14 @@ def _walk(out: Path) -> int:
     from PySide6.QtCore import Qt
     from PySide6.QtTest import QTest
 
-    from gui.app import build_window, make_app
     from gui.train_model import TrainSettings
     from gui.window import MODEL, TRAIN, TRY
 
-    make_app()
-    w = build_window()
-    w.confirm_quit = lambda: True
-    w.resize(1366, 768)
-    w.show()
-    w.session.start_engine()
-    out.mkdir(parents=True, exist_ok=True)
-
-    def wait(cond, what: str, timeout_s: float = 600) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not cond():
-            if time.monotonic() > deadline:
-                raise SystemExit(f"timed out waiting for {what}")
-            if w.message.isVisible() and w.message.level == "error":
-                raise SystemExit(f"the app reported an error while waiting for {what}: {w.message.label.text()}")
-            QTest.qWait(50)
+    win = Window(out)
+    w, wait = win.w, win.wait
 
     def shot(widget, name: str) -> None:
-        QTest.qWait(400)
-        path = out / f"{name}.png"
-        widget.grab().save(str(path))
-        print(f"wrote {path}")
+        win.shot(name, widget, settle_ms=400)
 
     wait(lambda: bool(w.backbones.specs), "the engine's backbone list", 180)
     w.load_data([str(DEMO)])

@@ -10,34 +10,15 @@ goes through the app's own Label mode and every run is the engine's. Under Xvfb 
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import shutil
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-DEMO = ROOT / "resources" / "demo" / "images"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from shots import DEMO_IMAGES as DEMO, ROOT, Window, ensure_display, scratch  # noqa: E402
 CLASSES = {"Sneaker": "Sneaker", "Ankle_boot": "Ankle boot", "Bag": "Bag"}
 MISTAKES = 8  # labels given wrong on purpose: what the error gallery is for
-
-
-def ensure_display() -> subprocess.Popen | None:
-    if os.environ.get("DISPLAY") or os.environ.get("QT_QPA_PLATFORM") == "offscreen":
-        return None
-    display = ":95"
-    proc = subprocess.Popen([shutil.which("Xvfb") or "Xvfb", display, "-screen", "0", "1366x768x24", "-nolisten",
-                             "tcp"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.environ["DISPLAY"] = display
-    for _ in range(50):
-        if Path(f"/tmp/.X11-unix/X{display[1:]}").exists():
-            break
-        time.sleep(0.1)
-    return proc
 
 
 def unlabeled_folder(root: Path) -> dict[str, str]:
@@ -58,10 +39,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
     ap.add_argument("--backbone", default="efficientnet_lite0")
     args = ap.parse_args(argv)
-    xvfb = ensure_display()
-    work = Path(tempfile.mkdtemp(prefix="ts-shots-labeling-"))
-    os.environ.update(TRANSFER_STUDIO_CONFIG_DIR=str(work / "config"), TRANSFER_STUDIO_RUNS_DIR=str(work / "runs"),
-                      TRANSFER_STUDIO_DATA=str(work / "data"))
+    xvfb = ensure_display(":95")
+    work = scratch("ts-shots-labeling-")
     try:
         return _walk(args, work)
     finally:
@@ -73,31 +52,10 @@ def _walk(args, work: Path) -> int:
     from PySide6.QtGui import QPainter
     from PySide6.QtTest import QTest
 
-    from gui.app import build_window, make_app
     from gui.window import MODEL, RESULTS
 
-    app = make_app()
-    w = build_window()
-    w.confirm_quit = lambda: True
-    w.resize(1366, 768)
-    w.show()
-    w.session.start_engine()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-
-    def wait(cond, what: str, timeout_s: float = 900) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not cond():
-            if time.monotonic() > deadline:
-                raise SystemExit(f"timed out waiting for {what}")
-            if w.message.isVisible() and w.message.level == "error":
-                raise SystemExit(f"the app reported an error while waiting for {what}: {w.message.label.text()}")
-            QTest.qWait(50)
-
-    def save(pix, name: str) -> None:
-        path = out / f"{name}.png"
-        pix.save(str(path))
-        print(f"wrote {path}")
+    win = Window(args.out, timeout_s=900)
+    app, w, wait, save = win.app, win.w, win.wait, win.save
 
     truth = unlabeled_folder(work / "clothes")
     folder = str(work / "clothes")

@@ -206,6 +206,11 @@ def read_summary(run_dir: str | os.PathLike, now: float | None = None) -> RunSum
         if score is None and isinstance(best_state.get("metrics"), dict):
             score = _num(best_state["metrics"].get(monitor))
         best = {"monitor": monitor, "score": score, "epoch": best_state.get("epoch")}
+    contender = _json(j(run, "contender.json")) or {}
+    if contender.get("winner") == "simple model":  # the run kept its simple model: its validation figure
+        monitor = contender.get("monitor") or "val_accuracy"
+        best = {"monitor": monitor, "score": _num(((contender.get("simple") or {}).get("val") or {}).get(monitor)),
+                "epoch": None}
     created = first_t
     if created is None:
         try:
