@@ -76,6 +76,7 @@ def test_a_network_that_learned_is_kept_and_the_simple_model_is_reported(tmp_pat
     info = json.loads((tmp_path / "runs" / "run" / "contender.json").read_text())
     assert info["winner"] == "fine-tune" and info["simple"]["status"] == "decided"
     assert not (tmp_path / "runs" / "run" / "checkpoints" / "best" / "classical.json").exists()
+    assert (tmp_path / "runs" / "run" / "checkpoints" / "simple" / "classical.json").exists()  # scored by benchmarks
     assert out["metrics"]["selection"]["simple"]["p_value"] >= 0.05 or \
         info["simple"]["val"]["val_accuracy"] <= info["simple"]["network_val"]["val_accuracy"]
 

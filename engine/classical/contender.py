@@ -13,9 +13,10 @@ examples. The rule, fixed before any result:
 
 The network is the recipe's primary model, so the doubt goes its way: on a handful of
 validation examples the simple model cannot win by luck (with 3 disagreements, even 3 to 0
-gives p = 0.125). When it wins, it is refitted on train + validation if the recipe refits,
-and the network stays in checkpoints/network. The decision lives in contender.json
-("simple"), so a resumed run decides the same way.
+gives p = 0.125). The simple model fitted on train is kept in checkpoints/simple either way
+(a few kB; benchmarks score it). When it wins, it is refitted on train + validation if the
+recipe refits, and the network stays in checkpoints/network. The decision lives in
+contender.json ("simple"), so a resumed run decides the same way.
 """
 from __future__ import annotations
 
@@ -118,9 +119,8 @@ def challenge(phase, dataset, refit_wanted: bool) -> bool:
     name = key.removeprefix("val_").replace("_", " ")
     versus = (f"validation {name} {mine[key]:.3f} against the network's {theirs[key]:.3f} on the same {int(ok.sum())} "
               f"examples; right on {wins} it got wrong, wrong on {losses} it got right (McNemar p = {p_value:.3g})")
-    if kept:  # saved, then the decision recorded, then installed: a resume finishes what a crash left
-        with atomic_dir(run_dir / "checkpoints" / SIMPLE_DIR) as tmp:
-            simple.save(tmp)
+    with atomic_dir(run_dir / "checkpoints" / SIMPLE_DIR) as tmp:  # kept or not, a few kB: it can be scored
+        simple.save(tmp)  # saved, then the decision recorded, then installed: a resume finishes what a crash left
     write_json(run_dir / CONTENDER_FILE, info)
     if kept:
         _install(run_dir, simple, dataset, refit_wanted, window, balanced, report)
