@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from engine import protocol
-from engine.labels.queue import k_center, order, suggest, uncertainty
+from engine.labels.queue import by_confusion, k_center, order, suggest, uncertainty
 from engine.labels.sidecar import LabelStore
 from tests.test_bundle_support import image_run, make_images, make_texts, text_run  # noqa: F401 - fixtures
 from tests.test_jobs import srv  # noqa: F401 - fixture
@@ -40,6 +40,14 @@ def test_k_center_spreads_a_batch_across_clusters():
     assert picked[0] == 0 and picked[1] >= 10  # the second pick is from the other cluster
 
 
+def test_by_confusion_takes_each_confusion_in_turn():
+    # rows most uncertain first: three of the (0, 1) confusion, then one (1, 2), one (0, 2)
+    p = np.array([[0.5, 0.5, 0], [0.52, 0.48, 0], [0.55, 0.45, 0], [0, 0.56, 0.44], [0.6, 0, 0.4]])
+    assert by_confusion(p, 3) == [0, 3, 4] and by_confusion(p, 5) == [0, 3, 4, 1, 2]
+    spread = order(p, strategy="useful", diversity="confusions", batch=3, pool_factor=2)
+    assert spread[:3] == [0, 3, 4] and sorted(spread) == [0, 1, 2, 3, 4]
+
+
 def test_useful_order_is_uncertain_first_but_not_all_one_kind():
     rng = np.random.default_rng(1)
     n = 400
@@ -49,9 +57,9 @@ def test_useful_order_is_uncertain_first_but_not_all_one_kind():
     top = rng.uniform(0.5, 1.0, n)
     top[:40] = 0.5
     probs = np.stack([top, 1 - top], axis=1)
-    plain = order(probs, feats, strategy="useful", diverse=False, batch=20)
+    plain = order(probs, feats, strategy="useful", diversity=None, batch=20)
     assert set(plain[:20]) <= set(range(40))  # uncertainty alone: one batch of near-copies
-    spread = order(probs, feats, strategy="useful", batch=20)
+    spread = order(probs, feats, strategy="useful", diversity="kcenter", batch=20)
     assert sorted(spread) == list(range(n))
     assert sum(i < 40 for i in spread[:20]) <= 3  # diversity: the batch covers other confusions too
     assert np.mean(uncertainty(probs)[spread[:20]]) > np.mean(uncertainty(probs))  # still the unsure ones
