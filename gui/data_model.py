@@ -13,6 +13,8 @@ from pathlib import Path
 from engine.config import GROUP_BY, GROUP_SOURCE_WORDS
 from engine.dicom_windows import CT_PRESETS, WINDOW_TITLES, WINDOWS, preset_applies
 
+from .finding_titles import TITLES
+
 from .events import EventGroup
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
@@ -21,46 +23,6 @@ SPLIT_DIRS = ("train", "val", "valid", "validation", "test")
 DATA_FILE_EXTS = {".csv", ".tsv", ".jsonl"}
 
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
-TITLES = {  # headings by the engine's finding codes; unknown codes get a cleaned-up code
-    "fatal": "This data cannot be used yet",
-    "corrupt": "Unreadable files",
-    "unreadable": "Unreadable files",
-    "zero_byte": "Empty files",
-    "too_large": "Files too large to open safely",
-    "text_too_large": "Text files too large to be one example",
-    "long_texts": "Long texts: only their start is used",
-    "not_image": "Files that are not really images",
-    "empty_text": "Empty texts",
-    "no_label": "Rows without a label",
-    "bad_row": "Rows that could not be read",
-    "wrong_fields": "Rows with more or fewer fields than the header",
-    "guessed_column": "A column was chosen by elimination",
-    "skipped": "Files that were skipped",
-    "hidden_files": "Hidden system files",
-    "stray_files": "Files outside the class folders",
-    "folder_links": "Links to folders that were not followed",
-    "unsupported_files": "Files of a type this app does not read",
-    "other_modality": "Files of another kind",
-    "duplicates_within_class": "Duplicate files within a class",
-    "duplicates_across_classes": "The same file under two labels",
-    "duplicates_across_splits": "The same file in training and testing",
-    "imbalance": "Some classes are much smaller",
-    "few_examples": "Very few examples",
-    "no_val_split": "No validation examples",
-    "no_test_split": "No separate test split",
-    "undecodable_text": "Texts with broken characters",
-    "dicom_not_image": "DICOM objects without an image",
-    "dicom_undecodable": "DICOM files that could not be decoded",
-    "dicomdir": "DICOMDIR index files",
-    "dicom_multi_frame": "Multi-frame DICOM files",
-    "groups": "Images grouped by patient or object",
-    "groups_span_classes": "Groups with images in several classes",
-    "group_leak_across_splits": "The same patient in training and testing",
-    "near_duplicates": "Near-identical images in a class",
-    "near_duplicates_across_classes": "Near-identical images under two labels",
-    "near_duplicates_across_splits": "Near-identical images in training and testing",
-    "look_alike_clusters": "Many pictures that look alike",
-}
 GROUP_CHOICES = {"auto": "Automatic (CSV, pattern, else DICOM patient)", "none": "None (each file on its own)",
                  "patient": "Patient (DICOM PatientID)", "pattern": "File-name pattern", "csv": "CSV file (path,group)"}
 assert set(GROUP_CHOICES) == set(GROUP_BY) and set(WINDOW_TITLES) == set(WINDOWS)

@@ -87,3 +87,19 @@ def test_unknown_values_from_a_newer_engine_still_decode():
     line = P.encode(P.Status(phase="quantising", detail="x"), 1)
     assert P.decode(line).message.phase == "quantising"
     assert '"level":"warning"' in P.encode(P.Log(level=P.LogLevel.WARNING, text="t"), 2)  # plain on the wire
+
+
+def test_every_finding_the_scan_can_report_has_a_heading_in_the_app():
+    """The health report's finding codes are written where they are found; the Data page heads each
+    one in words (gui/finding_titles.py) instead of showing the code."""
+    import re
+
+    from gui.finding_titles import TITLES
+
+    found = set()
+    for path in (ROOT / "engine").rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        found |= set(re.findall(r'\.add\("(?:info|warning|error|fatal)", "([a-z_]+)"', text))
+        found |= set(re.findall(r'"code": "([a-z_]+)"', text))
+    assert len(found) > 20  # the scan above still reads the engine's way of writing findings
+    assert found <= set(TITLES), sorted(found - set(TITLES))
