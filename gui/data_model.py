@@ -12,15 +12,13 @@ from pathlib import Path
 
 from engine.config import GROUP_BY, GROUP_SOURCE_WORDS
 from engine.dicom_windows import CT_PRESETS, WINDOW_TITLES, WINDOWS, preset_applies
+from engine.file_kinds import IMAGE_EXTS, SPLIT_ALIASES, TEXT_EXTS
+from engine.file_kinds import TABLE_EXTS as DATA_FILE_EXTS
 
 from .finding_titles import TITLES
 
 from .events import EventGroup
 
-IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
-TEXT_EXTS = {".txt", ".md", ".text"}
-SPLIT_DIRS = ("train", "val", "valid", "validation", "test")
-DATA_FILE_EXTS = {".csv", ".tsv", ".jsonl"}
 
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 GROUP_CHOICES = {"auto": "Automatic (CSV, pattern, else DICOM patient)", "none": "None (each file on its own)",
@@ -337,7 +335,7 @@ def _files_for_class(roots: list[str], name: str, exts: set, bad: set, limit: in
     """Files of class `name` under root/name or root/<split>/name, first by sorted name."""
     found: list[str] = []
     for root in roots:
-        candidates = [Path(root) / name] + [Path(root) / s / name for s in SPLIT_DIRS]
+        candidates = [Path(root) / name] + [Path(root) / s / name for s in SPLIT_ALIASES]
         for d in candidates:
             if not d.is_dir():
                 continue

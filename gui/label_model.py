@@ -15,21 +15,16 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.file_kinds import DICOM_EXTS, IMAGE_EXTS, TEXT_EXTS, is_hidden
+from engine.file_kinds import TABLE_EXTS as DATA_FILE_EXTS
 from engine.labels.sidecar import EXCLUDED, SIDECAR_NAMES, UNLABELED_FOLDERS, LabelRow, LabelStore
 
-from .data_model import DATA_FILE_EXTS, IMAGE_EXTS, TEXT_EXTS
 from .events import EventGroup
 
 RANDOM, USEFUL = "random", "useful"
 ORDER_TEXT = {RANDOM: "Random", USEFUL: "Most useful first"}
 MAX_KEYS = 9  # classes 1-9 have a key; more classes are labeled with the buttons
-LABEL_EXTS = frozenset(IMAGE_EXTS | TEXT_EXTS | {".dcm", ".dicom"})
-SYSTEM_NAMES = frozenset({"__macosx", "thumbs.db", "desktop.ini", "$recycle.bin", "@eadir", "__pycache__"})
-
-
-def is_hidden(name: str) -> bool:
-    """As the engine's scan (engine.data.discover, which imports Pillow, so not here) decides."""
-    return name.startswith((".", "~$")) or name.lower() in SYSTEM_NAMES
+LABEL_EXTS = frozenset(IMAGE_EXTS | TEXT_EXTS | DICOM_EXTS)
 
 
 def data_files(root: str | os.PathLike) -> list[str]:

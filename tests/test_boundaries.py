@@ -73,3 +73,14 @@ def test_the_numpy_only_engine_modules_load_nothing_heavy():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_the_embedded_decoders_list_the_same_file_kinds_as_the_app():
+    """images.py, text.py and dicom.py travel into predict.py verbatim, so they keep their own extension
+    lists; engine/file_kinds.py is the one the app goes by, and the copies must not drift."""
+    from engine import file_kinds
+    from engine.data import dicom, images, text
+
+    assert images.IMAGE_EXTS == file_kinds.IMAGE_EXTS
+    assert text.TEXT_EXTS == file_kinds.TEXT_EXTS
+    assert dicom.DICOM_EXTS == file_kinds.DICOM_EXTS

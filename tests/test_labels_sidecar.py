@@ -87,3 +87,12 @@ def test_classes_and_folder_labels_switch(root):
         store.label(root.parent / "x.txt", "cats")
     with pytest.raises(ValueError):
         store.exclude("c.txt", "  ")
+
+
+def test_a_pre_split_tree_labels_by_the_class_folder_below_the_split():
+    from engine.labels.sidecar import Project, folder_label
+
+    assert folder_label("train/cats/a.png", Project()) == "cats"
+    assert folder_label("Validation/dogs/b.png", Project()) == "dogs"
+    assert folder_label("train/a.png", Project()) == "train"  # a class that happens to be called train
+    assert folder_label("test/unlabeled/c.png", Project()) is None

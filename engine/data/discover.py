@@ -18,16 +18,11 @@ import os
 from dataclasses import dataclass, field
 
 from ..errors import Cancelled, DataError
+from ..file_kinds import SPLIT_ALIASES, is_hidden
 from .dicom import DICOM_EXTS, describe_dicomdir, sniff_dicom
 from .images import IMAGE_EXTS
 from .tabular import TABLE_EXTS
 from .text import TEXT_EXTS
-
-SPLIT_ALIASES = {"train": "train", "training": "train", "val": "val", "valid": "val",
-                 "validation": "val", "dev": "val", "test": "test", "testing": "test"}
-SYSTEM_NAMES = {"__macosx", "thumbs.db", "desktop.ini", "$recycle.bin", "system volume information",
-                "@eadir", "__pycache__", "ehthumbs.db"}
-
 
 @dataclass(frozen=True)
 class Candidate:
@@ -46,10 +41,6 @@ class RootScan:
     ignored: list[dict] = field(default_factory=list)
     class_dirs: dict[str, list[str]] = field(default_factory=dict)  # class -> folders it came from
     labels: object = None  # labeled.SidecarLabels when the root has a labels sidecar (it relabeled the files)
-
-
-def is_hidden(name: str) -> bool:
-    return name.startswith(".") or name.lower() in SYSTEM_NAMES or name.startswith("~$")
 
 
 def kind_of(name: str) -> str | None:

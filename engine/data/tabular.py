@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import DataError
+from ..file_kinds import TABLE_EXTS  # noqa: F401 - the scan imports it from here
 from .text import READ_BYTES, REPLACEMENT, clean_text, decode_text
 
-TABLE_EXTS = frozenset({".csv", ".tsv", ".tab", ".jsonl"})
 TEXT_NAMES = ("text", "texts", "sentence", "sentences", "review", "reviews", "content", "body", "message",
               "comment", "document", "doc", "tweet", "utterance", "description", "question", "input",
               "title", "abstract")

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from engine.atomic import read_json, write_json, write_text
+from engine.file_kinds import SPLIT_ALIASES
 from engine.library.manifest import sha256_file
 from engine.library.paths import data_dir
 
@@ -102,8 +103,11 @@ def relative(root: str | os.PathLike, path: str | os.PathLike) -> str:
 
 
 def folder_label(rel: str, project: Project) -> str | None:
-    """The label a file's place gives it: its top folder's name, unless that folder says 'unlabeled'."""
+    """The label a file's place gives it: its top folder's name (below a train/val/test folder in a
+    pre-split tree), unless that folder says 'unlabeled'."""
     parts = PurePosixPath(rel).parts
+    if len(parts) >= 3 and parts[0].lower() in SPLIT_ALIASES:
+        parts = parts[1:]
     if not project.folder_labels or len(parts) < 2 or parts[0].lower() in UNLABELED_FOLDERS:
         return None
     return parts[0]
