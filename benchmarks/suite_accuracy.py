@@ -261,7 +261,7 @@ def render_markdown(rows: list[dict], env: dict | None = None) -> str:
         if h["fewer_than_3_seeds"]:
             lines += [f"Rows with fewer than 3 seeds (marked *): {', '.join(h['fewer_than_3_seeds'])}.", ""]
     lines += ["## Per seed", "", "| half | row | N/class | seed | ours % | bal. acc % | smallest class (recall %) | "
-              "kept | probe on test % | fine-tune on test % | simple model on test % (val p) | probe baseline % | "
+              "kept | probe on test % | fine-tune on test % | simple model on test % (McNemar p) | probe baseline % | "
               "fine-tune baseline % | CPU s ours / probe / fine-tune | recipe | measured |",
               "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
@@ -281,11 +281,15 @@ def render_markdown(rows: list[dict], env: dict | None = None) -> str:
 
 
 def _simple(sel: dict) -> str:
-    """The simple contender's own held-out score and its validation p-value ('-' where the run predates it)."""
-    if sel.get("simple_test") is None:
-        return "-"
+    """The simple contender's held-out score (or, for runs that did not keep its file, its validation score)
+    and the McNemar p of its challenge; '-' where the run predates it."""
     p = sel.get("simple_p")
-    return f"{sel['simple_test']}" + (f" (p {p:.2g})" if p is not None else "")
+    if p is None:
+        return "-"
+    if sel.get("simple_test") is not None:
+        return f"{sel['simple_test']} (p {p:.2g})"
+    val = sel.get("simple_val")
+    return f"val {100 * val:.1f} (p {p:.2g})" if val is not None else f"(p {p:.2g})"
 
 
 # ------------------------------------------------------------------------------ command line
