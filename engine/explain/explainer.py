@@ -117,18 +117,8 @@ class Explainer:
             from .text_maps import word_attributions
 
             out = word_attributions(self.predictor, x, target)
-            info = {"words": out["words"], "text": out["text"], "delta": out["delta"], "steps": out["steps"]}
-            entry.save_info(info)
-            return dict(info, json=str(entry.path(".json")))
-        cam = self.cam(x, target)
-        base = render.base_image(x, self.predictor.preprocess)
-        heat = render.colorize(cam)
-        info = {"map": entry.save_array(cam), "base": entry.save_png("-base.png", render.png_bytes(base)),
-                "heat": entry.save_png("-heat.png", render.png_bytes(heat)),
-                "overlay": entry.save_png("-overlay.png", render.png_bytes(render.overlay(base, heat))),
-                "size": [int(cam.shape[1]), int(cam.shape[0])]}
-        entry.save_info(info)
-        return info
+            return _save_words(entry, {k: out[k] for k in ("words", "text", "delta", "steps")})
+        return _save_map(entry, render.base_image(x, self.predictor.preprocess), self.cam(x, target))
 
     def _compute_simple(self, entry, x, target: int) -> dict:
         from ..classical import explain as linear
@@ -136,17 +126,9 @@ class Explainer:
         model = self.predictor.model
         if self.modality == "text":
             words = linear.word_shares(model, x, target)
-            info = {"words": words, "text": str(x)[:max((w[3] for w in words), default=0)], "delta": 0.0, "steps": 0}
-            entry.save_info(info)
-            return dict(info, json=str(entry.path(".json")))
-        base, cam = linear.enlarged(x, model.size, linear.pixel_shares(model, x, target))
-        heat = render.colorize(cam)
-        info = {"map": entry.save_array(cam), "base": entry.save_png("-base.png", render.png_bytes(base)),
-                "heat": entry.save_png("-heat.png", render.png_bytes(heat)),
-                "overlay": entry.save_png("-overlay.png", render.png_bytes(render.overlay(base, heat))),
-                "size": [int(cam.shape[1]), int(cam.shape[0])]}
-        entry.save_info(info)
-        return info
+            return _save_words(entry, {"words": words, "text": str(x)[:max((w[3] for w in words), default=0)],
+                                       "delta": 0.0, "steps": 0})
+        return _save_map(entry, *linear.enlarged(x, model.size, linear.pixel_shares(model, x, target)))
 
     def cam(self, pixels: np.ndarray, target: int) -> np.ndarray:
         """The Grad-CAM map (H, W) in [0, 1] of one preprocessed image for class `target`."""
@@ -159,6 +141,23 @@ class Explainer:
         model, layer = self._cam
         x = torch.from_numpy(np.asarray(pixels, dtype=np.float32)[None]).to(self.predictor.device)
         return grad_cam(model, layer, x, target)
+
+
+def _save_words(entry, info: dict) -> dict:
+    """Word scores into the cache; the reply also names the JSON file the CLI copies."""
+    entry.save_info(info)
+    return dict(info, json=str(entry.path(".json")))
+
+
+def _save_map(entry, base: np.ndarray, cam: np.ndarray) -> dict:
+    """The map, the image it lies on, its colours and the blend into the cache (files cross the boundary)."""
+    heat = render.colorize(cam)
+    info = {"map": entry.save_array(cam), "base": entry.save_png("-base.png", render.png_bytes(base)),
+            "heat": entry.save_png("-heat.png", render.png_bytes(heat)),
+            "overlay": entry.save_png("-overlay.png", render.png_bytes(render.overlay(base, heat))),
+            "size": [int(cam.shape[1]), int(cam.shape[0])]}
+    entry.save_info(info)
+    return info
 
 
 def _is_simple(predictor) -> bool:
