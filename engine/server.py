@@ -28,6 +28,7 @@ from .config import ConfigError, RunConfig
 from .errors import Cancelled, DataError, EngineError
 from .failures import error_message  # noqa: F401 - the server's replies; tests read it here too
 from .runlog import RunLog
+from .stdio import ProtocolOut, read_lines  # noqa: F401 - read_lines: tests read it here too
 
 log = logging.getLogger("engine.server")
 
@@ -36,34 +37,12 @@ STOP_GRACE_S = 60.0  # how long a cancelled run may take to save its checkpoint 
 SHOW_HIDDEN_ENV = "TRANSFER_STUDIO_SHOW_HIDDEN"  # "1": list the hidden test backbones too
 
 
-class _ProtocolOut:
-    """The protocol stream; once the reader has gone (broken pipe), writes are dropped."""
-
-    def __init__(self, stream):
-        self._stream = stream
-        self.closed = False
-
-    def write(self, text: str) -> None:
-        if not self.closed:
-            try:
-                self._stream.write(text)
-            except (OSError, ValueError):
-                self.closed = True
-
-    def flush(self) -> None:
-        if not self.closed:
-            try:
-                self._stream.flush()
-            except (OSError, ValueError):
-                self.closed = True
-
-
 class Server:
     """Dispatches protocol requests; `serve(stdin)` runs it until shutdown or EOF."""
 
     def __init__(self, out, *, heartbeat_s: float = HEARTBEAT_S, stop_grace_s: float = STOP_GRACE_S,
                  probe: bool = True):
-        self.sender = protocol.Sender(_ProtocolOut(out))
+        self.sender = protocol.Sender(ProtocolOut(out))
         self.heartbeat_s = heartbeat_s
         self.stop_grace_s = stop_grace_s
         self._probe = probe
@@ -386,23 +365,6 @@ def _describe(backbone_id: str) -> protocol.BackboneInfo:
     k = int(spec.recommended_freeze)
     stages, total = stage_summary(spec, k)
     return protocol.BackboneInfo(backbone=spec.id, stages=stages, total_params=total, recommended_freeze=k)
-
-
-def read_lines(stream, limit: int):
-    """Lines of a binary stream; a line longer than `limit` is skipped and yields None."""
-    while True:
-        raw = stream.readline(limit + 1)
-        if not raw:
-            return
-        if len(raw) > limit and not raw.endswith(b"\n"):
-            while True:
-                rest = stream.readline(limit + 1)
-                if not rest or rest.endswith(b"\n"):
-                    break
-            yield None
-            continue
-        if raw.strip():
-            yield raw
 
 
 def serve(out, stdin, **kwargs) -> int:

@@ -1,4 +1,4 @@
-"""MODEL_CARD.md and README.md of a bundle: what the model is, how good, and its limits.
+"""MODEL_CARD.md of a bundle: what the model is, how good, and its limits.
 
 Written for a person who did not train the model: plain sentences first, tables after,
 and warnings at the top when the evidence is thin (few examples, duplicates, leaks).
@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..config import GROUP_SOURCE_WORDS, smaller_training_crop
 from ..evaluate.report import markdown_confusion, markdown_score, prob, with_ci
-from .clinical_card import markdown_audits, markdown_clinical, readme_decision
+from .clinical_card import markdown_audits, markdown_clinical
 
 FEW_EXAMPLES = 20  # training examples per class below which a warning is given
 SMALL_TEST = 30  # test examples below which intervals are called wide
@@ -271,7 +271,7 @@ def render_model_card(manifest: dict, training: dict, metrics: dict, classes: li
     modality, bb = manifest["modality"], manifest["backbone"]
     simple = manifest.get("kind") == "simple"  # logistic regression on pixels or words (engine/classical)
     counts = _class_counts(training, classes)
-    test, val = metrics.get("test") or {}, metrics.get("val") or {}
+    test = metrics.get("test") or {}
     shown = ", ".join(f"**{c}**" for c in classes[:12]) + (f" and {len(classes) - 12} more" if len(classes) > 12 else "")
     lines = [f"# {manifest['name']}: {'an image' if modality == 'image' else 'a text'} classifier "
              f"with {len(classes)} classes", "",
@@ -379,52 +379,3 @@ def _results_and_limits(manifest: dict, training: dict, metrics: dict, modality:
                      f"{parity.get('split', 'test')} {_noun(modality, parity['examples'])}: the largest difference "
                      f"in any class probability was {parity['max_abs_prob_diff']:.1e}.")
     return lines
-
-
-def render_readme(manifest: dict, rule: dict | None = None) -> str:
-    modality, bb = manifest["modality"], manifest["backbone"]
-    simple = manifest.get("kind") == "simple"
-    extra = "pillow" if modality == "image" else ("" if simple else "tokenizers")
-    lines = [f"# {manifest['name']}", "",
-             f"{'An image' if modality == 'image' else 'A text'} classifier saved by Transfer Studio "
-             f"{manifest['app']['version']}. MODEL_CARD.md says what it does and how well.", "",
-             "## Predict without installing Transfer Studio", "",
-             "```", f"pip install onnxruntime numpy {extra}".rstrip(),
-             "python predict.py FILE_OR_FOLDER [...] [--top-k 3] [--csv predictions.csv]"]
-    if modality == "text":
-        lines.append('python predict.py --text "a sentence to classify"')
-    else:
-        lines += ["```", "", "DICOM inputs (`.dcm`, or files from a PACS export with no extension) also need pydicom "
-                  "and pylibjpeg with its decoders (JPEG, JPEG-LS, JPEG 2000, RLE); predict.py reads them with the "
-                  "window this model was trained with (`dicom_window` in preprocess.json):", "", "```",
-                  "pip install pydicom pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg pylibjpeg-rle"]
-    lines += ["```", "", "## With Transfer Studio", "", "```",
-              "transfer-studio predict --model THIS_FOLDER FILE_OR_FOLDER [...]",
-              "transfer-studio evaluate --model THIS_FOLDER --data LABELED_FOLDER", "```", "",
-              "## In plain Python", "", "```python"]
-    if simple:
-        lines += ["import json, numpy as np", "from safetensors.numpy import load_file",
-                  't = load_file("model.safetensors")  # classical.json says what each array is',
-                  "# x: predict.py's grey_pixels() (images) or word_counts() over vocabulary.json (texts)",
-                  'if "mean" in t:  # grey pixels', '    x = (x - t["mean"]) / t["scale"]',
-                  "else:  # word counts -> TF-IDF", '    x = np.where(x > 0, 1 + np.log(np.maximum(x, 1)), 0) * t["idf"]',
-                  "    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)",
-                  'logits = x @ t["weight"].T + t["bias"]  # softmax for probabilities; labels.json names them']
-    elif modality == "image":
-        build = (f'timm.create_model("{bb["arch"]}", pretrained=False, num_classes=len(classes))'
-                 if bb["source"] == "timm" else
-                 f'torchvision.models.get_model("{bb["arch"]}", weights=None, num_classes=len(classes))')
-        lines += ["import json, " + bb["source"], "from safetensors.torch import load_file",
-                  'classes = json.load(open("labels.json"))["classes"]', f"model = {build}",
-                  'model.load_state_dict(load_file("model.safetensors"))', "model.eval()",
-                  "# inputs as preprocess.json describes; predict.py's load_any_image() and",
-                  "# preprocess_image() make exactly the array the model was trained on"]
-    else:
-        lines += ["from transformers import AutoModelForSequenceClassification, AutoTokenizer",
-                  'model = AutoModelForSequenceClassification.from_pretrained(".", local_files_only=True)',
-                  'tokenizer = AutoTokenizer.from_pretrained(".", local_files_only=True)',
-                  "# truncate to max_length from preprocess.json; labels are in model.config.id2label"]
-    lines += ["```"] + (readme_decision(rule) if rule else [])
-    lines += ["", "`manifest.json` lists the sha256 of every file; Transfer Studio and predict.py refuse a "
-              "bundle whose files were changed."]
-    return "\n".join(lines) + "\n"

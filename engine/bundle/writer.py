@@ -22,7 +22,8 @@ from . import preprocessing as pre
 from .manifest import BUNDLE_FORMAT, BUNDLE_VERSION, FORBIDDEN_SUFFIXES, MANIFEST, bundle_files, hash_files, verify_bundle
 from .clinical_card import decision_json
 from .decision import DECISION_FILE
-from .model_card import render_model_card, render_readme
+from .model_card import render_model_card
+from .readme import render_readme
 from .onnx_export import check_parity, export_onnx
 
 PARITY_EXAMPLES = 64
