@@ -51,9 +51,20 @@ def default_workers() -> int:
 def _hash_file(path: str) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
-        while chunk := f.read(CHUNK):
-            h.update(chunk)
+        _hash_rest(f, h)
     return h.hexdigest()
+
+
+def _hash_rest(f, h) -> None:
+    """Feed the rest of an open file to h through one reused buffer no larger than what is left of it.
+
+    f.read(CHUNK) made a CHUNK-sized bytes even for a 10-byte file, and the scan's threads overlap:
+    tiny files briefly held megabytes (a test's 4 MiB limit failed once in CI)."""
+    left = os.fstat(f.fileno()).st_size - f.tell()
+    buf = bytearray(max(1, min(CHUNK, left + 1)))  # + 1: a file that grew since is still read to its end
+    view = memoryview(buf)
+    while n := f.readinto(buf):
+        h.update(view[:n])
 
 
 def _check_text(c: Candidate) -> Checked:
@@ -62,8 +73,7 @@ def _check_text(c: Candidate) -> Checked:
         with open(c.path, "rb") as f:
             head = read_head(f)
             h = hashlib.sha256(head)
-            while chunk := f.read(CHUNK):
-                h.update(chunk)
+            _hash_rest(f, h)
         sha = h.hexdigest()
         text, replaced, cut = text_of_head(head)
     except TextTooLarge as exc:
