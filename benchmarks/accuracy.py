@@ -130,6 +130,8 @@ def _selection(run_dir: Path, test_dir: Path) -> dict | None:
     cps = run_dir / "checkpoints"
     simple = info.get("simple") or {}
     out = {"winner": info.get("winner")}
+    if info.get("network_winner"):  # the simple model won: which network it replaced
+        out["network_winner"] = info["network_winner"]
     if simple:  # the simple contender (engine/classical): its validation figure, and its own held-out score
         out["simple_val"] = (simple.get("val") or {}).get("val_accuracy")
         out["simple_p"] = simple.get("p_value")

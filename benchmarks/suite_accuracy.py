@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import suite_choices
 from . import suite_tasks as st
 from .accuracy import _selection, _span
 
@@ -260,6 +261,7 @@ def render_markdown(rows: list[dict], env: dict | None = None) -> str:
             lines += [f"Tasks and imbalanced rows of this half not measured at any size: {', '.join(missing)}.", ""]
         if h["fewer_than_3_seeds"]:
             lines += [f"Rows with fewer than 3 seeds (marked *): {', '.join(h['fewer_than_3_seeds'])}.", ""]
+    lines += suite_choices.render(rows)
     lines += ["## Per seed", "", "| half | row | N/class | seed | ours % | bal. acc % | smallest class (recall %) | "
               "kept | probe on test % | fine-tune on test % | simple model on test % (McNemar p) | probe baseline % | "
               "fine-tune baseline % | CPU s ours / probe / fine-tune | recipe | measured |",
