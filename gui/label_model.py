@@ -15,7 +15,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.file_kinds import DICOM_EXTS, IMAGE_EXTS, TEXT_EXTS, is_hidden
+from engine.file_kinds import is_hidden, kind_of_file
 from engine.file_kinds import TABLE_EXTS as DATA_FILE_EXTS
 from engine.labels.sidecar import EXCLUDED, SIDECAR_NAMES, UNLABELED_FOLDERS, LabelRow, LabelStore
 
@@ -24,7 +24,6 @@ from .events import EventGroup
 RANDOM, USEFUL = "random", "useful"
 ORDER_TEXT = {RANDOM: "Random", USEFUL: "Most useful first"}
 MAX_KEYS = 9  # classes 1-9 have a key; more classes are labeled with the buttons
-LABEL_EXTS = frozenset(IMAGE_EXTS | TEXT_EXTS | DICOM_EXTS)
 
 
 def data_files(root: str | os.PathLike) -> list[str]:
@@ -34,9 +33,10 @@ def data_files(root: str | os.PathLike) -> list[str]:
     for folder, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if not is_hidden(d))
         for name in files:
-            if name in SIDECAR_NAMES or is_hidden(name) or os.path.splitext(name)[1].lower() not in LABEL_EXTS:
-                continue
-            out.append(os.path.abspath(os.path.join(folder, name)))
+            path = os.path.join(folder, name)
+            if name in SIDECAR_NAMES or is_hidden(name) or name.upper() == "DICOMDIR" or kind_of_file(path) is None:
+                continue  # kind_of_file: by extension, or DICOM by content (PACS exports often have no extension)
+            out.append(os.path.abspath(path))
     return sorted(out)
 
 

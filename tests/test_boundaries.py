@@ -84,3 +84,18 @@ def test_the_embedded_decoders_list_the_same_file_kinds_as_the_app():
     assert images.IMAGE_EXTS == file_kinds.IMAGE_EXTS
     assert text.TEXT_EXTS == file_kinds.TEXT_EXTS
     assert dicom.DICOM_EXTS == file_kinds.DICOM_EXTS
+
+
+def test_the_embedded_dicom_sniff_and_the_apps_agree(tmp_path):
+    """dicom.sniff_dicom (embedded in predict.py) and file_kinds.has_dicom_marker (the app's file lists, the
+    Label mode) are one rule in two copies: a file with the marker, one without, one too short, none at all."""
+    from engine import file_kinds
+    from engine.data import dicom
+
+    files = {"marked": b"\0" * 128 + b"DICM" + b"\x02\x00", "unmarked": b"\0" * 128 + b"DICX",
+             "short": b"\0" * 100 + b"DICM"}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    for path in [tmp_path / n for n in files] + [tmp_path / "missing"]:
+        assert dicom.sniff_dicom(path) == file_kinds.has_dicom_marker(path), path.name
+    assert file_kinds.kind_of_file(tmp_path / "marked") == "image" and file_kinds.kind_of_file(tmp_path / "short") is None

@@ -152,3 +152,17 @@ def test_classes_can_be_added_and_reordered_not_removed_once_used(folder):
     with pytest.raises(ValueError, match="1 file is labeled abnormal"):
         m.set_classes(["normal", "unclear"])
     assert LabelStore(folder).project.classes == ["abnormal", "unclear"]
+
+
+def test_extensionless_dicom_files_are_listed_for_labeling_and_dicomdir_is_not(tmp_path):
+    """PACS exports often name files by UID with no extension: the Label mode lists them by content, as the
+    engine's scan does; the DICOMDIR index (it has the marker too) is not an image."""
+    root = tmp_path / "export"
+    root.mkdir()
+    dicom_bytes = b"\0" * 128 + b"DICM" + b"\x02\x00\x00\x00"
+    (root / "1.2.840.113619.2.55.3").write_bytes(dicom_bytes)
+    (root / "IM000001").write_bytes(dicom_bytes)
+    (root / "DICOMDIR").write_bytes(dicom_bytes)
+    (root / "README").write_bytes(b"not an image, no extension")
+    (root / "scan.dcm").write_bytes(dicom_bytes)
+    assert [Path(f).name for f in data_files(root)] == ["1.2.840.113619.2.55.3", "IM000001", "scan.dcm"]

@@ -18,11 +18,9 @@ import os
 from dataclasses import dataclass, field
 
 from ..errors import Cancelled, DataError
-from ..file_kinds import SPLIT_ALIASES, is_hidden
-from .dicom import DICOM_EXTS, describe_dicomdir, sniff_dicom
-from .images import IMAGE_EXTS
+from ..file_kinds import SPLIT_ALIASES, is_hidden, kind_of_file
+from .dicom import describe_dicomdir
 from .tabular import TABLE_EXTS
-from .text import TEXT_EXTS
 
 @dataclass(frozen=True)
 class Candidate:
@@ -41,15 +39,6 @@ class RootScan:
     ignored: list[dict] = field(default_factory=list)
     class_dirs: dict[str, list[str]] = field(default_factory=dict)  # class -> folders it came from
     labels: object = None  # labeled.SidecarLabels when the root has a labels sidecar (it relabeled the files)
-
-
-def kind_of(name: str) -> str | None:
-    ext = os.path.splitext(name)[1].lower()
-    if ext in IMAGE_EXTS or ext in DICOM_EXTS:
-        return "image"
-    if ext in TEXT_EXTS:
-        return "text"
-    return None
 
 
 def _entries(folder: str) -> list[os.DirEntry]:
@@ -117,9 +106,7 @@ def _walk_class(out: RootScan, folder: str, class_name: str, split: str | None, 
             if name.upper() == "DICOMDIR":
                 out.ignored.append({"path": path, "reason": describe_dicomdir(path), "code": "dicomdir"})
                 continue
-            kind = kind_of(name)
-            if kind is None and sniff_dicom(path):  # DICOM by content: PACS exports often have no extension
-                kind = "image"
+            kind = kind_of_file(path)  # DICOM by content too: PACS exports often have no extension
             if kind is None:
                 ext = os.path.splitext(name)[1].lower()
                 why = f"unsupported file type ({ext})" if ext else "no file extension, so its type is unknown"

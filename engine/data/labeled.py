@@ -14,9 +14,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from ..file_kinds import kind_of_file
 from ..labels.sidecar import EXCLUDED, SIDECAR_NAMES, LabelStore, folder_label, has_sidecar, relative
-from .dicom import sniff_dicom
-from .discover import Candidate, RootScan, kind_of, walk_root
+from .discover import Candidate, RootScan, walk_root
 
 LIST_LIMIT = 500  # paths per list in to_dict (the counts are always whole)
 
@@ -68,7 +68,7 @@ def _loose_files(out: RootScan, store_folder: str | None) -> list[Candidate]:
         if name in SIDECAR_NAMES and store_folder and os.path.abspath(folder) == os.path.abspath(store_folder):
             continue  # the labels themselves, not stray data
         if i.get("code") == "stray_files" and not out.presplit and folder == root:
-            kind = kind_of(name) or ("image" if sniff_dicom(path) else None)
+            kind = kind_of_file(path)
             if kind is not None:
                 loose.append(Candidate(path, "", None, kind, _size(path)))
                 continue

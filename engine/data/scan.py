@@ -18,7 +18,8 @@ from ..errors import DataError
 from .check import check_all
 from .dedupe import Item, dedupe
 from .dicom import DICOM_EXTS
-from .discover import RootScan, kind_of, walk_root
+from ..file_kinds import kind_of
+from .discover import RootScan, walk_root
 from .groups import group_keys, new_salt
 from .health import add_findings, class_table, group_summary, image_summary, text_summary
 from .images import IMAGE_EXTS
