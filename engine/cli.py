@@ -22,7 +22,7 @@ COMMANDS = {
     "report": "Write a self-contained HTML evaluation report of a run or bundle.",
     "library": "Manage the offline model library (list, import, verify, remove).",
     "pack": "On a connected machine, download backbones into a model pack.",
-    "label": "Label a folder with the model in the loop: 'suggest' what to label next, 'apply' labels from a CSV.",
+    "label": "Label a folder with the model in the loop: 'suggest' what to label next, 'apply' labels from a CSV, 'rename' a class.",
     "lr-find": "Find a learning rate: the range test (Smith 2017) on your data, backbone and freezing.",
 }
 

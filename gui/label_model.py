@@ -12,32 +12,18 @@ from __future__ import annotations
 
 import os
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from engine.file_kinds import is_hidden, kind_of_file
+from engine.file_kinds import is_hidden
 from engine.file_kinds import TABLE_EXTS as DATA_FILE_EXTS
-from engine.labels.sidecar import EXCLUDED, SIDECAR_NAMES, UNLABELED_FOLDERS, LabelRow, LabelStore
+from engine.labels.sidecar import EXCLUDED, UNLABELED_FOLDERS, LabelRow, LabelStore, data_files
 
 from .events import EventGroup
 
 RANDOM, USEFUL = "random", "useful"
 ORDER_TEXT = {RANDOM: "Random", USEFUL: "Most useful first"}
 MAX_KEYS = 9  # classes 1-9 have a key; more classes are labeled with the buttons
-
-
-def data_files(root: str | os.PathLike) -> list[str]:
-    """Every image or text file under `root` (recursively), absolute and sorted; hidden files,
-    system folders and the labels sidecar are left out. (Standard library, like the engine's scan.)"""
-    out = []
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not is_hidden(d))
-        for name in files:
-            path = os.path.join(folder, name)
-            if name in SIDECAR_NAMES or is_hidden(name) or name.upper() == "DICOMDIR" or kind_of_file(path) is None:
-                continue  # kind_of_file: by extension, or DICOM by content (PACS exports often have no extension)
-            out.append(os.path.abspath(path))
-    return sorted(out)
 
 
 def folder_classes(root: str | os.PathLike) -> list[str]:
@@ -129,17 +115,32 @@ class LabelModel:
             return []
         return self.classes or folder_classes(self.root)
 
+    def renames(self, names: list[str]) -> list[tuple[str, str, int]]:
+        """(old, new, files) for each class whose place in `names` holds a new name: the list edited in place
+        ("cat, dog" -> "kitty, dog") renames, rather than drops, a class."""
+        names = [n.strip() for n in names if n.strip()]
+        counts = self.counts()
+        return [(old, new, counts.get(old, 0)) for old, new in zip(self.classes, names)
+                if old != new and old not in names and new not in self.classes]
+
     def set_classes(self, names: list[str]) -> None:
-        """Name the classes (keys 1-9 follow this order); raises ValueError with a sentence."""
+        """Name the classes (keys 1-9 follow this order), renaming those `renames` finds; raises ValueError
+        with a sentence."""
         names = [n.strip() for n in names if n.strip()]
         if len(names) < 2:
             raise ValueError("Name at least two classes.")
+        renamed = {old for old, _, _ in self.renames(names)}
         counts = self.counts()
-        dropped = [c for c in self.classes if c not in names and counts.get(c)]
+        dropped = [c for c in self.classes if c not in names and c not in renamed and counts.get(c)]
         if dropped:
             c = dropped[0]
             raise ValueError(f"{counts[c]} file{'s are' if counts[c] != 1 else ' is'} labeled {c}: keep the class "
-                             "(classes can be added and reordered, not removed once used).")
+                             "or rename it in its place (a class once used is not removed).")
+        for old, new, _ in self.renames(names):
+            self.store.rename_class(old, new, self.files)
+            self._labels = {f: (new if label == old else label) for f, label in self._labels.items()}
+            self.undo_stack = [Change(c.path, replace(c.previous, label=new), c.index)
+                               if c.previous is not None and c.previous.label == old else c for c in self.undo_stack]
         self.store.set_classes(names)
         self.events.opened.emit()
         self.events.labels.emit()

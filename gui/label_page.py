@@ -303,6 +303,9 @@ class LabelPage(QWidget):
 
     def _give_classes(self) -> None:
         names = [n for n in self.class_names.text().replace(";", ",").split(",")]
+        renames = [r for r in self.model.renames(names) if r[2]]
+        if renames and not self.confirm_renames(renames):
+            return
         try:
             self.model.set_classes(names)
         except ValueError as exc:
@@ -312,6 +315,14 @@ class LabelPage(QWidget):
         self.start_button.setText("Start labeling")
         self.refresh()
         self.setFocus()
+
+    def confirm_renames(self, renames: list[tuple[str, str, int]]) -> bool:
+        """Whether to rename used classes (tests replace this)."""
+        lines = "\n".join(f"{old} → {new}: {n} file{'s' if n != 1 else ''} will be labeled {new}"
+                           for old, new, n in renames)
+        answer = QMessageBox.question(self, "Rename classes", f"{lines}\n\nThe files and folders stay as they are; "
+                                      "the labels file records each change.")
+        return answer == QMessageBox.StandardButton.Yes
 
     def ask_reason(self) -> str | None:
         """Why the file is left out (tests replace this)."""

@@ -230,3 +230,30 @@ def test_a_table_row_cannot_be_relabeled_from_the_gallery(qtbot, env):
     assert w.message.isVisible() and "in the table" in w.message.label.text()
     w.labeling.exclude("/elsewhere/x.png", "blurred")
     assert "not inside the data folder" in w.message.label.text()
+
+
+def test_a_class_renamed_in_the_classes_box_asks_then_relabels(qtbot, env):
+    """A typo in a class name, found after labeling: edited in place in the Classes box, the window asks
+    (naming the files it will relabel), and on yes every such file carries the new name; on no nothing
+    changes."""
+    folder = unlabeled_folder(env / "scans")
+    before = digests(folder)
+    w, _ = open_window(qtbot)
+    w.labeling.open(str(folder))
+    lm, page = w.labeling.model, w.labeling.page
+    name_classes(qtbot, w, "red, bleu")
+    press(qtbot, w, Qt.Key.Key_2)
+    press(qtbot, w, Qt.Key.Key_2)
+    asked = []
+    page.confirm_renames = lambda renames: asked.append(renames) or False
+    page.classes_button.click()
+    page.class_names.setText("red, blue")
+    page.start_button.click()
+    assert asked == [[("bleu", "blue", 2)]] and lm.classes == ["red", "bleu"] and lm.counts()["bleu"] == 2
+    page.confirm_renames = lambda renames: asked.append(renames) or True
+    page.start_button.click()
+    assert lm.classes == ["red", "blue"] and lm.counts()["blue"] == 2 and "bleu" not in lm.counts()
+    assert not page.setup.isVisible() and [b.text() for b in page.class_buttons] == ["1   red", "2   blue"]
+    assert "blue: 2" in page.counts.text()
+    assert sorted(r.label for r in LabelStore(folder).rows.values()) == ["blue", "blue"]
+    assert digests(folder) == before

@@ -79,3 +79,22 @@ def test_apply_checks_classes_columns_and_the_root(tmp_path, capsys):
     _write(bad, [{"file": "a.txt", "class": "cats"}])
     assert main(["label", "apply", str(bad), "--root", str(root)]) == 2
     assert "has no path or label column" in capsys.readouterr().err
+
+
+def test_rename_a_class_from_the_command_line(tmp_path, capsys):
+    root = tmp_path / "data"
+    (root / "cats").mkdir(parents=True)
+    (root / "cats" / "a.txt").write_text("a cat")
+    (root / "b.txt").write_text("a dog")
+    store = LabelStore(root)
+    store.set_classes(["cats", "dgos"])
+    store.label("b.txt", "dgos")
+    before = {p.name: p.read_bytes() for p in root.rglob("*.txt")}
+    assert main(["label", "rename", str(root), "dgos", "cats"]) == 2
+    assert "already a class 'cats'. The classes of" in capsys.readouterr().err
+    assert main(["label", "rename", str(root), "dgos", "dogs"]) == 0
+    assert "dgos is now dogs (1 file relabeled). Classes: cats, dogs." in capsys.readouterr().out
+    assert main(["label", "rename", str(root), "cats", "felines"]) == 0  # labeled by its folder: gets a row
+    again = LabelStore(root)
+    assert again.label_of("b.txt") == "dogs" and again.label_of("cats/a.txt") == "felines"
+    assert {p.name: p.read_bytes() for p in root.rglob("*.txt")} == before

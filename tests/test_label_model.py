@@ -150,8 +150,28 @@ def test_classes_can_be_added_and_reordered_not_removed_once_used(folder):
     assert m.classes == ["abnormal", "normal", "unclear"] and m.counts()["abnormal"] == 1
     m.set_classes(["abnormal", "unclear"])  # 'normal' has no label yet: it may go
     with pytest.raises(ValueError, match="1 file is labeled abnormal"):
-        m.set_classes(["normal", "unclear"])
+        m.set_classes(["unclear", "other"])  # abnormal dropped, not renamed: its place holds a class it had
     assert LabelStore(folder).project.classes == ["abnormal", "unclear"]
+
+
+def test_a_used_class_renamed_in_its_place_relabels_its_files_and_undo_follows(folder):
+    m = LabelModel()
+    m.open(str(folder))
+    m.set_classes(["normal", "abnormal"])
+    first = m.current_path()
+    m.label_key(2)
+    m.label_key(2)
+    m.label_key(1)
+    assert m.renames(["normal", " anomaly ", "unclear"]) == [("abnormal", "anomaly", 2)]
+    m.set_classes(["normal", " anomaly ", "unclear"])
+    assert m.classes == ["normal", "anomaly", "unclear"]
+    assert m.counts()["anomaly"] == 2 and "abnormal" not in m.counts()
+    again = LabelStore(folder)  # what training reads
+    assert again.project.classes == ["normal", "anomaly", "unclear"]
+    assert again.label_of(first) == "anomaly" and again.get(first).reason == "class renamed from abnormal"
+    assert m.undo() and m.undo()  # the second label undone: the file is unlabeled again, not 'abnormal'
+    assert m.counts()["anomaly"] == 1 and m.counts()["unlabeled"] == 5
+    assert LabelStore(folder).label_of(first) == "anomaly"
 
 
 def test_extensionless_dicom_files_are_listed_for_labeling_and_dicomdir_is_not(tmp_path):

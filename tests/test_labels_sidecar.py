@@ -96,3 +96,28 @@ def test_a_pre_split_tree_labels_by_the_class_folder_below_the_split():
     assert folder_label("Validation/dogs/b.png", Project()) == "dogs"
     assert folder_label("train/a.png", Project()) == "train"  # a class that happens to be called train
     assert folder_label("test/unlabeled/c.png", Project()) is None
+
+
+def test_renaming_a_class_relabels_rows_and_folder_labels_never_the_files(root):
+    """A typo found after labeling: every file of the class, labeled by a row or by its folder, gets a row
+    with the new name; folders, files and other classes stay as they were."""
+    before = _digests(root)
+    store = LabelStore(root)
+    store.set_classes(["cats", "dogs"])
+    store.label("unlabeled/b.txt", "cats")
+    store.label("c.txt", "dogs")
+    paths = [root / "cats" / "a.txt", root / "unlabeled" / "b.txt", root / "c.txt"]
+    with pytest.raises(ValueError, match="already a class"):
+        store.rename_class("cats", "dogs", paths)
+    with pytest.raises(ValueError, match="no class"):
+        store.rename_class("birds", "fish", paths)
+    with pytest.raises(ValueError, match="slashes"):
+        store.rename_class("cats", "felines/cats", paths)
+    assert store.rename_class("cats", "felines", paths) == 2
+    again = LabelStore(root)
+    assert again.project.classes == ["felines", "dogs"]
+    assert again.label_of("cats/a.txt") == "felines" and again.label_of("unlabeled/b.txt") == "felines"
+    assert again.label_of("c.txt") == "dogs"
+    assert again.get("cats/a.txt").sha256 == hashlib.sha256(b"a cat").hexdigest()
+    assert _digests(root) == before and (root / "cats").is_dir()
+    assert audit.read_log()[-1]["event"] == "rename_class"

@@ -3,7 +3,8 @@
 `label suggest --model M DIR --out queue.csv` writes DIR's unlabeled files in the order to label
 them (engine/labels/queue.py) with the model's guess and an empty `label` column; a person fills
 in labels (or "excluded" with a reason) and `label apply queue.csv` writes them into DIR's labels
-sidecar (engine/labels/sidecar.py) - the files themselves are never touched. Every row that
+sidecar (engine/labels/sidecar.py) - the files themselves are never touched. `label rename DIR OLD
+NEW` renames a class (a typo found after labeling). Every row that
 cannot be applied is listed with why; nothing is dropped silently.
 """
 from __future__ import annotations
@@ -34,10 +35,34 @@ def add_arguments(p) -> None:
                                    "data folder's labels sidecar; rows with an empty label are left alone.")
     a.add_argument("csv", metavar="LABELS.csv", help="e.g. the queue from 'label suggest' with labels filled in")
     a.add_argument("--root", metavar="DIR", help="the data folder (default: the CSV's 'root' column)")
+    r = sub.add_parser("rename", help="rename a class: every file labeled OLD (by the sidecar or its folder) "
+                                      "is labeled NEW; folders and files are left as they are",
+                       description="Rename a class of a data folder's labels sidecar.")
+    r.add_argument("dir", metavar="DIR", help="the data folder being labeled")
+    r.add_argument("old", metavar="OLD", help="the class's name now")
+    r.add_argument("new", metavar="NEW", help="its new name")
 
 
 def run(args) -> int:
-    return suggest(args) if args.action == "suggest" else apply(args)
+    return {"suggest": suggest, "apply": apply, "rename": rename}[args.action](args)
+
+
+def rename(args) -> int:
+    from ..errors import DataError
+    from ..labels.sidecar import LabelStore, data_files
+
+    root = Path(args.dir).expanduser().resolve()
+    if not root.is_dir():
+        raise DataError(f"The data folder {root} does not exist.")
+    store = LabelStore(root)
+    try:
+        n = store.rename_class(args.old.strip(), args.new.strip(), data_files(root))
+    except ValueError as exc:
+        classes = ", ".join(store.project.classes) or "none named yet"
+        raise DataError(f"{exc} The classes of {root}: {classes}.") from None
+    print(f"{store.csv_path}: {args.old.strip()} is now {args.new.strip()} ({n} file{'s' if n != 1 else ''} "
+          f"relabeled). Classes: {', '.join(store.project.classes)}.")
+    return 0
 
 
 def suggest(args) -> int:

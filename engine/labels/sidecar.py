@@ -23,11 +23,12 @@ import getpass
 import hashlib
 import io
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from engine.atomic import read_json, write_json, write_text
-from engine.file_kinds import SPLIT_ALIASES
+from engine.file_kinds import SPLIT_ALIASES, is_hidden, kind_of_file
 from engine.library.manifest import sha256_file
 from engine.library.paths import data_dir
 
@@ -127,6 +128,20 @@ def _parse(text: str) -> dict[str, LabelRow]:
     return rows
 
 
+def data_files(root: str | os.PathLike) -> list[str]:
+    """Every image or text file under `root` (recursively), absolute and sorted; hidden files,
+    system folders and the labels sidecar are left out. (The Label mode and `label rename` list the same files.)"""
+    out = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not is_hidden(d))
+        for name in files:
+            path = os.path.join(folder, name)
+            if name in SIDECAR_NAMES or is_hidden(name) or name.upper() == "DICOMDIR" or kind_of_file(path) is None:
+                continue  # kind_of_file: by extension, or DICOM by content (PACS exports often have no extension)
+            out.append(os.path.abspath(path))
+    return sorted(out)
+
+
 def _render(history: list[dict]) -> str:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
@@ -167,15 +182,41 @@ class LabelStore:
 
     # changing ----------------------------------------------------------------
     def set_classes(self, classes: list[str], folder_labels: bool | None = None) -> None:
-        bad = [c for c in classes if not c.strip() or c == EXCLUDED or "/" in c or "\\" in c]
-        if bad:
-            raise ValueError(f"Class names cannot be empty, '{EXCLUDED}' or contain slashes: {bad}")
-        if len(set(classes)) != len(classes):
-            raise ValueError("Two classes have the same name.")
+        _check_classes(classes)
         self.project.classes = list(classes)
         if folder_labels is not None:
             self.project.folder_labels = folder_labels
         self._save_meta()
+
+    def rename_class(self, old: str, new: str, paths: Iterable = (), who: str | None = None) -> int:
+        """Call class `old` `new` from now on; returns how many files it relabeled.
+
+        Every file labeled `old`, by a row or by its folder (among `paths`: the store lists no files), gets a
+        row labeled `new`; folders and files are never renamed. The rows are written first, in one atomic
+        write, then the class list, so a crash between the two leaves the old name on a list that still
+        has it and the new one on the files (a second rename finishes it)."""
+        if old not in self.project.classes:
+            raise ValueError(f"There is no class {old!r} to rename.")
+        if new in self.project.classes:
+            raise ValueError(f"There is already a class {new!r}.")
+        classes = [new if c == old else c for c in self.project.classes]
+        _check_classes(classes)
+        rels = {rel for rel, row in self.rows.items() if row.label == old}
+        rels |= {rel for rel in map(self._rel, paths) if rel not in self.rows and folder_label(rel, self.project) == old}
+        who, when = who or _user(), _now()
+        for rel in sorted(rels):
+            previous = self.rows.get(rel)
+            row = LabelRow(rel, previous.sha256 if previous else sha256_file(self.root / rel), new,
+                           f"class renamed from {old}", who, when)
+            self._history.append(row.__dict__.copy())
+            self.rows[rel] = row
+        if rels:
+            self._save_csv()
+        self.set_classes(classes)
+        from engine import audit  # late, as _audit
+        audit.record("rename_class", root_sha256=hashlib.sha256(str(self.root.resolve()).encode()).hexdigest(),
+                     previous=old, label=new, files=len(rels))
+        return len(rels)
 
     def label(self, path, label: str, reason: str = "", who: str | None = None) -> LabelRow | None:
         """Give `path` a label (a class name or EXCLUDED); returns the row it replaced, for undo."""
@@ -235,6 +276,14 @@ class LabelStore:
         write_json(self.json_path, {"version": 1, "classes": self.project.classes,
                                     "folder_labels": self.project.folder_labels,
                                     "root": str(self.root.resolve())})
+
+
+def _check_classes(classes: list[str]) -> None:
+    bad = [c for c in classes if not c.strip() or c == EXCLUDED or "/" in c or "\\" in c]
+    if bad:
+        raise ValueError(f"Class names cannot be empty, '{EXCLUDED}' or contain slashes: {bad}")
+    if len(set(classes)) != len(classes):
+        raise ValueError("Two classes have the same name.")
 
 
 def _audit(root: Path, rel: str, row: LabelRow, previous: LabelRow | None) -> None:
