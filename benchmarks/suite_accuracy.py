@@ -33,6 +33,7 @@ import numpy as np
 from . import suite_choices
 from . import suite_tasks as st
 from .accuracy import _selection, _span
+from .suite_ablation import parse_overrides
 
 SIZES = (10, 50, 200)
 GOAL_WITHIN, GOAL_PROBE = 1.0, 2.0  # issue 19's goal, in points
@@ -80,7 +81,7 @@ def held_out_scores(run_dir: str, test_dir: Path, train_dir: Path, which: str = 
 
 
 def run_row(task: str, per_class: int | None, seed: int, work: Path, imbalanced: dict | None = None,
-            baselines: bool = True) -> dict:
+            baselines: bool = True, overrides: dict | None = None) -> dict:
     from engine.config import RunConfig
     from engine.train import train
 
@@ -93,7 +94,8 @@ def run_row(task: str, per_class: int | None, seed: int, work: Path, imbalanced:
     else:
         train_dir, test_dir = st.materialise(task, work / tag, per_class, seed)
     cfg = RunConfig(data=[str(train_dir)], test_fraction=0.0, seed=seed, runs_root=str(work / "runs"), name=tag,
-                    val_fraction=0.15)  # as accuracy.run_one: the auto recipe, no other flags
+                    val_fraction=0.15, **(overrides or {}))  # as accuracy.run_one: the auto recipe, no other flags
+    # (overrides: one rule switched, for benchmarks/suite_ablation.py)
     t0, c0 = time.monotonic(), time.process_time()
     result = train(cfg)
     wall, cpu = time.monotonic() - t0, time.process_time() - c0
@@ -109,7 +111,7 @@ def run_row(task: str, per_class: int | None, seed: int, work: Path, imbalanced:
     return {"row": row, "task": task, "half": st.HALVES[task], "modality": modality, "per_class": per_class,
             "counts": imbalanced["counts"] if imbalanced else None, "seed": seed, **scores,
             "measured_at": time.strftime("%Y-%m-%d %H:%M"), "wall_s": round(wall, 1), "cpu_s": round(cpu, 1),
-            "selection": _selection(run_dir, test_dir), "measured": measured,
+            "selection": _selection(run_dir, test_dir), "measured": measured, "overrides": overrides or {},
             "backbone": resolved["backbone"], "freeze": resolved["freeze"], "epochs": resolved["epochs"],
             "epochs_run": last["loop"]["epoch"], "best_epoch": last["loop"]["best_epoch"],
             "input_size": resolved.get("input_size"), "max_length": resolved.get("max_length"), "lr": resolved["lr"]}
@@ -321,7 +323,12 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="benchmarks/suite_accuracy.json")
     p.add_argument("--md", default="benchmarks/SUITE_ACCURACY.md", help="'' = no markdown")
     p.add_argument("--render", action="store_true", help="measure nothing: write --md again from --out")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one RunConfig setting (a rule switched; benchmarks/suite_ablation.py); needs --out")
     a = p.parse_args(argv)
+    overrides = parse_overrides(a.set)
+    if overrides and a.out == p.get_default("out"):
+        raise SystemExit("--set measures a variant: give it its own --out (and --md ''), not the suite's file")
     if a.render:
         Path(a.md).write_text(render_markdown(json.loads(Path(a.out).read_text())))
         return 0
@@ -338,7 +345,8 @@ def main(argv=None) -> int:
                 print(f"{time.strftime('%H:%M')}: past --stop-at {a.stop_at}, starting nothing more", flush=True)
                 break
             try:
-                r = run_row(task, n, seed, Path(tmp), imbalanced=imb, baselines=not a.no_baselines)
+                r = run_row(task, n, seed, Path(tmp), imbalanced=imb, baselines=not a.no_baselines,
+                            overrides=overrides)
             except Exception:  # one failed sample must not cost the rest of a long campaign
                 print(f"{time.strftime('%H:%M')} FAILED {(imb or {}).get('name', task)} {n or 'imb'} seed {seed}:\n"
                       f"{traceback.format_exc()}", flush=True)
