@@ -74,11 +74,12 @@ class LearningCurve(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.plot)
         self.points: list[tuple[int, float]] = []
+        self.set_points([])
 
     def set_points(self, points: list[tuple[int, float]]) -> None:
         self.points = list(points)
         self.curve.setData([n for n, _ in points], [a for _, a in points])
         item = self.plot.getPlotItem()
         item.setYRange(0, 1, padding=0.02)
-        if points:
-            item.setXRange(0, max(n for n, _ in points) * 1.1, padding=0)
+        # labels are whole numbers: an empty chart reads 0-100 labels, not 0.1 ... 0.9
+        item.setXRange(0, max([n for n, _ in points] + [90]) * 1.1, padding=0)
