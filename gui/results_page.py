@@ -361,11 +361,20 @@ class ResultsPage(QWidget):
         if reason:
             self.excludeRequested.emit(item.data(Qt.ItemDataRole.UserRole), reason)
 
-    def mark_changed(self, path: str, what: str) -> None:
-        """Show on the gallery that a file's label was changed (it stays until the next run)."""
+    def mark_changed(self, path: str, what: str | None) -> None:
+        """Show on the gallery that a file's label was changed (it stays until the next run); None: the change
+        was undone, the item reads as before."""
         for i in range(self.gallery.count()):
             item = self.gallery.item(i)
             if item.data(Qt.ItemDataRole.UserRole) == path:
-                first, _, rest = item.text().partition("\n")
+                before = item.data(Qt.ItemDataRole.UserRole + 2)
+                if before is None:  # as the run showed it, kept for an undo
+                    before = [item.text(), item.data(Qt.ItemDataRole.UserRole + 1)]
+                    item.setData(Qt.ItemDataRole.UserRole + 2, before)
+                if what is None:
+                    item.setText(before[0])
+                    item.setData(Qt.ItemDataRole.UserRole + 1, before[1])
+                    continue
+                first, _, rest = before[0].partition("\n")
                 item.setText(f"{first}  ✓ {what}" + (f"\n{rest}" if rest else ""))
                 item.setData(Qt.ItemDataRole.UserRole + 1, what.removeprefix("now "))

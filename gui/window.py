@@ -271,7 +271,7 @@ class MainWindow(QMainWindow):
 
     # ---------------------------------------------------------------- actions
     def notify(self, text: str, level: str = "error", action: str = "") -> None:
-        label = {"resume": "Resume from last checkpoint", "restart": "Restart engine"}.get(action)
+        label = {"resume": "Resume from last checkpoint", "restart": "Restart engine", "undo_label": "Undo"}.get(action)
         self._message_action = action
         self.message.show_message(text, level, label)
 
@@ -282,6 +282,8 @@ class MainWindow(QMainWindow):
             self.go(TRAIN)
         elif self._message_action == "restart":
             self.session.restart_engine()
+        elif self._message_action == "undo_label":
+            self.labeling.undo_fix()
 
     def load_data(self, paths: list[str]) -> None:
         paths = usable_drop_paths(paths)

@@ -44,6 +44,7 @@ class LabelUi:
         w.stack.addWidget(self.page)
         self.queue = QueueAsker(w.session, self.model, on_progress=self.page.show_ranking)
         self.train_pending = False  # "Train on my labels": start once the data and a model are ready
+        self.last_fix = None  # (store, path, the row it replaced): Undo after a fix from the results
         self.page.trainRequested.connect(self.train)
         self.page.orderChanged.connect(self.set_order)
         self.page.closeRequested.connect(lambda: w.go(0))
@@ -162,18 +163,31 @@ class LabelUi:
     def relabel(self, path: str, label: str) -> None:
         store = self._store_for(path)
         if store is not None:
-            store.label(path, label, reason="relabeled from the results")
-            self._changed(path, f"now {label}")
+            self._changed(store, path, store.label(path, label, reason="relabeled from the results"), f"now {label}")
 
     def exclude(self, path: str, reason: str) -> None:
         store = self._store_for(path)
         if store is not None:
-            store.exclude(path, reason)
-            self._changed(path, "excluded")
+            self._changed(store, path, store.exclude(path, reason), "excluded")
 
-    def _changed(self, path: str, what: str) -> None:
+    def _changed(self, store: LabelStore, path: str, previous, what: str) -> None:
+        self.last_fix = (store, path, previous)  # what Undo on the message puts back
         self.w.results_page.mark_changed(path, what)
+        self._reload_label_mode(path)
+        self.w.notify(f"{os.path.basename(path)} is {what} (saved in the labels file beside the data; the "
+                      "original is untouched). The next run uses it.", "success", action="undo_label")
+
+    def undo_fix(self) -> None:
+        """Undo on the message after "Relabel as…" / "Exclude…": the labels file holds what it held before."""
+        if self.last_fix is None:
+            return
+        store, path, previous = self.last_fix
+        self.last_fix = None
+        store.restore(path, previous)
+        self.w.results_page.mark_changed(path, None)
+        self._reload_label_mode(path)
+        self.w.notify(f"{os.path.basename(path)}: the change is undone.", "info")
+
+    def _reload_label_mode(self, path: str) -> None:
         if self.model.is_open and self.model.store and os.path.abspath(path).startswith(self.model.root + os.sep):
             self.model.open(self.model.root)  # the Label mode shows the new label too
-        self.w.notify(f"{os.path.basename(path)} is {what} (saved in the labels file beside the data; the "
-                      "original is untouched). The next run uses it.", "success")

@@ -174,6 +174,12 @@ def test_train_on_my_labels_then_guesses_and_relabel_from_the_errors(qtbot, env)
     assert store.label_of(blue[0]) == EXCLUDED and store.get(blue[0]).reason == "not a scan"
     assert "✓ excluded" in rp.gallery.item(0).text()
     assert w.message.isVisible() and "next run" in w.message.label.text()
+    assert w.message.action.isVisible() and w.message.action.text() == "Undo"
+    w.message.action.click()  # Undo: the exclusion is taken back, the gallery reads as the run showed it
+    assert LabelStore(folder).label_of(blue[0]) == "blue" and "✓" not in rp.gallery.item(0).text()
+    assert "undone" in w.message.label.text()
+    rp.exclude_button.click()  # and done again
+    assert LabelStore(folder).label_of(blue[0]) == EXCLUDED and "✓ excluded" in rp.gallery.item(0).text()
 
     # retrain: the next run reads the changed labels; the Data page says how many were changed
     w.labeling.open(str(folder))
