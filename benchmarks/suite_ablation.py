@@ -8,8 +8,9 @@ pairs: per sample the default and the variant, per half the mean change, the wor
 samples moved each way. The rule is kept where switching it off hurts, or at least does not help,
 across the tuning half and does not help the confirmation half either.
 
-    python -m benchmarks.suite_accuracy --set finetune_blend=0 --no-baselines --half tuning \\
-        --sizes 10 --seeds 0 1 2 --out benchmarks/ablations/finetune_blend=0.json --md ''
+    python -m benchmarks.suite_accuracy --set finetune_blend=1 --no-baselines --half tuning \\
+        --sizes 10 50 --seeds 0 1 2 --only-in benchmarks/suite_accuracy.json \\
+        --out benchmarks/ablations/finetune_blend=1.json --md ''
     python -m benchmarks.suite_ablation benchmarks/ablations/*.json
 """
 from __future__ import annotations

@@ -323,6 +323,8 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="benchmarks/suite_accuracy.json")
     p.add_argument("--md", default="benchmarks/SUITE_ACCURACY.md", help="'' = no markdown")
     p.add_argument("--render", action="store_true", help="measure nothing: write --md again from --out")
+    p.add_argument("--only-in", metavar="JSON", help="measure only the samples this file holds (a variant paired "
+                                                     "with the suite's own samples)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override one RunConfig setting (a rule switched; benchmarks/suite_ablation.py); needs --out")
     a = p.parse_args(argv)
@@ -336,10 +338,12 @@ def main(argv=None) -> int:
     tasks = [t for t in tasks if a.half in ("all", st.HALVES[t])]
     kept = json.loads(Path(a.out).read_text()) if a.merge and Path(a.out).is_file() else []
     done = {_key(r) for r in kept} if a.skip_measured else set()
+    only = {_key(r) for r in json.loads(Path(a.only_in).read_text())} if a.only_in else None
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for task, n, seed, imb in plan(tasks, a.sizes, a.seeds, a.imbalanced):
-            if ((imb or {}).get("name", task), n or 0, seed) in done:
+            if ((imb or {}).get("name", task), n or 0, seed) in done or (
+                    only is not None and ((imb or {}).get("name", task), n or 0, seed) not in only):
                 continue
             if a.stop_at and time.strftime("%H:%M") >= a.stop_at:
                 print(f"{time.strftime('%H:%M')}: past --stop-at {a.stop_at}, starting nothing more", flush=True)

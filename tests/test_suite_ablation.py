@@ -39,3 +39,20 @@ def test_pairs_and_summary_per_half():
     assert "## refit=false" in text and '{"refit": false}' in text
     assert "| tuning | 2 | +0.2 | -1.0 | +1.5 | 1 / 0 / 1 |" in text
     assert "| confirmation | glyph-script | 10 | 0 | 50.0 | 50.0 | +0.0 | fine-tune / linear probe |" in text
+
+
+def test_only_in_measures_just_the_samples_the_default_holds(tmp_path, monkeypatch):
+    import json
+
+    default = tmp_path / "default.json"
+    default.write_text(json.dumps([_row("digits", 1, 80.0, per_class=50)]))
+    measured = []
+
+    def fake_run_row(task, n, seed, work, imbalanced=None, baselines=True, overrides=None):
+        measured.append((task, n, seed, overrides))
+        raise RuntimeError("stop here")  # counted, then skipped like any failed sample
+
+    monkeypatch.setattr(sa, "run_row", fake_run_row)
+    sa.main(["--tasks", "digits", "--sizes", "10", "50", "--seeds", "0", "1", "--only-in", str(default),
+             "--set", "finetune_blend=1", "--out", str(tmp_path / "v.json"), "--md", ""])
+    assert measured == [("digits", 50, 1, {"finetune_blend": 1})]
