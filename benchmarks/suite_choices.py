@@ -29,7 +29,7 @@ def choices(rows: list[dict]) -> dict:
         probe_won = sel.get("network_winner", sel.get("winner")) == "linear probe"
         kept, other = ("probe_test", "finetune_test") if probe_won else ("finetune_test", "probe_test")
         fair.append((probe_won, sel[kept], sel[other], sel["finetune_test"]))
-    for r in rows:  # validation accuracy tied: the tie-break (lower validation loss, then the fine-tune) chose
+    for r in rows:  # validation accuracy tied: where the tie-break sent the run
         sel = r.get("selection") or {}
         if sel.get("probe_val") is not None and sel.get("probe_val") == sel.get("finetune_val"):
             ties.append("probe" if sel.get("network_winner", sel.get("winner")) == "linear probe" else "FT")
@@ -60,7 +60,8 @@ def render(rows: list[dict]) -> list[str]:
              "not kept): how often the probe was kept and what that changed, how often the kept one was at least "
              "as good on test, its mean gain over always keeping the fine-tune, and its mean loss to the better of "
              "the two (an oracle that peeks at test). Ties: runs whose two validation accuracies were equal, and "
-             "where the tie-break (the lower validation loss, then the fine-tune) sent them. Simple contender "
+             "where the tie-break sent them (a tie keeps the fine-tune; runs measured before 2026-12-07 13:00 broke "
+             "it by the lower validation loss: benchmarks/PROBE_TIES.md). Simple contender "
              "(`compare_simple`): how often its challenge ran and won, and its test accuracy minus the saved "
              "model's.", "",
              "| half | choices | judged | probe kept | kept probe - fine-tune on test (pts, each) | kept one at least "
