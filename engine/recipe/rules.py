@@ -246,7 +246,9 @@ RULES: tuple[Rule, ...] = (
          "recipe, a probe and a fine-tune (issue 19); 8x8 digits: pixels beat an ImageNet backbone by 5-10 points."),
     Rule("finetune_blend", choose_finetune_blend, "images: save half the fine-tuned weights + half where the "
          "fine-tune began (WiSE-FT); texts: off",
-         "Fashion-MNIST 10/class, 6 seeds: 73.2 -> 73.9 %; Fortunes 10/topic lost 0.4 points."),
+         "Suite, the blend switched off with what follows it (soup, refit length, lr; benchmarks/ABLATIONS.md): "
+         "tuning half 9 image samples, -4.9 points on average, 8 of 9 lower; confirmation half 11, -0.8. "
+         "Fortunes 10/topic lost 0.4 points with it."),
     Rule("freeze_bn_stats", choose_freeze_bn_stats, "BatchNorm keeps its pretrained statistics below 20,000 "
          "examples when the head was fitted first",
          "Batch statistics of a few dozen images are noisier than ImageNet's and would shift the features the "
@@ -254,7 +256,8 @@ RULES: tuple[Rule, ...] = (
     Rule("refit", choose_refit, "below 40 training examples per class, train again on train + validation once "
          "validation has chosen how long", "Helped at 10 per class; cost Fortunes 2.6 points at 50."),
     Rule("refit_soup", choose_refit_soup, "a blended image refit runs 3 times and saves their average; otherwise "
-         "one refit", "Fashion-MNIST 10/class, 6 seeds: 74.2 -> 74.7 %; Fortunes 10/topic moved -0.5 to +0.7."),
+         "one refit", "Suite, the soup switched off (benchmarks/ABLATIONS.md): tuning half 5 image samples at "
+         "10/class, -0.3 points on average (3 lower, 2 higher); confirmation half 6, -0.5. Weak: it costs 3 refits."),
     Rule("refit_epochs", choose_refit_epochs, "a blended refit trains as long as the first run did; otherwise for "
          "the epoch count that won", "Fashion-MNIST 10/class, 6 seeds: 74.7 -> 75.7 %; Fortunes 10/topic (no "
          "blend) lost 0.3-2.5 points a seed."),
