@@ -129,14 +129,15 @@ class LabelModel:
         names = [n.strip() for n in names if n.strip()]
         if len(names) < 2:
             raise ValueError("Name at least two classes.")
-        renamed = {old for old, _, _ in self.renames(names)}
+        renames = self.renames(names)
+        renamed = {old for old, _, _ in renames}
         counts = self.counts()
         dropped = [c for c in self.classes if c not in names and c not in renamed and counts.get(c)]
         if dropped:
             c = dropped[0]
             raise ValueError(f"{counts[c]} file{'s are' if counts[c] != 1 else ' is'} labeled {c}: keep the class "
                              "or rename it in its place (a class once used is not removed).")
-        for old, new, _ in self.renames(names):
+        for old, new, _ in renames:
             self.store.rename_class(old, new, self.files)
             self._labels = {f: (new if label == old else label) for f, label in self._labels.items()}
             self.undo_stack = [Change(c.path, replace(c.previous, label=new), c.index)
