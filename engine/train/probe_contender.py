@@ -167,7 +167,7 @@ class Contender:
                                                                  "val": val}})
         cv = f", cross-validated {probe['cv_accuracy']:.3f}" if probe["cv_accuracy"] is not None else ""
         report.log(f"Linear probe on the frozen features (C={probe['C']:g}{cv}): validation accuracy "
-                   f"{val['val_accuracy']:.3f}. The fine-tune must beat it on validation to be kept.")
+                   f"{val['val_accuracy']:.3f}. It replaces the fine-tune only if it scores higher on validation.")
         return cls(run_dir, model, spec, names, feats, seed, report, balanced)
 
     @classmethod
