@@ -98,3 +98,14 @@ def test_rename_a_class_from_the_command_line(tmp_path, capsys):
     again = LabelStore(root)
     assert again.label_of("b.txt") == "dogs" and again.label_of("cats/a.txt") == "felines"
     assert {p.name: p.read_bytes() for p in root.rglob("*.txt")} == before
+
+
+def test_rename_works_on_a_tree_labeled_by_its_folders_alone(tmp_path, capsys):
+    root = tmp_path / "photos"
+    for c in ("Bag", "Sneaker"):
+        (root / c).mkdir(parents=True)
+        (root / c / "a.txt").write_text(c)
+    assert main(["label", "rename", str(root), "Bag", "Bags"]) == 0
+    assert "Bag is now Bags (1 file relabeled). Classes: Bags, Sneaker." in capsys.readouterr().out
+    again = LabelStore(root)
+    assert again.label_of("Bag/a.txt") == "Bags" and again.label_of("Sneaker/a.txt") == "Sneaker"

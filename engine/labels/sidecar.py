@@ -195,14 +195,17 @@ class LabelStore:
         row labeled `new`; folders and files are never renamed. The rows are written first, in one atomic
         write, then the class list, so a crash between the two leaves the old name on a list that still
         has it and the new one on the files (a second rename finishes it)."""
-        if old not in self.project.classes:
+        paths = [self._rel(p) for p in paths]
+        # a tree labeled by its folders alone has named no classes yet: its folders are its classes
+        known = self.project.classes or sorted({folder_label(rel, self.project) for rel in paths} - {None})
+        if old not in known:
             raise ValueError(f"There is no class {old!r} to rename.")
-        if new in self.project.classes:
+        if new in known:
             raise ValueError(f"There is already a class {new!r}.")
-        classes = [new if c == old else c for c in self.project.classes]
+        classes = [new if c == old else c for c in known]
         _check_classes(classes)
         rels = {rel for rel, row in self.rows.items() if row.label == old}
-        rels |= {rel for rel in map(self._rel, paths) if rel not in self.rows and folder_label(rel, self.project) == old}
+        rels |= {rel for rel in paths if rel not in self.rows and folder_label(rel, self.project) == old}
         who, when = who or _user(), _now()
         for rel in sorted(rels):
             previous = self.rows.get(rel)
