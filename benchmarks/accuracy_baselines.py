@@ -73,12 +73,13 @@ def _image_model(n_classes: int):
 def _image_tensors(items, spec):
     import torch
     import torchvision.transforms as T
-    from PIL import Image
+
+    from engine.data.images import load_image  # the engine's decoding: transparency composited on white
 
     pp = spec.preprocess
     tf = T.Compose([T.Resize((IMAGE_SIZE, IMAGE_SIZE), interpolation=T.InterpolationMode(pp["interpolation"])),
                     T.ToTensor(), T.Normalize(pp["mean"], pp["std"])])
-    x = torch.stack([tf(Image.open(p).convert("RGB")) for p, _ in items])
+    x = torch.stack([tf(load_image(p)) for p, _ in items])
     return x, torch.tensor([y for _, y in items])
 
 

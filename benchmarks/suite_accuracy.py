@@ -81,7 +81,7 @@ def held_out_scores(run_dir: str, test_dir: Path, train_dir: Path, which: str = 
 
 
 def run_row(task: str, per_class: int | None, seed: int, work: Path, imbalanced: dict | None = None,
-            baselines: bool = True, overrides: dict | None = None) -> dict:
+            baselines: bool = True, overrides: dict | None = None, ours: bool = True) -> dict:
     from engine.config import RunConfig
     from engine.train import train
 
@@ -93,6 +93,11 @@ def run_row(task: str, per_class: int | None, seed: int, work: Path, imbalanced:
         train_dir, test_dir = st.materialise_imbalanced(imbalanced, work / tag, seed)
     else:
         train_dir, test_dir = st.materialise(task, work / tag, per_class, seed)
+    if not ours:  # the baselines alone, measured again on the same files (merged() keeps the recipe's figures)
+        return {"row": row, "per_class": per_class, "seed": seed, "baselines_only": True,
+                "baselines_measured_at": time.strftime("%Y-%m-%d %H:%M"),
+                "measured": {kind: fn(train_dir, test_dir, seed=seed)
+                             for kind, fn in zip(("probe", "finetune"), MEASURE[st.TASKS[task].modality])}}
     cfg = RunConfig(data=[str(train_dir)], test_fraction=0.0, seed=seed, runs_root=str(work / "runs"), name=tag,
                     val_fraction=0.15, **(overrides or {}))  # as accuracy.run_one: the auto recipe, no other flags
     # (overrides: one rule switched, for benchmarks/suite_ablation.py)
@@ -123,10 +128,15 @@ def _key(r: dict) -> tuple:
 
 def merged(kept: list[dict], new: list[dict]) -> list[dict]:
     """`kept` with every (row, N, seed) measured again replaced; a new row measured without baselines
-    keeps the baselines measured before on the same files (they depend on the files only)."""
+    keeps the baselines measured before on the same files (they depend on the files only); baselines
+    measured alone (--baselines-only) replace only the baselines of the sample they were measured for."""
     rows = {_key(r): r for r in kept}
     for r in new:
         old = rows.get(_key(r))
+        if r.get("baselines_only"):
+            if old:
+                rows[_key(r)] = {**old, "measured": r["measured"], "baselines_measured_at": r["baselines_measured_at"]}
+            continue
         if not r["measured"] and old and old.get("measured"):
             r = {**r, "measured": old["measured"],
                  "baselines_measured_at": old.get("baselines_measured_at", old.get("measured_at"))}
@@ -219,15 +229,17 @@ def render_markdown(rows: list[dict], env: dict | None = None) -> str:
              "`benchmarks/accuracy.py`; it carves its own 15% validation out of the N), and its saved model is "
              "scored on the test folder. Both baselines (`benchmarks/accuracy_baselines.py`: frozen features + "
              f"logistic regression; plain fine-tune, {IMAGE_STEPS} steps at {IMAGE_SIZE} px / {TEXT_STEPS} steps "
-             "for text) train on all N files of the same seed and are scored on the same test files. "
+             "for text) train on all N files of the same seed and are scored on the same test files; images reach "
+             "them through the engine's own decoder (`engine.data.images.load_image`: transparency composited on "
+             "white), as they reach the recipe. "
              "The test sets are balanced, so accuracy is also balanced accuracy; the smallest class's recall "
              "(the lowest recall among the classes with the fewest training files) is measured for ours only. "
              "'kept' is the safety net's choice per seed (FT = the fine-tune, probe = the linear probe). "
              "Figures are means over seeds; 'min' is the lowest seed.", ""]
     carried = _span(r.get("baselines_measured_at") for r in rows)
     if carried:
-        lines += [f"Where only the auto recipe was measured again (`--no-baselines --merge`), the baselines are "
-                  f"those measured on the same files ({carried}).", ""]
+        lines += [f"Where only the auto recipe was measured again (`--no-baselines --merge`) or only the baselines "
+                  f"(`--baselines-only`), the other side was measured on the same files ({carried}).", ""]
     summary = summarise(rows)
     for half in ("tuning", "confirmation"):
         ss = [s for s in summary if s["half"] == half]
@@ -317,6 +329,8 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2])
     p.add_argument("--imbalanced", action="store_true", help="also the IMBALANCED rows of the chosen tasks")
     p.add_argument("--no-baselines", action="store_true", help="skip measuring the baselines (ours only)")
+    p.add_argument("--baselines-only", action="store_true", help="measure the baselines again, and only for "
+                   "samples already in --out (their recipe figures are kept); implies --merge")
     p.add_argument("--merge", action="store_true", help="keep the rows already in --out")
     p.add_argument("--skip-measured", action="store_true", help="with --merge: skip samples already in --out")
     p.add_argument("--stop-at", metavar="HH:MM", help="start no new sample after this local time")
@@ -336,9 +350,15 @@ def main(argv=None) -> int:
         return 0
     tasks = a.tasks or sorted(n for n, h in st.HALVES.items() if a.half in ("all", h))
     tasks = [t for t in tasks if a.half in ("all", st.HALVES[t])]
+    if a.baselines_only and (a.no_baselines or overrides or a.only_in):
+        raise SystemExit("--baselines-only measures the baselines of the suite's own samples: no --no-baselines, "
+                         "--set or --only-in with it")
+    a.merge = a.merge or a.baselines_only
     kept = json.loads(Path(a.out).read_text()) if a.merge and Path(a.out).is_file() else []
-    done = {_key(r) for r in kept} if a.skip_measured else set()
+    done = {_key(r) for r in kept} if a.skip_measured and not a.baselines_only else set()
     only = {_key(r) for r in json.loads(Path(a.only_in).read_text())} if a.only_in else None
+    if a.baselines_only:
+        only = {_key(r) for r in kept}
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for task, n, seed, imb in plan(tasks, a.sizes, a.seeds, a.imbalanced):
@@ -350,13 +370,20 @@ def main(argv=None) -> int:
                 break
             try:
                 r = run_row(task, n, seed, Path(tmp), imbalanced=imb, baselines=not a.no_baselines,
-                            overrides=overrides)
+                            overrides=overrides, ours=not a.baselines_only)
             except Exception:  # one failed sample must not cost the rest of a long campaign
                 print(f"{time.strftime('%H:%M')} FAILED {(imb or {}).get('name', task)} {n or 'imb'} seed {seed}:\n"
                       f"{traceback.format_exc()}", flush=True)
                 _clear(Path(tmp))
                 continue
             rows.append(r)
+            if a.baselines_only:
+                m = r["measured"]
+                print(f"{time.strftime('%H:%M')} baselines {r['row']:26} {str(n or 'imb'):>4} seed {seed}  probe "
+                      f"{m['probe']['accuracy']:5.1f}  fine-tune {m['finetune']['accuracy']:5.1f}", flush=True)
+                Path(a.out).write_text(json.dumps(merged(kept, rows), indent=2) + "\n")
+                _clear(Path(tmp))
+                continue
             m, sel = r["measured"], r["selection"] or {}
             base = f"probe {m['probe']['accuracy']:5.1f}  fine-tune {m['finetune']['accuracy']:5.1f}  " if m else ""
             print(f"{time.strftime('%H:%M')} {r['half']:12} {r['row']:26} {str(n or 'imb'):>4} seed {seed}  "

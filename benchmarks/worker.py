@@ -199,11 +199,11 @@ def task_handprobe(a: dict) -> dict:
     import numpy as np
     import torch
     import torchvision.transforms as T
-    from PIL import Image
     from sklearn.linear_model import LogisticRegression
     from torch.utils.data import DataLoader
 
     from engine.backbones import build_model, get_spec
+    from engine.data.images import load_image
 
     t0 = time.perf_counter()
     spec = get_spec(a["backbone"])
@@ -227,7 +227,7 @@ def task_handprobe(a: dict) -> dict:
 
         def __getitem__(self, i):
             p, y = self.items[i]
-            return tf(Image.open(p).convert("RGB")), y
+            return tf(load_image(p)), y  # the engine's decoding (transparency on white)
 
     def features(items):
         out, ys = [], []

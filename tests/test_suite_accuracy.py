@@ -63,6 +63,21 @@ def test_merge_keeps_earlier_baselines_and_replaces_same_sample():
     assert [x["half"] for x in out][0] == "confirmation"  # halves grouped
 
 
+def test_baselines_measured_alone_replace_only_their_samples_baselines():
+    old = _rows()
+    again = {"row": "wordnet-verbs", "per_class": 10, "seed": 1, "baselines_only": True,
+             "baselines_measured_at": "2026-12-08 10:00",
+             "measured": {"probe": {"accuracy": 64.0, "cpu_s": 5.0}, "finetune": {"accuracy": 58.0, "cpu_s": 50.0}}}
+    orphan = {**again, "row": "glyph-script"}  # nothing of ours to pair with: dropped
+    out = sa.merged(old, [again, orphan])
+    assert len(out) == len(old) and not any(x.get("baselines_only") for x in out)
+    r = next(x for x in out if (x["row"], x["seed"]) == ("wordnet-verbs", 1))
+    assert r["accuracy"] == 70.0 and r["measured_at"] == "2026-12-07 05:00"  # the recipe's figures kept
+    assert r["measured"]["probe"]["accuracy"] == 64.0 and r["baselines_measured_at"] == "2026-12-08 10:00"
+    untouched = next(x for x in out if (x["row"], x["seed"]) == ("wordnet-verbs", 0))
+    assert untouched["measured"]["probe"]["accuracy"] == 62.0
+
+
 def test_markdown_has_both_halves_every_row_and_the_summaries():
     md = sa.render_markdown(sa.merged([], _rows()), env=ENV)
     assert "2026-12-07 04:40 to 2026-12-07 05:00" in md and "torch 0.0" in md
