@@ -76,7 +76,9 @@ def render(default: list[dict], variants: dict[str, list[dict]]) -> str:
              "recipe with one setting overridden (`suite_accuracy --set`), measured on the same files and seeds "
              "as the default rows of suite_accuracy.json; 'change' is variant minus default, in points of "
              "held-out accuracy (balanced test sets). A rule earns its place when switching it off does not help "
-             "the tuning half and does not help the confirmation half.", ""]
+             "the tuning half and does not help the confirmation half. A candidate change (a setting the recipe "
+             "does not choose today) is made only when it helps the tuning half, and kept only when the "
+             "confirmation half does not get worse.", ""]
     for name, rows in variants.items():
         sets = sorted({json.dumps(r.get("overrides") or {}, sort_keys=True) for r in rows})
         ps = pairs(default, rows)
