@@ -80,6 +80,8 @@ class RunConfig:
     input_size: int | None = None  # image side in pixels; None = auto from the data
     train_input_size: int | None = None  # side of the random training crops (the model still runs at
     #   input_size); None = auto: input_size, or 7/8 of it where the CPU budget caps the epochs
+    crop_pct: float | None = None  # share of the resized image the evaluation centre crop keeps (timm's
+    #   crop_pct; 1 = the whole image); None = the backbone's own
     max_length: int | None = None  # text tokens; None = auto from the data
     early_stopping_patience: int | None = 3  # epochs without improvement (from half-way down the lr); None = off
     monitor: str | None = None  # what selects the epoch and the model kept; None = auto
@@ -176,6 +178,9 @@ class RunConfig:
             v = getattr(self, name)
             if v is not None and (not isinstance(v, int) or not 16 <= v <= 1024):
                 raise ConfigError(f"{label} must be between 16 and 1024 pixels, not {v!r}.")
+        if self.crop_pct is not None and (isinstance(self.crop_pct, bool) or not 0.5 <= self.crop_pct <= 1):
+            raise ConfigError(f"The centre crop keeps between 0.5 and 1 (the whole image) of the resized image, "
+                              f"not {self.crop_pct!r}.")
         if self.early_stopping_patience is not None and self.early_stopping_patience < 1:
             raise ConfigError("Early-stopping patience must be at least 1 epoch (or off).")
         if self.finetune_blend is not None and not (0 < self.finetune_blend <= 1):

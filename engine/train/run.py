@@ -41,6 +41,8 @@ def _preprocess(spec, cfg: RunConfig, modality: str) -> dict:
     pp = dict(spec.preprocess)
     if modality == "image":
         pp["input_size"] = int(cfg.input_size or pp.get("input_size", 224))
+        if cfg.crop_pct is not None:
+            pp["crop_pct"] = float(cfg.crop_pct)
         pp["dicom_window"] = cfg.dicom_window  # DICOM pixels -> 8 bits: part of the model's input
     else:
         pp = {"max_length": int(cfg.max_length or pp.get("max_length", 128))}
