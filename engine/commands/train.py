@@ -41,6 +41,9 @@ def add_arguments(p, with_output: bool = True) -> None:
     p.add_argument("--input-size", type=int, help=auto("input_size", "image side in pixels"))
     p.add_argument("--train-size", type=int, metavar="PX",
                    help=auto("train_input_size", "side of the random training crops"))
+    p.add_argument("--crop-pct", type=float, metavar="SHARE",
+                   help="share of the resized image the evaluation centre crop keeps (1 = the whole image); "
+                        "default the backbone's own")
     p.add_argument("--max-length", type=int, help=auto("max_length", "text tokens"))
     p.add_argument("--label-smoothing", type=float, default=0.0)
     p.add_argument("--class-weighted", action=argparse.BooleanOptionalAction, default=None,
@@ -105,6 +108,7 @@ def config_from_args(a) -> RunConfig:
         budget=a.budget,
         batch_size=a.batch_size, lr=a.lr, lr_stage_decay=a.lr_stage_decay, weight_decay=a.weight_decay,
         augment=a.augment, input_size=a.input_size, train_input_size=a.train_size, max_length=a.max_length,
+        crop_pct=a.crop_pct,
         label_smoothing=a.label_smoothing,
         class_weighted=a.class_weighted, early_stopping_patience=a.patience or None, monitor=a.monitor,
         val_fraction=a.val_fraction, test_fraction=a.test_fraction, text_column=a.text_column,
