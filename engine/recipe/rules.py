@@ -254,7 +254,9 @@ RULES: tuple[Rule, ...] = (
          "Batch statistics of a few dozen images are noisier than ImageNet's and would shift the features the "
          "head was fitted on.", "image"),
     Rule("refit", choose_refit, "below 40 training examples per class, train again on train + validation once "
-         "validation has chosen how long", "Helped at 10 per class; cost Fortunes 2.6 points at 50."),
+         "validation has chosen how long", "Suite, the refit switched off at 10/class (benchmarks/ABLATIONS.md): "
+         "tuning half 13 samples, -3.5 points on average, 13 of 13 lower; confirmation half 6, -1.5 (4 lower). "
+         "At 50 per class it cost Fortunes 2.6 points."),
     Rule("refit_soup", choose_refit_soup, "a blended image refit runs 3 times and saves their average; otherwise "
          "one refit", "Suite, the soup switched off (benchmarks/ABLATIONS.md): tuning half 5 image samples at "
          "10/class, -0.3 points on average (3 lower, 2 higher); confirmation half 6, -0.5. Weak: it costs 3 refits."),
