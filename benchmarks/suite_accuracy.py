@@ -81,7 +81,7 @@ def held_out_scores(run_dir: str, test_dir: Path, train_dir: Path, which: str = 
 
 
 def run_row(task: str, per_class: int | None, seed: int, work: Path, imbalanced: dict | None = None,
-            baselines: bool = True, overrides: dict | None = None, ours: bool = True) -> dict:
+            with_baselines: bool = True, overrides: dict | None = None, ours: bool = True) -> dict:
     from engine.config import RunConfig
     from engine.train import train
 
@@ -93,11 +93,14 @@ def run_row(task: str, per_class: int | None, seed: int, work: Path, imbalanced:
         train_dir, test_dir = st.materialise_imbalanced(imbalanced, work / tag, seed)
     else:
         train_dir, test_dir = st.materialise(task, work / tag, per_class, seed)
+
+    def baselines() -> dict:
+        return {kind: fn(train_dir, test_dir, seed=seed) for kind, fn in zip(("probe", "finetune"),
+                                                                            MEASURE[st.TASKS[task].modality])}
+
     if not ours:  # the baselines alone, measured again on the same files (merged() keeps the recipe's figures)
         return {"row": row, "per_class": per_class, "seed": seed, "baselines_only": True,
-                "baselines_measured_at": time.strftime("%Y-%m-%d %H:%M"),
-                "measured": {kind: fn(train_dir, test_dir, seed=seed)
-                             for kind, fn in zip(("probe", "finetune"), MEASURE[st.TASKS[task].modality])}}
+                "baselines_measured_at": time.strftime("%Y-%m-%d %H:%M"), "measured": baselines()}
     cfg = RunConfig(data=[str(train_dir)], test_fraction=0.0, seed=seed, runs_root=str(work / "runs"), name=tag,
                     val_fraction=0.15, **(overrides or {}))  # as accuracy.run_one: the auto recipe, no other flags
     # (overrides: one rule switched, for benchmarks/suite_ablation.py)
@@ -109,10 +112,7 @@ def run_row(task: str, per_class: int | None, seed: int, work: Path, imbalanced:
     resolved = json.loads((run_dir / "config.json").read_text())
     last = json.loads((run_dir / "checkpoints" / "last" / "state.json").read_text())
     modality = st.TASKS[task].modality
-    measured = {}
-    if baselines:
-        for kind, fn in zip(("probe", "finetune"), MEASURE[modality]):
-            measured[kind] = fn(train_dir, test_dir, seed=seed)
+    measured = baselines() if with_baselines else {}
     return {"row": row, "task": task, "half": st.HALVES[task], "modality": modality, "per_class": per_class,
             "counts": imbalanced["counts"] if imbalanced else None, "seed": seed, **scores,
             "measured_at": time.strftime("%Y-%m-%d %H:%M"), "wall_s": round(wall, 1), "cpu_s": round(cpu, 1),
@@ -369,7 +369,7 @@ def main(argv=None) -> int:
                 print(f"{time.strftime('%H:%M')}: past --stop-at {a.stop_at}, starting nothing more", flush=True)
                 break
             try:
-                r = run_row(task, n, seed, Path(tmp), imbalanced=imb, baselines=not a.no_baselines,
+                r = run_row(task, n, seed, Path(tmp), imbalanced=imb, with_baselines=not a.no_baselines,
                             overrides=overrides, ours=not a.baselines_only)
             except Exception:  # one failed sample must not cost the rest of a long campaign
                 print(f"{time.strftime('%H:%M')} FAILED {(imb or {}).get('name', task)} {n or 'imb'} seed {seed}:\n"
@@ -377,19 +377,18 @@ def main(argv=None) -> int:
                 _clear(Path(tmp))
                 continue
             rows.append(r)
-            if a.baselines_only:
-                m = r["measured"]
-                print(f"{time.strftime('%H:%M')} baselines {r['row']:26} {str(n or 'imb'):>4} seed {seed}  probe "
-                      f"{m['probe']['accuracy']:5.1f}  fine-tune {m['finetune']['accuracy']:5.1f}", flush=True)
-                Path(a.out).write_text(json.dumps(merged(kept, rows), indent=2) + "\n")
-                _clear(Path(tmp))
-                continue
-            m, sel = r["measured"], r["selection"] or {}
+            m = r["measured"]
             base = f"probe {m['probe']['accuracy']:5.1f}  fine-tune {m['finetune']['accuracy']:5.1f}  " if m else ""
-            print(f"{time.strftime('%H:%M')} {r['half']:12} {r['row']:26} {str(n or 'imb'):>4} seed {seed}  "
-                  f"ours {r['accuracy']:5.1f} (bal {r['balanced_accuracy']:5.1f}, {r['minority_class']} "
-                  f"{r['minority_recall']:5.1f})  {base}kept {_kept(r)} (probe {sel.get('probe_test')}, FT "
-                  f"{sel.get('finetune_test')})  cpu {r['cpu_s']:.0f} s  wall {r['wall_s']:.0f} s", flush=True)
+            if r.get("baselines_only"):
+                ours_line = ""
+            else:
+                sel = r["selection"] or {}
+                ours_line = (f"ours {r['accuracy']:5.1f} (bal {r['balanced_accuracy']:5.1f}, {r['minority_class']} "
+                             f"{r['minority_recall']:5.1f})  ")
+                base += (f"kept {_kept(r)} (probe {sel.get('probe_test')}, FT {sel.get('finetune_test')})  "
+                         f"cpu {r['cpu_s']:.0f} s  wall {r['wall_s']:.0f} s")
+            print(f"{time.strftime('%H:%M')} {r.get('half', 'baselines'):12} {r['row']:26} {str(n or 'imb'):>4} "
+                  f"seed {seed}  {ours_line}{base}", flush=True)
             Path(a.out).write_text(json.dumps(merged(kept, rows), indent=2) + "\n")  # a long run keeps its rows
             _clear(Path(tmp))
     if a.md and (rows or kept):

@@ -48,7 +48,7 @@ def test_only_in_measures_just_the_samples_the_default_holds(tmp_path, monkeypat
     default.write_text(json.dumps([_row("digits", 1, 80.0, per_class=50)]))
     measured = []
 
-    def fake_run_row(task, n, seed, work, imbalanced=None, baselines=True, overrides=None, ours=True):
+    def fake_run_row(task, n, seed, work, imbalanced=None, with_baselines=True, overrides=None, ours=True):
         measured.append((task, n, seed, overrides))
         raise RuntimeError("stop here")  # counted, then skipped like any failed sample
 
