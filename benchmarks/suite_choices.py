@@ -60,9 +60,8 @@ def render(rows: list[dict]) -> list[str]:
              "not kept): how often the probe was kept and what that changed, how often the kept one was at least "
              "as good on test, its mean gain over always keeping the fine-tune, and its mean loss to the better of "
              "the two (an oracle that peeks at test). Ties: runs whose two validation accuracies were equal, and "
-             "where the tie-break (the lower validation loss, then the fine-tune) sent them; runs measured between "
-             "2026-12-07 13:00 and the revert gave every tie to the fine-tune (benchmarks/PROBE_TIES.md). Simple "
-             "contender "
+             "where the tie-break sent them (a tie keeps the fine-tune; runs measured before 2026-12-07 13:00 broke "
+             "it by the lower validation loss: benchmarks/PROBE_TIES.md). Simple contender "
              "(`compare_simple`): how often its challenge ran and won, and its test accuracy minus the saved "
              "model's.", "",
              "| half | choices | judged | probe kept | kept probe - fine-tune on test (pts, each) | kept one at least "
