@@ -193,7 +193,7 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     extra = {k: json.loads(v) for k, v in (s.split("=", 1) for s in a.set)}
     if a.render:
-        Path(a.md).write_text(render_markdown(json.loads(Path(a.out).read_text()), extra))
+        _write_markdown(a.md, render_markdown(json.loads(Path(a.out).read_text()), extra))
         return 0
     kept = json.loads(Path(a.out).read_text()) if a.merge and Path(a.out).is_file() else []
     rows = []
@@ -216,8 +216,16 @@ def main(argv=None) -> int:
                     # a long run keeps what it measured
                     Path(a.out).write_text(json.dumps(merged(kept, rows), indent=2) + "\n")
     if a.md:
-        Path(a.md).write_text(render_markdown(merged(kept, rows), extra))
+        _write_markdown(a.md, render_markdown(merged(kept, rows), extra))
     return 0
+
+
+def _write_markdown(path: str, text: str) -> None:
+    """ACCURACY.md again, keeping the wide suite's section (suite_accuracy.py writes that one)."""
+    from .suite_report import carry_block
+
+    p = Path(path)
+    p.write_text(carry_block(p.read_text(), text) if p.is_file() else text)
 
 
 def merged(kept: list[dict], new: list[dict]) -> list[dict]:
@@ -254,6 +262,7 @@ def render_markdown(rows: list[dict], extra: dict) -> str:
 
     measured_at = _span(r.get("measured_at") for r in rows) or "an unrecorded time"
     lines = ["# Accuracy of the auto recipe vs the ASSETS.md baselines", "",
+             "## Fashion-MNIST and Fortunes: the rows the recipe was first tuned on", "",
              f"Measured by `python -m benchmarks.accuracy` on {measured_at}; "
              f"{os.cpu_count()} CPU cores, torch {torch.__version__}, Python {platform.python_version()}, "
              f"device {'cuda' if torch.cuda.is_available() else 'cpu'}. Do not edit by hand.", "",

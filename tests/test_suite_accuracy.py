@@ -1,5 +1,6 @@
-"""The wide suite's summarising and rendering (benchmarks/suite_accuracy.py) on made-up rows: no training."""
+"""The wide suite's summarising and rendering (benchmarks/suite_report.py) on made-up rows: no training."""
 from benchmarks import suite_accuracy as sa
+from benchmarks import suite_report as sr
 
 ENV = {"cpus": 2, "machine": "x86_64", "torch": "0.0", "python": "3.11", "device": "cpu"}
 
@@ -28,17 +29,17 @@ def _rows():
 
 
 def test_summary_mean_min_over_seeds_and_kept_models():
-    s = {(x["row"], x["per_class"]): x for x in sa.summarise(_rows())}
+    s = {(x["row"], x["per_class"]): x for x in sr.summarise(_rows())}
     v = s[("wordnet-verbs", 10)]
     assert v["seeds"] == [0, 1, 2] and v["accuracy"] == 65.0 and v["min_accuracy"] == 60.0
     assert v["probe"] == 62.0 and v["better"] == 62.0 and v["vs_better"] == 3.0 and v["vs_probe"] == 3.0
-    assert sa.kept_counts(v["kept"]) == "FT 2 / probe 1"
+    assert sr.kept_counts(v["kept"]) == "FT 2 / probe 1"
     assert s[("word-language", 200)]["vs_probe"] == -6.0
 
 
 def test_half_summary_counts():
-    lines = [x for x in sa.summarise(_rows()) if x["half"] == "confirmation"]
-    h = sa.half_summary(lines)
+    lines = [x for x in sr.summarise(_rows()) if x["half"] == "confirmation"]
+    h = sr.half_summary(lines)
     assert h["rows"] == h["with_baselines"] == 3
     assert h["mean_vs_better"] == round((3.0 - 6.0 + 0.5) / 3, 1)
     assert h["within_1"] == 2 and h["below_better_1"] == ["word-language"]
@@ -48,9 +49,9 @@ def test_half_summary_counts():
 
 def test_rows_without_baselines_are_left_out_of_the_goal():
     rows = [_row("emoji-group", 0, 70.0, None, None)]
-    s = sa.summarise(rows)
+    s = sr.summarise(rows)
     assert "better" not in s[0]
-    assert sa.half_summary(s)["with_baselines"] == 0 and sa.half_summary(s)["mean_vs_better"] is None
+    assert sr.half_summary(s)["with_baselines"] == 0 and sr.half_summary(s)["mean_vs_better"] is None
 
 
 def test_merge_keeps_earlier_baselines_and_replaces_same_sample():
@@ -79,7 +80,7 @@ def test_baselines_measured_alone_replace_only_their_samples_baselines():
 
 
 def test_markdown_has_both_halves_every_row_and_the_summaries():
-    md = sa.render_markdown(sa.merged([], _rows()), env=ENV)
+    md = sr.render_markdown(sa.merged([], _rows()), env=ENV)
     assert "2026-12-07 04:40 to 2026-12-07 05:00" in md and "torch 0.0" in md
     tuning, confirmation = md.index("## Tuning half"), md.index("## Confirmation half")
     assert tuning < md.index("| wordnet-nouns |") < confirmation < md.index("| wordnet-verbs |")
@@ -91,3 +92,29 @@ def test_markdown_has_both_halves_every_row_and_the_summaries():
     assert "Rows with fewer than 3 seeds (marked *): word-language 200," in md
     assert "not measured at any size: bible-division," in md and "wordnet-verbs-3-rare" not in md.split(
         "not measured at any size:")[2].split("\n")[0]
+
+
+def test_accuracy_md_gets_both_halves_and_keeps_the_rest(tmp_path):
+    md = tmp_path / "ACCURACY.md"
+    md.write_text("# Accuracy of the auto recipe\n\nMeasured by accuracy.py.\n\n| data | N/class |\n")
+    rows = sa.merged([], _rows())
+    sr.write_accuracy_block(rows, str(md))
+    first = md.read_text()
+    assert first.startswith("# Accuracy of the auto recipe\n\n" + sr.BLOCK_BEGIN)
+    assert first.index("### Tuning half") < first.index("### Confirmation half") < first.index(sr.BLOCK_END)
+    assert "| wordnet-verbs | text | 10 | 0,1,2 | **65.0** (60.0) |" in first
+    assert first.endswith("Measured by accuracy.py.\n\n| data | N/class |\n")
+    # written again (and after accuracy.py wrote its own part again): one block, in place, nothing else touched
+    rows[0] = {**rows[0], "accuracy": rows[0]["accuracy"] + 1}
+    sr.write_accuracy_block(rows, str(md))
+    second = md.read_text()
+    assert second.count(sr.BLOCK_BEGIN) == 1 and second.count(sr.BLOCK_END) == 1 and second != first
+    assert second.endswith("Measured by accuracy.py.\n\n| data | N/class |\n")
+
+
+def test_accuracy_py_writing_its_part_again_keeps_the_suite_block(tmp_path):
+    old = "# Accuracy\n\n" + sr.accuracy_block(sa.merged([], _rows())) + "\n\nold six rows\n"
+    new = sr.carry_block(old, "# Accuracy\n\nnew six rows\n")
+    assert new.count(sr.BLOCK_BEGIN) == 1 and "### Confirmation half" in new
+    assert new.endswith("new six rows\n") and "old six rows" not in new
+    assert sr.carry_block("# Accuracy\n\nno block\n", "# Accuracy\n\nnew\n") == "# Accuracy\n\nnew\n"
