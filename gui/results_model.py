@@ -150,7 +150,13 @@ class ResultsModel:
                 if s is not None else "")
         if sel.get("network_winner", sel["winner"]) == "linear probe":
             return (f"Kept: a linear probe on the frozen backbone (validation {name} {fmt.percent(p)}), because the "
-                    f"fine-tune scored lower ({fmt.percent(f)}) on the same validation examples.{also}")
+                    f"fine-tune scored lower ({fmt.percent(f)}) on the same validation examples, beyond chance.{also}")
+        test = sel.get("disagreements") if isinstance(sel.get("disagreements"), dict) else None
+        if test:
+            return (f"Kept: the fine-tune (validation {name} {fmt.percent(f)}). A linear probe on the frozen backbone "
+                    f"scored {fmt.percent(p)}, higher but not beyond chance: right on "
+                    f"{test.get('probe_right_finetune_wrong')} examples the fine-tune got wrong, wrong on "
+                    f"{test.get('finetune_right_probe_wrong')} it got right.{also}")
         return (f"Kept: the fine-tune (validation {name} {fmt.percent(f)}); a linear probe on the frozen backbone "
                 f"scored {fmt.percent(p)}.{also}")
 

@@ -56,27 +56,35 @@ def test_the_cross_validated_c_follows_the_data():
     assert fit(noisy, y, 2, seed=0)["C"] < fit(x, y2, 2, seed=0)["C"]
 
 
-@pytest.mark.parametrize("probe_val, ft_val, winner", [
-    ({"val_accuracy": 0.8, "val_loss": 0.9}, {"val_accuracy": 0.7, "val_loss": 0.5}, "linear probe"),
-    ({"val_accuracy": 0.7, "val_loss": 0.4}, {"val_accuracy": 0.8, "val_loss": 0.9}, "fine-tune"),
-    ({"val_accuracy": 0.8, "val_loss": 0.4}, {"val_accuracy": 0.8, "val_loss": 0.6}, "fine-tune"),  # a tie: FT keeps it
-    ({"val_accuracy": 0.8, "val_loss": 0.6}, {"val_accuracy": 0.8, "val_loss": 0.6}, "fine-tune"),
+@pytest.mark.parametrize("probe_val, ft_val, counts, winner", [
+    ({"val_accuracy": 0.8, "val_loss": 0.9}, {"val_accuracy": 0.7, "val_loss": 0.5}, (6, 0), "linear probe"),
+    ({"val_accuracy": 0.8, "val_loss": 0.9}, {"val_accuracy": 0.7, "val_loss": 0.5}, (3, 0), "fine-tune"),  # p 0.125
+    ({"val_accuracy": 0.8, "val_loss": 0.9}, {"val_accuracy": 0.7, "val_loss": 0.5}, (8, 2), "fine-tune"),  # p 0.055
+    ({"val_accuracy": 0.7, "val_loss": 0.4}, {"val_accuracy": 0.8, "val_loss": 0.9}, None, "fine-tune"),
+    ({"val_accuracy": 0.8, "val_loss": 0.4}, {"val_accuracy": 0.8, "val_loss": 0.6}, None, "fine-tune"),  # a tie
 ])
-def test_the_rule_decides_on_validation_and_is_recorded(tmp_path, probe_val, ft_val, winner):
+def test_the_rule_decides_on_validation_beyond_chance_and_is_recorded(tmp_path, probe_val, ft_val, counts, winner):
     from engine.train import probe_contender as pc
 
     (tmp_path / pc.CONTENDER_FILE).write_text(json.dumps({"status": "pending", "probe": {"val": probe_val}}))
-    logs = []
+    logs, asked = [], []
 
     class Report:
         def log(self, text, level="info"):
             logs.append(text)
 
-    info = pc.decide(tmp_path, ft_val, "val_accuracy", True, Report())
-    assert info["winner"] == winner
+    def disagreements():  # only asked for when the probe scores higher
+        asked.append(1)
+        return counts
+
+    info = pc.decide(tmp_path, ft_val, "val_accuracy", True, Report(), disagreements=disagreements)
+    assert info["winner"] == winner and bool(asked) == (counts is not None)
     saved = json.loads((tmp_path / pc.CONTENDER_FILE).read_text())
-    assert saved["status"] == "decided" and saved["winner"] == winner
+    assert saved["status"] == "decided" and saved["winner"] == winner and saved["rule"] == pc.RULE
     assert saved["fine_tune"]["val"] == ft_val
+    if counts:
+        assert saved["disagreements"]["probe_right_finetune_wrong"] == counts[0]
+        assert ("not beyond chance" in logs[0]) == (winner == "fine-tune")
     assert ("linear probe on the frozen features is kept" in logs[0]) == (winner == "linear probe")
     # decided once: a second call (a resume) does not decide again on other figures
     assert pc.decide(tmp_path, {"val_accuracy": 0.0}, "val_accuracy", True, Report())["winner"] == winner
@@ -103,6 +111,12 @@ def test_a_fine_tune_that_wrecks_the_features_loses_to_the_probe_and_the_probe_i
     sel = out["metrics"]["selection"]
     assert sel["winner"] == "linear probe", sel
     assert sel["probe"]["val"]["val_accuracy"] > sel["fine_tune"]["val"]["val_accuracy"]
+    # beyond chance, counted example by example on the same validation examples as the two scores
+    test = sel["disagreements"]
+    assert test["p_value"] < 0.05
+    n_val = len(load_splits(run).split("val"))
+    gap = sel["probe"]["val"]["val_accuracy"] - sel["fine_tune"]["val"]["val_accuracy"]
+    assert test["probe_right_finetune_wrong"] - test["finetune_right_probe_wrong"] == round(gap * n_val)
     # the saved model is the probe: its validation score is the one recorded for the probe
     assert out["metrics"]["val"]["accuracy"] == pytest.approx(sel["probe"]["val"]["val_accuracy"])
     assert (run / "checkpoints" / "finetune" / "model.safetensors").is_file()  # the loser is kept, not lost
@@ -157,6 +171,12 @@ def test_the_model_card_and_results_say_which_model_was_kept(tmp_path):
     sel["winner"] = "fine-tune"
     model.set_result("run", {"selection": sel, "val": {"accuracy": 0.82}})
     assert model.selection_note().startswith("Kept: the fine-tune")
+    # the probe scored higher but not beyond chance: both say why the fine-tune stayed
+    sel["disagreements"] = {"probe_right_finetune_wrong": 3, "finetune_right_probe_wrong": 1, "p_value": 0.3125}
+    model.set_result("run", {"selection": sel, "val": {"accuracy": 0.53}})
+    assert "not beyond chance" in model.selection_note() and "right on 3" in model.selection_note()
+    card = _selection({"selection": sel})
+    assert "fine-tune was kept" in card and "not beyond chance" in card and "p = 0.31" in card
 
 
 def test_a_run_stopped_before_the_decision_resumes_to_the_same_model(tmp_path, monkeypatch):

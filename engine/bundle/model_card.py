@@ -115,9 +115,16 @@ def _selection(training: dict) -> str:
         c = (sel.get("probe") or {}).get("C")
         return ("**this model is a linear probe**: the pretrained backbone unchanged, with a logistic-regression "
                 f"head fitted on its frozen features{f' (C={c:g})' if c else ''}. The fine-tune described below was "
-                f"trained too and scored lower on the same validation examples ({scores}), so it was not kept.")
-    return (f"a linear probe on the frozen features competed with the fine-tune and scored lower ({scores}), so "
-            "the fine-tune was kept.")
+                f"trained too and scored lower on the same validation examples ({scores}; the probe was better beyond "
+                "chance where the two disagreed), so it was not kept.")
+    test = sel.get("disagreements") if isinstance(sel.get("disagreements"), dict) else None
+    if test:  # the probe scored higher, but not beyond chance
+        return (f"a linear probe on the frozen features competed with the fine-tune and scored higher ({scores}), "
+                f"but not beyond chance: it was right on {test.get('probe_right_finetune_wrong')} validation examples "
+                f"the fine-tune got wrong and wrong on {test.get('finetune_right_probe_wrong')} it got right "
+                f"(McNemar p = {float(test.get('p_value', 1)):.2g}), so the fine-tune was kept.")
+    return (f"a linear probe on the frozen features competed with the fine-tune and scored lower or the same "
+            f"({scores}), so the fine-tune was kept.")
 
 
 def _simple_selection(sel: dict, simple: dict) -> str:

@@ -20,30 +20,21 @@ contender.json ("simple"), so a resumed run decides the same way.
 """
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
 
 from .. import protocol
 from ..atomic import atomic_dir, read_json, write_json
+from ..significance import ALPHA, beyond_chance, mcnemar_p
 from .model import KIND_OF_MODALITY, fit, spread
 
 CONTENDER_FILE = "contender.json"  # shared with train/probe_contender.py
 SIMPLE_DIR, NETWORK_DIR = "simple", "network"
 WINNER = "simple model"
-ALPHA = 0.05
 MAX_VAL_EXAMPLES = 1000  # both models predict at most this many validation examples (evenly spread)
 RULE = ("the simple model is kept only when its validation score is higher and it is right on more of the examples "
         f"where the two disagree beyond chance (exact one-sided McNemar test, p < {ALPHA:g}); otherwise the network")
-
-
-def mcnemar_p(wins: int, losses: int) -> float:
-    """P(at least `wins` of the wins + losses disagreements go the simple model's way | a fair coin)."""
-    n = wins + losses
-    if n == 0:
-        return 1.0
-    return float(sum(math.comb(n, k) for k in range(wins, n + 1)) / 2 ** n)
 
 
 def _figures(y: np.ndarray, pred: np.ndarray) -> dict:
@@ -109,7 +100,7 @@ def challenge(phase, dataset, refit_wanted: bool) -> bool:
     mine, theirs = _figures(y, pred_s), _figures(y, pred_n)
     key = phase.loop.monitor if phase.loop.monitor in mine else "val_accuracy"
     p_value = mcnemar_p(wins, losses)
-    kept = mine[key] > theirs[key] + 1e-9 and wins > losses and p_value < ALPHA
+    kept = mine[key] > theirs[key] + 1e-9 and beyond_chance(wins, losses)
     network = info.get("winner") or "fine-tune"
     info = {"status": "decided", "monitor": key, "rule": info.get("rule") or RULE, **info,
             "winner": WINNER if kept else network, "network_winner": network,

@@ -88,7 +88,7 @@ def evaluate_run(run_dir: str | Path, reporter: Callable | None = None, cancel=N
     if which == "best" and contender and contender.get("status") == "decided":
         # which model the run kept, the linear probe or the fine-tune, with both validation figures
         out["selection"] = {k: contender.get(k) for k in ("winner", "monitor", "rule", "probe", "fine_tune",
-                                                          "simple", "network_winner") if k in contender}
+                                                          "disagreements", "simple", "network_winner") if k in contender}
     cache: dict[str, Split | None] = {"val": None, "test": None}
     for split in ("val", "test"):
         items = ds.split(split)

@@ -276,10 +276,22 @@ class Loop:
         return {"train_loss": loss_sum / max(1, seen), "train_accuracy": correct / max(1, seen)}
 
     # ------------------------------------------------------------------ validate
-    @torch.inference_mode()
     def validate(self) -> dict:
+        y, pred, loss = self._val_outputs()
+        return classification_values(y, pred, loss=loss) if len(y) else {}
+
+    def val_predictions(self) -> tuple[np.ndarray, np.ndarray]:
+        """(labels, predicted classes) of the validation examples, always in the same order (the safety
+        net pairs two models' answers example by example)."""
+        y, pred, _ = self._val_outputs()
+        return y, pred
+
+    @torch.inference_mode()
+    def _val_outputs(self) -> tuple[np.ndarray, np.ndarray, float]:
+        """Labels, predictions and mean loss over the validation split (every rank's part when sharded)."""
+        empty = np.zeros(0, dtype=np.int64)
         if not len(self.val_split):
-            return {}
+            return empty, empty, 0.0
         self.model.eval()
         ys_all, preds, loss_sum, n = [], [], 0.0, 0
         for inputs, ys in self._batches(self.val_split, shuffle=False, epoch=0, skip=0,
@@ -299,8 +311,8 @@ class Loop:
             ys_all, preds = [a for p in parts for a in p[0]], [a for p in parts for a in p[1]]
             loss_sum, n = sum(p[2] for p in parts), sum(p[3] for p in parts)
         if not n:
-            return {}
-        return classification_values(np.concatenate(ys_all), np.concatenate(preds), loss=loss_sum / n)
+            return empty, empty, 0.0
+        return np.concatenate(ys_all), np.concatenate(preds), loss_sum / n
 
     # ------------------------------------------------------------------ fit
     def fit(self, state: LoopState, resumed: bool = False) -> str:

@@ -7,14 +7,14 @@ head warm-up has already computed those features, so a properly regularised prob
 seconds: scikit-learn's logistic regression on standardised features, its regularisation C
 chosen by stratified cross-validation on the training split only. Both models are then
 scored on the same validation examples, which neither trained on, and the better one is
-saved (the rule below, fixed before any result). The fine-tune is scored as it would be
-saved (with the WiSE-FT blend when that is on) at the epoch validation selected, which
-gives it a slightly optimistic score: the benefit of the doubt goes to the recipe's
-primary model, and the probe must beat it outright; equal scores keep the fine-tune. (Until
-2026-12-07 the lower validation loss broke a tie. At 10 per class validation holds one or two
-examples a class, so ties are common - 7 of 30 choices in the benchmarks - and the probe is
-the weaker model there: on test the fine-tune as saved was ahead of the probe in every
-tuning-half sample at 10 per class, 9 of 9, by 2.7-14.8 points. See benchmarks/PROBE_TIES.md.)
+saved by the rule below. The fine-tune is scored as it would be saved (with the WiSE-FT
+blend when that is on) at the epoch validation selected, which gives it a slightly optimistic
+score: the benefit of the doubt goes to the recipe's primary model. The probe must score
+higher AND be right on more of the examples where the two disagree, beyond chance (the exact
+McNemar test the simple contender passes, engine/significance.py); otherwise, ties included,
+the fine-tune stays. Until 2026-12-07 evening a higher score was enough, and every probe win
+in the suite was by 1-3 validation examples, which on test went either way
+(benchmarks/PROBE_MCNEMAR.md; ties: benchmarks/PROBE_TIES.md).
 
 The probe is an ordinary model of the same architecture: the pretrained backbone with the
 standardisation folded into the head's weights, so it saves, exports to ONNX and loads in
@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from ..atomic import atomic_dir, read_json, write_json
+from ..significance import beyond_chance, mcnemar_p
 from . import checkpoint as ckpt
 from .callbacks import Callback
 
@@ -42,7 +43,9 @@ PROBE_DIR = "probe"
 C_GRID = (1e-3, 1e-2, 1e-1, 1.0, 10.0)  # inverse regularisation strengths tried by cross-validation
 CV_FOLDS = 5
 CV_MAX_EXAMPLES = 4000  # C is chosen on at most this many training examples (then fitted on all)
-RULE = "the higher validation score wins; the fine-tune, the recipe's primary model, keeps a tie"
+RULE = ("the linear probe replaces the fine-tune only when its validation score is higher and it is right on more "
+        "of the examples where the two disagree beyond chance (exact one-sided McNemar test, p < 0.05); otherwise, "
+        "ties included, the fine-tune stays")
 
 
 def load(run_dir: Path) -> dict | None:
@@ -167,7 +170,8 @@ class Contender:
                                                                  "val": val}})
         cv = f", cross-validated {probe['cv_accuracy']:.3f}" if probe["cv_accuracy"] is not None else ""
         report.log(f"Linear probe on the frozen features (C={probe['C']:g}{cv}): validation accuracy "
-                   f"{val['val_accuracy']:.3f}. It replaces the fine-tune only if it scores higher on validation.")
+                   f"{val['val_accuracy']:.3f}. It replaces the fine-tune only if it scores higher on validation, beyond "
+                   "chance.")
         return cls(run_dir, model, spec, names, feats, seed, report, balanced)
 
     @classmethod
@@ -216,8 +220,11 @@ def _copy_dir(src: Path, dst: Path) -> None:
             shutil.copy2(f, tmp / f.name)
 
 
-def decide(run_dir: Path, finetune_val: dict, monitor: str, higher_is_better: bool, report) -> dict | None:
-    """Compare the pending probe with the fine-tune's validation figures; record and return the decision."""
+def decide(run_dir: Path, finetune_val: dict, monitor: str, higher_is_better: bool, report,
+           disagreements=None) -> dict | None:
+    """Compare the pending probe with the fine-tune's validation figures; record and return the decision.
+    `disagreements()` gives (probe right and fine-tune wrong, fine-tune right and probe wrong) on the same
+    validation examples; it is called only when the probe scores higher."""
     info = load(run_dir)
     if not info or info.get("status") == "decided":
         return info
@@ -225,22 +232,48 @@ def decide(run_dir: Path, finetune_val: dict, monitor: str, higher_is_better: bo
     key = monitor if monitor in probe_val and monitor in finetune_val else "val_accuracy"
     p, f = probe_val.get(key), finetune_val.get(key)
     sign = 1 if higher_is_better or key == "val_accuracy" else -1
-    if p is None or f is None:
-        winner = "fine-tune"
-    elif sign * (p - f) > 1e-9:
-        winner = "linear probe"
-    else:
-        winner = "fine-tune"
-    info = {**info, "status": "decided", "monitor": key, "winner": winner,
-            "fine_tune": {"val": {k: v for k, v in finetune_val.items() if k.startswith("val_")}}}
+    winner, test = "fine-tune", None
+    if p is not None and f is not None and sign * (p - f) > 1e-9:
+        wins, losses = disagreements() if disagreements is not None else (0, 0)
+        test = {"probe_right_finetune_wrong": int(wins), "finetune_right_probe_wrong": int(losses),
+                "p_value": mcnemar_p(wins, losses)}
+        winner = "linear probe" if beyond_chance(wins, losses) else "fine-tune"
+    info = {**info, "status": "decided", "monitor": key, "winner": winner, "rule": RULE,
+            "fine_tune": {"val": {k: v for k, v in finetune_val.items() if k.startswith("val_")}},
+            **({"disagreements": test} if test else {})}
     write_json(Path(run_dir) / CONTENDER_FILE, info)
     name = key.removeprefix("val_").replace("_", " ")
     if winner == "linear probe":
         report.log(f"The linear probe on the frozen features is kept: validation {name} {p:.3f} against the "
-                   f"fine-tune's {f:.3f} on the same examples.", level="warning")
+                   f"fine-tune's {f:.3f} on the same examples; right on {test['probe_right_finetune_wrong']} the "
+                   f"fine-tune got wrong, wrong on {test['finetune_right_probe_wrong']} it got right (McNemar p = "
+                   f"{test['p_value']:.3g}).", level="warning")
+    elif test:
+        report.log(f"The fine-tune is kept: the linear probe scored higher on validation ({name} {p:.3f} against "
+                   f"{f:.3f}) but not beyond chance (right on {test['probe_right_finetune_wrong']} the fine-tune got "
+                   f"wrong, wrong on {test['finetune_right_probe_wrong']} it got right; McNemar p = "
+                   f"{test['p_value']:.3g}).")
     else:
         report.log(f"The fine-tune is kept: validation {name} {f:.3f} against the linear probe's {p:.3f}.")
     return info
+
+
+def disagreements(phase) -> tuple[int, int]:
+    """(probe right and fine-tune wrong, fine-tune right and probe wrong) on the validation split, each model
+    as it would be saved; the model's own weights are put back afterwards."""
+    model, cps = phase.model, Path(phase.run_dir) / "checkpoints"
+    before = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+    try:
+        ckpt.load_model_weights(cps / "best", model)
+        y, finetune = phase.loop.val_predictions()
+        ckpt.load_model_weights(cps / PROBE_DIR, model)
+        y_probe, probe = phase.loop.val_predictions()
+    finally:
+        model.load_state_dict(before)
+    if not np.array_equal(y, y_probe):  # the same examples in the same order, or no test at all
+        return 0, 0
+    right_p, right_f = probe == y, finetune == y
+    return int((right_p & ~right_f).sum()), int((right_f & ~right_p).sum())
 
 
 def install_probe(run_dir: Path) -> None:
@@ -276,7 +309,8 @@ def keep_probe_if_better(phase, refit_wanted: bool, dataset) -> bool:
         return False
     if pending.get("status") != "decided":
         pending = decide(phase.run_dir, phase.saved_val(), phase.loop.monitor,
-                         HIGHER_IS_BETTER.get(phase.loop.monitor, False), phase.report)
+                         HIGHER_IS_BETTER.get(phase.loop.monitor, False), phase.report,
+                         disagreements=lambda: disagreements(phase))
     if pending.get("winner") != "linear probe":
         return False
     if refit_wanted:
