@@ -144,6 +144,8 @@ def _selection(run_dir: Path, test_dir: Path) -> dict | None:
     out.update({"probe_val": info["probe"]["val"].get("val_accuracy"),
                 "finetune_val": ((info.get("fine_tune") or {}).get("val") or {}).get("val_accuracy"),
                 "probe_test": round(held_out_accuracy(str(run_dir), test_dir, "probe"), 1)})
+    if info.get("disagreements"):  # the probe scored higher: its McNemar test against the fine-tune
+        out["probe_disagreements"] = info["disagreements"]
     if info.get("network_winner", info.get("winner")) != "linear probe" or ft == "finetune":
         out["finetune_test"] = round(held_out_accuracy(str(run_dir), test_dir, ft), 1)
         out["finetune_refit"] = ft == "best" and (run_dir / "refit.json").is_file()

@@ -91,8 +91,8 @@ class RunConfig:
     refit: bool | None = None  # then train again on train + validation (as long as refit_epochs says); None = auto
     refit_soup: int | None = None  # refits (own data order and head fit each) averaged into the model; None = auto
     refit_epochs: str | None = None  # "best" or "trained" (see REFIT_EPOCHS); None = auto
-    compare_probe: bool | None = None  # also fit a linear probe on the frozen features and keep whichever
-    #   scores better on validation (probe_contender.py); None = auto
+    compare_probe: bool | None = None  # also fit a linear probe on the frozen features and keep it when
+    #   validation shows it better beyond chance (probe_contender.py); None = auto
     compare_simple: bool | None = None  # also fit a simple non-neural model (logistic regression on grey pixels
     #   or TF-IDF words) and keep it when validation shows it better beyond chance (classical/contender.py);
     #   None = auto
