@@ -201,3 +201,19 @@ def test_a_run_stopped_before_the_decision_resumes_to_the_same_model(tmp_path, m
     a = load_file(str(tmp_path / "runs" / "straight" / "checkpoints" / "best" / "model.safetensors"))
     b = load_file(str(run / "checkpoints" / "best" / "model.safetensors"))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_the_card_gives_both_decisions_when_the_simple_model_also_competed():
+    from engine.bundle.model_card import _selection
+
+    sel = {"winner": "linear probe", "network_winner": "linear probe", "monitor": "val_accuracy",
+           "probe": {"C": 0.001, "val": {"val_accuracy": 0.911}}, "fine_tune": {"val": {"val_accuracy": 0.2}},
+           "disagreements": {"probe_right_finetune_wrong": 33, "finetune_right_probe_wrong": 1, "p_value": 2e-9},
+           "simple": {"method": "logistic regression on 16x16 grey pixels", "val": {"val_accuracy": 0.933},
+                      "network_val": {"val_accuracy": 0.911}, "examples": 45, "simple_right_network_wrong": 2,
+                      "network_right_simple_wrong": 1, "p_value": 0.5}}
+    card = _selection({"selection": sel})
+    assert card.startswith("**this model is a linear probe**") and "right 33 times" in card
+    assert "A simple model (logistic regression" in card and "so the linear probe was kept" in card
+    sel["winner"] = "simple model"  # the simple model won: the card leads with that, as before
+    assert _selection({"selection": sel}).startswith("**this model is not a neural network**")

@@ -103,21 +103,33 @@ def _selection(training: dict) -> str:
     if not sel or not sel.get("winner"):
         return ""
     simple = sel.get("simple") if isinstance(sel.get("simple"), dict) else None
+    network = _network_selection(sel)
     if simple:
-        return _simple_selection(sel, simple)
+        against_simple = _simple_selection(sel, simple)
+        if sel["winner"] == "simple model" or not network or not against_simple:
+            return against_simple or network
+        return f"{network} {against_simple[0].upper()}{against_simple[1:]}"
+    return network
+
+
+def _network_selection(sel: dict) -> str:
+    """The linear probe against the fine-tune (train/probe_contender.py), in the card's words."""
     key = sel.get("monitor") or "val_accuracy"
     name = key.removeprefix("val_").replace("_", " ")
     probe, ft = ((sel.get(k) or {}).get("val") or {} for k in ("probe", "fine_tune"))
     if probe.get(key) is None or ft.get(key) is None:
         return ""
     scores = f"validation {name} {probe[key]:.3f} for the probe, {ft[key]:.3f} for the fine-tune"
-    if sel["winner"] == "linear probe":
+    test = sel.get("disagreements") if isinstance(sel.get("disagreements"), dict) else None
+    if sel.get("network_winner", sel["winner"]) == "linear probe":
+        beyond = (f"; where the two disagreed the probe was right {test.get('probe_right_finetune_wrong')} times and "
+                  f"the fine-tune {test.get('finetune_right_probe_wrong')}, McNemar p = "
+                  f"{float(test.get('p_value', 1)):.2g}" if test else "")
         c = (sel.get("probe") or {}).get("C")
         return ("**this model is a linear probe**: the pretrained backbone unchanged, with a logistic-regression "
                 f"head fitted on its frozen features{f' (C={c:g})' if c else ''}. The fine-tune described below was "
-                f"trained too and scored lower on the same validation examples ({scores}; the probe was better beyond "
-                "chance where the two disagreed), so it was not kept.")
-    test = sel.get("disagreements") if isinstance(sel.get("disagreements"), dict) else None
+                f"trained too and scored lower on the same validation examples ({scores}{beyond}), so it was not "
+                "kept.")
     if test:  # the probe scored higher, but not beyond chance
         return (f"a linear probe on the frozen features competed with the fine-tune and scored higher ({scores}), "
                 f"but not beyond chance: it was right on {test.get('probe_right_finetune_wrong')} validation examples "

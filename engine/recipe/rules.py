@@ -129,7 +129,8 @@ def choose_head_warmup(r: Regime, c: Chosen) -> tuple[bool, str]:
 def choose_compare_probe(r: Regime, c: Chosen) -> tuple[bool, str]:
     if not c["head_warmup"]:
         return False, "no head warm-up, so no frozen features to fit a probe on"
-    return True, "a logistic regression on the frozen features competes; the better on validation is kept"
+    return True, ("a logistic regression on the frozen features competes; it is kept only when better on validation "
+                  "beyond chance")
 
 
 def choose_compare_simple(r: Regime, c: Chosen) -> tuple[bool, str]:
