@@ -90,6 +90,20 @@ def test_the_rule_decides_on_validation_beyond_chance_and_is_recorded(tmp_path, 
     assert pc.decide(tmp_path, {"val_accuracy": 0.0}, "val_accuracy", True, Report())["winner"] == winner
 
 
+def test_a_missing_validation_figure_keeps_the_fine_tune_and_says_so(tmp_path):
+    from engine.train import probe_contender as pc
+
+    (tmp_path / pc.CONTENDER_FILE).write_text(json.dumps({"status": "pending", "probe": {"val": {}}}))
+    logs = []
+
+    class Report:
+        def log(self, text, level="info"):
+            logs.append(text)
+
+    assert pc.decide(tmp_path, {}, "val_accuracy", True, Report())["winner"] == "fine-tune"
+    assert "could not both be scored" in logs[0]
+
+
 def _train(tmp_path, name, **kw):
     from engine.train import train
 

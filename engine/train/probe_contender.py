@@ -253,8 +253,11 @@ def decide(run_dir: Path, finetune_val: dict, monitor: str, higher_is_better: bo
                    f"{f:.3f}) but not beyond chance (right on {test['probe_right_finetune_wrong']} the fine-tune got "
                    f"wrong, wrong on {test['finetune_right_probe_wrong']} it got right; McNemar p = "
                    f"{test['p_value']:.3g}).")
-    else:
+    elif p is not None and f is not None:
         report.log(f"The fine-tune is kept: validation {name} {f:.3f} against the linear probe's {p:.3f}.")
+    else:
+        report.log(f"The fine-tune is kept: the linear probe and the fine-tune could not both be scored on "
+                   f"validation {name}.")
     return info
 
 
