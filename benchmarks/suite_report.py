@@ -62,8 +62,8 @@ def half_summary(lines: list[dict]) -> dict:
     return {"rows": len(lines), "with_baselines": len(b),
             "mean_vs_better": round(float(np.mean([s["vs_better"] for s in b])), 1) if b else None,
             "within_1": sum(s["vs_better"] >= -GOAL_WITHIN for s in b),
-            "below_probe_2": [s["row"] for s in b if s["vs_probe"] < -GOAL_PROBE],
-            "below_better_1": [s["row"] for s in b if s["vs_better"] < -GOAL_WITHIN],
+            "below_probe_2": [f"{s['row']} {_size(s)}" for s in b if s["vs_probe"] < -GOAL_PROBE],
+            "below_better_1": [f"{s['row']} {_size(s)}" for s in b if s["vs_better"] < -GOAL_WITHIN],
             "fewer_than_3_seeds": [f"{s['row']} {_size(s)}" for s in lines if len(s["seeds"]) < 3]}
 
 

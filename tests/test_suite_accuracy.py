@@ -42,8 +42,8 @@ def test_half_summary_counts():
     h = sr.half_summary(lines)
     assert h["rows"] == h["with_baselines"] == 3
     assert h["mean_vs_better"] == round((3.0 - 6.0 + 0.5) / 3, 1)
-    assert h["within_1"] == 2 and h["below_better_1"] == ["word-language"]
-    assert h["below_probe_2"] == ["word-language"]
+    assert h["within_1"] == 2 and h["below_better_1"] == ["word-language 200"]
+    assert h["below_probe_2"] == ["word-language 200"]
     assert h["fewer_than_3_seeds"] == ["word-language 200", "wordnet-verbs-3-rare 200 / 20 (imbalanced)"]
 
 
@@ -88,7 +88,7 @@ def test_markdown_has_both_halves_every_row_and_the_summaries():
     assert "| FT 2 / probe 1 |" in md
     assert "wordnet-verbs-3-rare (wordnet-verbs) | text | 200 / 20 (imbalanced) | 0 * |" in md
     assert ("mean of (ours - better baseline) -0.8 points; 2 of 3 rows within 1 point of the better baseline "
-            "or above (below it: word-language); 1 rows more than 2 points below the probe: word-language") in md
+            "or above (below it: word-language 200); 1 rows more than 2 points below the probe: word-language 200") in md
     assert "Rows with fewer than 3 seeds (marked *): word-language 200," in md
     assert "not measured at any size: bible-division," in md and "wordnet-verbs-3-rare" not in md.split(
         "not measured at any size:")[2].split("\n")[0]
