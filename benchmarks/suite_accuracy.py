@@ -112,12 +112,18 @@ def run_row(task: str, per_class: int | None, seed: int, work: Path, imbalanced:
     last = json.loads((run_dir / "checkpoints" / "last" / "state.json").read_text())
     modality = st.TASKS[task].modality
     measured = baselines() if with_baselines else {}
+    # the first run's last epoch as checkpoints/last holds it (unblended runs only: a blend is applied at saving),
+    # so a rule "keep the last epoch rather than the best" can be judged on test without training again
+    last_epoch = (held_out_scores(str(run_dir), test_dir, train_dir, which="last")["accuracy"]
+                  if (resolved.get("finetune_blend") or 1) >= 1 and (run_dir / "checkpoints" / "last").is_dir()
+                  else None)
     return {"row": row, "task": task, "half": st.HALVES[task], "modality": modality, "per_class": per_class,
             "counts": imbalanced["counts"] if imbalanced else None, "seed": seed, **scores,
             "measured_at": time.strftime("%Y-%m-%d %H:%M"), "wall_s": round(wall, 1), "cpu_s": round(cpu, 1),
             "selection": _selection(run_dir, test_dir), "measured": measured, "overrides": overrides or {},
             "backbone": resolved["backbone"], "freeze": resolved["freeze"], "epochs": resolved["epochs"],
             "epochs_run": last["loop"]["epoch"], "best_epoch": last["loop"]["best_epoch"],
+            "last_epoch_accuracy": last_epoch,
             "input_size": resolved.get("input_size"), "max_length": resolved.get("max_length"), "lr": resolved["lr"]}
 
 
