@@ -20,7 +20,7 @@ def choices(rows: list[dict]) -> dict:
 
     The probe-or-fine-tune choice is judged only where both candidates were scored on test as they stood
     when it was made, trained on the training split alone: a kept fine-tune that was then refitted on
-    train + validation (below 40 per class) is scored refitted, and its train-only self is not on disk."""
+    train + validation (the recipe's refit) is scored refitted, and its train-only self is not on disk."""
     fair, ties = [], []
     for r in rows:
         sel = r.get("selection") or {}
@@ -56,7 +56,7 @@ def render(rows: list[dict]) -> list[str]:
              "validation was worth on test, with no extra training (`benchmarks/suite_choices.py`). "
              "Safety net (`compare_probe`): of the runs that chose between the linear probe and the fine-tune, "
              "those where both were scored on test as they stood at the choice (trained on the training split "
-             "only; a fine-tune kept and then refitted below 40 per class is left out, as its train-only self is "
+             "only; a fine-tune kept and then refitted on train + validation is left out, as its train-only self is "
              "not kept): how often the probe was kept and what that changed, how often the kept one was at least "
              "as good on test, its mean gain over always keeping the fine-tune, and its mean loss to the better of "
              "the two (an oracle that peeks at test). Ties: runs whose two validation accuracies were equal, and "

@@ -79,6 +79,20 @@ def test_refit_soup_only_for_blended_image_refits():
     assert resolve(RunConfig(refit_soup=2), txt, small_txt, "cpu").refit_soup == 2
 
 
+def test_texts_refit_up_to_100_per_class_images_below_40():
+    """The refit's reach follows the suite: texts gained from it at 50 per class, 200 is unmeasured."""
+    img, txt = _spec("image"), _spec("text")
+    for per_class, text_on, image_on in ((10, True, True), (50, True, False), (99, True, False), (100, False, False)):
+        text = resolve_recipe(RunConfig(), Facts.of_dataset(_FakeDataset("text", per_class), txt, "cpu"))
+        assert text[0].refit is text_on
+        assert resolve(RunConfig(), img, _FakeDataset("image", per_class), "cpu").refit is image_on
+        reason = next(s.reason for s in text[1] if s.name == "refit")
+        assert f"{per_class} texts per class ({'under' if text_on else 'from'} 100)" in reason
+    # the user's choice stands
+    assert resolve(RunConfig(refit=False), txt, _FakeDataset("text", 50), "cpu").refit is False
+    assert resolve(RunConfig(refit=True), txt, _FakeDataset("text", 200), "cpu").refit is True
+
+
 def test_refit_runs_as_long_as_the_first_run_only_for_blended_refits():
     img, txt = _spec("image"), _spec("text")
     small_img, small_txt = _FakeDataset("image", per_class=10), _FakeDataset("text", per_class=10)

@@ -27,7 +27,7 @@ def train_distributed(config, reporter, cancel, resume_from, ranks) -> dict:
 
     Rank 0 prepares the run (scan, recipe, run folder) and reports; the others read what it wrote
     in the run folder (shared storage across machines), as a resume does, and report nothing.
-    A refit runs on rank 0 alone: the recipe refits small data only (under 40 examples a class)."""
+    A refit runs on rank 0 alone: the recipe refits small data only (under 40 examples a class, texts under 100)."""
     from ..backbones import get_spec
     from ..data import load_splits
     from . import refit
