@@ -266,7 +266,7 @@ RULES: tuple[Rule, ...] = (
          "validation once validation has chosen how long", "Suite, the refit switched off (benchmarks/ABLATIONS.md): "
          "at 10/class tuning half 13 samples, -3.5 points on average, 13 of 13 lower; confirmation half 6, -1.5 "
          "(4 lower). Texts at 50/class: tuning half 9 samples, -0.8 (7 lower); confirmation half 12, -1.2 (8 lower), "
-         "at about twice the CPU time. Texts at 200/class and images at 50 not measured."),
+         "at 1.6 x the CPU time (median; 1.1-2.1). Texts at 200/class and images at 50 not measured."),
     Rule("refit_soup", choose_refit_soup, "a blended image refit runs 3 times and saves their average; otherwise "
          "one refit", "Suite, the soup switched off (benchmarks/ABLATIONS.md): tuning half 5 image samples at "
          "10/class, -0.3 points on average (3 lower, 2 higher); confirmation half 6, -0.5. Weak: it costs 3 refits."),
