@@ -11,6 +11,7 @@ TITLES = {  # headings by the engine's finding codes; unknown codes get a cleane
     "long_texts": "Long texts: only their start is used",
     "not_image": "Files that are not really images",
     "empty_text": "Empty texts",
+    "not_text": "Files that are not really text",
     "no_label": "Rows without a label",
     "bad_row": "Rows that could not be read",
     "wrong_fields": "Rows with more or fewer fields than the header",

@@ -232,3 +232,25 @@ def test_a_table_cell_longer_than_a_model_reads_is_cut_and_reported(tmp_path):
     assert len(row.text) <= READ_BYTES
     found = next(x for x in ds.report.to_dict()["findings"] if x["code"] == "long_texts")
     assert found["message"].startswith("1 text longer than the model reads")
+
+
+def test_binary_and_foreign_encoded_files_named_txt_are_left_out_and_listed(tmp_path):
+    """A .txt of random bytes, a PNG renamed .txt, or Russian saved as Windows-1251 decode to noise
+    (text.NOT_TEXT_SHARE); Latin-1 prose with a few broken accents is still a text, with its warning."""
+    import random
+
+    rng = random.Random(0)
+    root = tmp_path / "t"
+    write_class(root, "a", ["first note", "second note", bytes(rng.randrange(256) for _ in range(4096))])
+    write_class(root, "b", ["third note", "fourth note",
+                            "Съешь же ещё этих мягких французских булок, да выпей чаю.".encode("cp1251"),
+                            "Ça a été une journée très ensoleillée à côté de l'église.".encode("latin-1")])
+    ds = scan([root])
+    rep = ds.report.to_dict()
+    skipped = {s["path"].rsplit("/", 2)[-2] + "/" + s["path"].rsplit("/", 1)[1]: s for s in rep["skipped"]}
+    assert set(skipped) == {"a/2.txt", "b/2.txt"}
+    assert all(s["code"] == "not_text" and s["reason"].startswith("not text: ") for s in skipped.values())
+    assert len(ds.items) == 5
+    codes = {f["code"]: f for f in rep["findings"]}
+    assert codes["not_text"]["severity"] != "info" and "UTF-8" in codes["not_text"]["advice"]
+    assert codes["undecodable_text"]["paths"] == [next(e.path for e in ds.items if e.path.endswith("b/3.txt"))]

@@ -18,7 +18,7 @@ from .discover import Candidate
 from .dicom import DICOM_EXTS, looks_like_dicom, verify_dicom
 from .images import IMAGE_EXTS, ImageProblem, load_image, verify_image
 from .neardupes import perceptual_hash
-from .text import TextTooLarge, read_head, text_of_head
+from .text import NOT_TEXT_SHARE, TextTooLarge, not_text_share, read_head, text_of_head
 
 WHOLE_FILE_LIMIT = 32 << 20  # files up to this size are read once and decoded from memory
 CHUNK = 1 << 20
@@ -32,7 +32,7 @@ class Checked:
     sha256: str | None = None
     problem: str | None = None  # why the file is skipped; None = usable
     code: str = ""  # the problem's group: zero_byte|truncated|too_large|not_image|unreadable|empty_text|
-    #   text_too_large
+    #   text_too_large|not_text
     width: int = 0
     height: int = 0
     mode: str = ""
@@ -82,6 +82,10 @@ def _check_text(c: Candidate) -> Checked:
         return Checked(c, problem=f"unreadable ({exc.strerror or exc})", code="unreadable")
     if not text:
         return Checked(c, sha256=sha, problem="empty text (only whitespace)", code="empty_text")
+    share = not_text_share(text, replaced)
+    if share > NOT_TEXT_SHARE:
+        return Checked(c, sha256=sha, problem=f"not text: {share:.0%} of its characters are undecodable bytes or "
+                       "control codes (binary data, or text not saved as UTF-8)", code="not_text")
     return Checked(c, sha256=sha, chars=len(text), replaced=replaced, cut=cut)
 
 

@@ -103,6 +103,10 @@ _SKIP_ADVICE = {
                           "Export them again uncompressed (or with another compression) from the PACS or viewer."),
     "empty_text": ("{n} {texts} {are} empty and will be left out.",
                    "Delete the empty files (or rows), or fill them with their text."),
+    "not_text": ("{n} {files} with a text extension {are} not readable text (mostly undecodable bytes or control "
+                 "codes) and will be left out.",
+                 "Open them in a text editor: if they hold text, save them as UTF-8; if they are binary files, "
+                 "move them out of the data folder."),
     "no_label": ("{n} table {rows} {have} no label and will be left out.",
                  "Fill in the label column for those rows, or delete them."),
     "bad_row": ("{n} {rows} of a JSON Lines file could not be read as JSON objects and will be left out.",
