@@ -123,7 +123,7 @@ def run_row(task: str, per_class: int | None, seed: int, work: Path, imbalanced:
             "selection": _selection(run_dir, test_dir), "measured": measured, "overrides": overrides or {},
             "backbone": resolved["backbone"], "freeze": resolved["freeze"], "epochs": resolved["epochs"],
             "epochs_run": last["loop"]["epoch"], "best_epoch": last["loop"]["best_epoch"],
-            "last_epoch_accuracy": last_epoch,
+            "last_epoch_accuracy": last_epoch, "refit": bool(resolved.get("refit")),  # for suite_plans.py
             "input_size": resolved.get("input_size"), "max_length": resolved.get("max_length"), "lr": resolved["lr"]}
 
 

@@ -118,3 +118,22 @@ def test_accuracy_py_writing_its_part_again_keeps_the_suite_block(tmp_path):
     assert new.count(sr.BLOCK_BEGIN) == 1 and "### Confirmation half" in new
     assert new.endswith("new six rows\n") and "old six rows" not in new
     assert sr.carry_block("# Accuracy\n\nno block\n", "# Accuracy\n\nnew\n") == "# Accuracy\n\nnew\n"
+
+
+def test_plan_check_names_each_choice_todays_recipe_makes_otherwise():
+    """suite_plans.differences: a row is stale where a recorded choice differs from today's resolved config;
+    the refit is read from the row's own record, else from a kept fine-tune's selection, else not judged."""
+    from types import SimpleNamespace
+
+    from benchmarks import suite_plans as sp
+
+    today = SimpleNamespace(backbone="minilm_l6", freeze=1, epochs=10, lr=1e-4, input_size=None, max_length=128,
+                            refit=True)
+    row = _row("wordnet-verbs", 0, 60.0, 62.0, 55.0)
+    row["selection"]["finetune_refit"] = True
+    assert sp.differences(row, today) == {}
+    old = {**row, "lr": 5e-4, "selection": {"winner": "fine-tune", "finetune_refit": False}}
+    assert sp.differences(old, today) == {"lr": [5e-4, 1e-4], "refit": [False, True]}
+    probe_kept = {**row, "selection": {"winner": "fine-tune", "network_winner": "linear probe"}}
+    assert sp.recorded_refit(probe_kept) is None and sp.differences(probe_kept, today) == {}
+    assert sp.differences({**probe_kept, "refit": False}, today) == {"refit": [False, True]}
