@@ -1,6 +1,7 @@
 """The auto recipe's rules: learning rate (follows the blend), refits, smaller training crops under the budget."""
 from __future__ import annotations
 
+import dataclasses
 from types import SimpleNamespace
 
 import pytest
@@ -88,6 +89,11 @@ def test_texts_refit_up_to_100_per_class_images_below_40():
         assert resolve(RunConfig(), img, _FakeDataset("image", per_class), "cpu").refit is image_on
         reason = next(s.reason for s in text[1] if s.name == "refit")
         assert f"{per_class} texts per class ({'under' if text_on else 'from'} 100)" in reason
+    # imbalanced classes: the rule reads the mean (200 x 3 + 20 x 3 texts), and the reason says so
+    uneven = dataclasses.replace(Facts.of_dataset(_FakeDataset("text", 77), txt, "cpu"), class_ratio=10.0)
+    cfg, settings = resolve_recipe(RunConfig(), uneven)
+    assert cfg.refit is True
+    assert "77 texts per class on average (under 100)" in next(s.reason for s in settings if s.name == "refit")
     # the user's choice stands
     assert resolve(RunConfig(refit=False), txt, _FakeDataset("text", 50), "cpu").refit is False
     assert resolve(RunConfig(refit=True), txt, _FakeDataset("text", 200), "cpu").refit is True
