@@ -79,19 +79,30 @@ def held_out_scores(run_dir: str, test_dir: Path, train_dir: Path, which: str = 
             "test_counts": {c: labels.count(c) for c in classes}}
 
 
+def sample_config(task: str, per_class: int | None, seed: int, work: Path, imbalanced: dict | None = None,
+                  overrides: dict | None = None):
+    """(RunConfig, train folder, test folder) of one suite sample, its files written under `work`: the auto
+    recipe as accuracy.run_one runs it, no other flags (overrides: one rule switched, for suite_ablation.py)."""
+    from engine.config import RunConfig
+
+    tag = f"{imbalanced['name'] if imbalanced else task}-{per_class or 'imb'}-s{seed}"
+    if imbalanced:
+        train_dir, test_dir = st.materialise_imbalanced(imbalanced, work / tag, seed)
+    else:
+        train_dir, test_dir = st.materialise(task, work / tag, per_class, seed)
+    cfg = RunConfig(data=[str(train_dir)], test_fraction=0.0, seed=seed, runs_root=str(work / "runs"), name=tag,
+                    val_fraction=0.15, **(overrides or {}))
+    return cfg, train_dir, test_dir
+
+
 def run_row(task: str, per_class: int | None, seed: int, work: Path, imbalanced: dict | None = None,
             with_baselines: bool = True, overrides: dict | None = None, ours: bool = True) -> dict:
-    from engine.config import RunConfig
     from engine.train import train
 
     from .accuracy_baselines import BASELINES as MEASURE
 
     row = imbalanced["name"] if imbalanced else task
-    tag = f"{row}-{per_class or 'imb'}-s{seed}"
-    if imbalanced:
-        train_dir, test_dir = st.materialise_imbalanced(imbalanced, work / tag, seed)
-    else:
-        train_dir, test_dir = st.materialise(task, work / tag, per_class, seed)
+    cfg, train_dir, test_dir = sample_config(task, per_class, seed, work, imbalanced, overrides)
 
     def baselines() -> dict:
         return {kind: fn(train_dir, test_dir, seed=seed) for kind, fn in zip(("probe", "finetune"),
@@ -100,9 +111,6 @@ def run_row(task: str, per_class: int | None, seed: int, work: Path, imbalanced:
     if not ours:  # the baselines alone, measured again on the same files (merged() keeps the recipe's figures)
         return {"row": row, "per_class": per_class, "seed": seed, "baselines_only": True,
                 "baselines_measured_at": time.strftime("%Y-%m-%d %H:%M"), "measured": baselines()}
-    cfg = RunConfig(data=[str(train_dir)], test_fraction=0.0, seed=seed, runs_root=str(work / "runs"), name=tag,
-                    val_fraction=0.15, **(overrides or {}))  # as accuracy.run_one: the auto recipe, no other flags
-    # (overrides: one rule switched, for benchmarks/suite_ablation.py)
     t0, c0 = time.monotonic(), time.process_time()
     result = train(cfg)
     wall, cpu = time.monotonic() - t0, time.process_time() - c0

@@ -50,18 +50,13 @@ def differences(row: dict, cfg) -> dict:
 
 
 def todays_config(row: dict, work: Path):
-    """The resolved RunConfig the recipe would train this row's sample with today (as run_row builds it)."""
-    from engine.config import RunConfig
+    """The resolved RunConfig the recipe would train this row's sample with today (suite_accuracy.sample_config)."""
     from engine.train.plan import preview
 
-    tag = f"{row['row']}-{row['per_class'] or 'imb'}-s{row['seed']}"
+    from .suite_accuracy import sample_config
+
     imbalanced = next((r for r in st.IMBALANCED if r["name"] == row["row"]), None) if row.get("counts") else None
-    if imbalanced:
-        train_dir, _ = st.materialise_imbalanced(imbalanced, work / tag, row["seed"])
-    else:
-        train_dir, _ = st.materialise(row["task"], work / tag, row["per_class"], row["seed"])
-    cfg = RunConfig(data=[str(train_dir)], test_fraction=0.0, seed=row["seed"], runs_root=str(work / "runs"),
-                    name=tag, val_fraction=0.15, **(row.get("overrides") or {}))
+    cfg, _, _ = sample_config(row["task"], row["per_class"], row["seed"], work, imbalanced, row.get("overrides"))
     return preview(cfg, with_estimate=False)[0]
 
 
